@@ -1,0 +1,575 @@
+"""The pixelation engine: image bytes in, pixelated variants out. No AWS, no files.
+
+For each grid size n the result matches the original design — resize to n x n with bilinear
+filtering, then back to the original size with nearest-neighbour — computed the cheap way:
+
+1. check the byte limit, then read only the header and check the pixel limit (all frames);
+2. decode **once**, at a reduced scale when that cannot change the result by more than one
+   level (JPEG DCT scaling via ``draft``, otherwise ``Image.reduce``);
+3. per size, resize that once-decoded image to the tiny grid (bilinear), apply the EXIF
+   orientation *to the grid*, convert it to the output's pixel mode (all cheap: the grid is
+   small), then scale it up with nearest-neighbour and encode.
+
+Metadata is dropped by default except the ICC profile (privacy is a main use); the output never
+carries a stale orientation tag because orientation has been applied to the pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from PIL import Image, ImageCms, UnidentifiedImageError
+
+from . import __version__
+from .errors import (
+    CorruptImage,
+    EncodeError,
+    ImageError,
+    ImageTooLarge,
+    PixelpipeError,
+    UnsupportedImage,
+)
+from .formats import OutputFormat, output_format_for, readable_formats
+from .settings import BlockShape, EngineSettings, Frames, OutputMode
+
+ENGINE_VERSION = __version__
+
+# Decode at 1/s scale only while the decoded image keeps at least this many pixels per grid
+# block along each axis. tests/test_engine_parity.py proves the result then stays within one
+# level of mean absolute difference from the full-resolution computation.
+PARITY_OVERSAMPLE = 4
+
+# Largest grid for which a palette image is built in pure Python (exact, no quantisation).
+_PALETTE_MAX_PIXELS = 1 << 16
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_ORIENTATION_TAG = 0x0112
+_WHITE = {"L": 255, "RGB": (255, 255, 255)}
+
+Kind = Literal["full", "grid"]
+Unit = Literal["grid", "px"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What the engine learnt about the input."""
+
+    format: str  # Pillow's format name, e.g. "JPEG"
+    mode: str  # pixel mode as stored, e.g. "RGB", "P", "I;16"
+    width: int  # displayed size, after EXIF orientation
+    height: int
+    frames: int  # frames (or pages) in the file
+    orientation: int  # EXIF orientation that was applied (1 = none)
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One encoded output image."""
+
+    size: int  # grid size n, or block size in pixels (see ``unit``)
+    unit: Unit
+    kind: Kind  # "full": input's size; "grid": the tiny grid image itself
+    grid: tuple[int, int]  # blocks across, blocks down
+    width: int
+    height: int
+    format: str  # pixelpipe's format name, e.g. "jpeg"
+    extension: str  # e.g. ".jpg"
+    content_type: str
+    frames: int
+    data: bytes = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        """``8x8``, ``8x8-grid``, ``16px`` or ``16px-grid``: the part that names the output."""
+        base = f"{self.size}x{self.size}" if self.unit == "grid" else f"{self.size}px"
+        return base if self.kind == "full" else f"{base}-grid"
+
+    def filename(self, source_name: str) -> str:
+        """The output file name for ``source_name``: ``pixelated-8x8-cat.jpg``.
+
+        As in the original project; when the output format differs from the input's, only
+        the extension changes.
+        """
+        return f"pixelated-{self.label}-{output_name(source_name, self.format, self.extension)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pixelated:
+    """The engine's result for one input."""
+
+    source: SourceInfo
+    variants: tuple[Variant, ...]
+    decode_scale: int  # 1 = full resolution; 8 = decoded at 1/8 scale
+    timings_ms: dict[str, float]
+    engine_version: str = ENGINE_VERSION
+
+
+def output_name(source_name: str, out_format: str, out_extension: str) -> str:
+    """``source_name`` with its extension replaced when it does not fit ``out_format``."""
+    stem, dot, ext = source_name.rpartition(".")
+    if not dot or not stem:
+        return source_name + out_extension
+    aliases = {"jpeg": {"jpg", "jpeg", "jpe", "jfif"}, "tiff": {"tif", "tiff"}}
+    accepted = aliases.get(out_format, {out_extension.lstrip("."), out_format})
+    if out_format == "heif":
+        accepted = {"heic", "heif"}
+    return source_name if ext.lower() in accepted else stem + out_extension
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    size: int
+    unit: Unit
+    grid: tuple[int, int]  # blocks in the displayed orientation
+    canvas: tuple[int, int]  # nearest-neighbour target before cropping to the image size
+
+
+def plan_grids(width: int, height: int, settings: EngineSettings) -> list[_Plan]:
+    """The grid of every variant for a displayed image of ``width`` x ``height``."""
+    plans: list[_Plan] = []
+    if settings.block_px:
+        for p in settings.block_px:
+            gw, gh = max(1, math.ceil(width / p)), max(1, math.ceil(height / p))
+            plans.append(_Plan(p, "px", (gw, gh), (gw * p, gh * p)))
+        return plans
+    for n in settings.sizes:
+        if settings.shape is BlockShape.SQUARE:
+            if width >= height:
+                grid = (n, max(1, round(n * height / width)))
+            else:
+                grid = (max(1, round(n * width / height)), n)
+        else:
+            grid = (n, n)
+        plans.append(_Plan(n, "grid", grid, (width, height)))
+    return plans
+
+
+# --------------------------------------------------------------------------------------------
+# Errors: Pillow raises many exception types; none of them leaves the engine raw.
+
+
+@contextmanager
+def _translate(stage: str) -> Iterator[None]:
+    try:
+        with warnings.catch_warnings():
+            # We check our own pixel limit first; Pillow's warning adds nothing.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            yield
+    except PixelpipeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(f"decompression bomb refused: {_short(exc)}") from exc
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImage("not a recognised image format") from exc
+    except MemoryError as exc:
+        raise ImageTooLarge(f"out of memory while {stage}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError) as exc:
+        msg = _short(exc)
+        if stage == "encoding":
+            raise EncodeError(f"could not encode: {msg}") from exc
+        if "truncated" in msg.lower():
+            raise CorruptImage(f"truncated image data ({msg})") from exc
+        raise CorruptImage(f"corrupt image data while {stage} ({msg})") from exc
+    except Exception as exc:  # a decoder bug must still not escape raw
+        raise CorruptImage(f"could not process image while {stage}: {_short(exc)}") from exc
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
+    """Pixelate one encoded image at every size in ``settings``.
+
+    Raises an :class:`~pixelpipe.errors.ImageError` subclass with a one-line reason when the
+    input is unsupported, corrupt or over a limit, or a variant cannot be encoded.
+    """
+    settings = settings or EngineSettings()
+    t0 = time.perf_counter()
+    if len(data) == 0:
+        raise UnsupportedImage("empty file (0 bytes)")
+    if len(data) > settings.max_bytes:
+        raise ImageTooLarge(
+            f"input is {_fmt_bytes(len(data))}, over the {_fmt_bytes(settings.max_bytes)} limit"
+        )
+    with _translate("reading the header"):
+        im = Image.open(io.BytesIO(data), formats=readable_formats())
+        im_format = im.format or "unknown"
+        n_frames = max(1, int(getattr(im, "n_frames", 1)))
+    out_format = output_format_for(settings.format, im_format)
+    animated_out = out_format.animation and settings.frames is Frames.ALL
+    frames_used = n_frames if animated_out else 1
+    fw, fh = im.size
+    if fw * fh * frames_used > settings.max_pixels:
+        what = f"{fw}x{fh}" + (f" x {frames_used} frames" if frames_used > 1 else "")
+        raise ImageTooLarge(
+            f"image is {what} = {_fmt_mp(fw * fh * frames_used)}, "
+            f"over the {_fmt_mp(settings.max_pixels)} limit"
+        )
+
+    with _translate("reading metadata"):
+        orientation = _orientation(im)
+    swap = orientation in (5, 6, 7, 8)
+    width, height = (fh, fw) if swap else (fw, fh)
+    plans = plan_grids(width, height, settings)
+    # Decoding may reduce the image while every grid still gets PARITY_OVERSAMPLE px/block.
+    need_w = max(p.grid[1] if swap else p.grid[0] for p in plans) * PARITY_OVERSAMPLE
+    need_h = max(p.grid[0] if swap else p.grid[1] for p in plans) * PARITY_OVERSAMPLE
+    scale = max(1, min(fw // need_w, fh // need_h))
+
+    with _translate("decoding"):
+        source_mode = im.mode
+        icc = im.info.get("icc_profile") or None
+        meta = _kept_metadata(im, orientation) if settings.keep_metadata else {}
+        frames, frame_info, decode_scale = _decode_frames(im, frames_used, scale)
+    t_decode = time.perf_counter()
+
+    sixteen = source_mode.startswith("I;16")
+    with _translate("pixelating"):
+        grids: list[tuple[_Plan, list[Image.Image]]] = []
+        for plan in plans:
+            file_grid = (plan.grid[1], plan.grid[0]) if swap else plan.grid
+            per_frame = []
+            for frame in frames:
+                box = (0.0, 0.0, fw / decode_scale, fh / decode_scale)
+                g = frame.resize(file_grid, Image.Resampling.BILINEAR, box=box)
+                if orientation in _TRANSPOSE:
+                    g = g.transpose(_TRANSPOSE[orientation])
+                per_frame.append(g)
+            grids.append((plan, per_frame))
+        del frames
+
+    variants: list[Variant] = []
+    kinds: list[Kind] = {
+        OutputMode.FULL: ["full"],
+        OutputMode.GRID: ["grid"],
+        OutputMode.BOTH: ["full", "grid"],
+    }[settings.output]  # type: ignore[assignment]
+    for plan, per_frame in grids:
+        with _translate("converting"):
+            ready, out_icc = _to_output_mode(per_frame, out_format, sixteen, icc)
+        for kind in kinds:
+            with _translate("encoding"):
+                if kind == "full":
+                    images = [_upscale(g, plan, (width, height)) for g in ready]
+                else:
+                    images = ready
+                out_w, out_h = images[0].size
+                if max(out_w, out_h) > out_format.max_side:
+                    raise EncodeError(
+                        f"{out_w}x{out_h} is larger than {out_format.name.upper()} can store "
+                        f"({out_format.max_side} px per side); choose another --format"
+                    )
+                blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
+            variants.append(
+                Variant(
+                    size=plan.size,
+                    unit=plan.unit,
+                    kind=kind,
+                    grid=plan.grid,
+                    width=out_w,
+                    height=out_h,
+                    format=out_format.name,
+                    extension=out_format.extension,
+                    content_type=out_format.content_type,
+                    frames=len(images),
+                    data=blob,
+                )
+            )
+    t_end = time.perf_counter()
+    return Pixelated(
+        source=SourceInfo(
+            format=im_format,
+            mode=source_mode,
+            width=width,
+            height=height,
+            frames=n_frames,
+            orientation=orientation,
+            bytes=len(data),
+        ),
+        variants=tuple(variants),
+        decode_scale=decode_scale,
+        timings_ms={
+            "decode": round((t_decode - t0) * 1000, 3),
+            "pixelate_encode": round((t_end - t_decode) * 1000, 3),
+            "total": round((t_end - t0) * 1000, 3),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = int(im.getexif().get(_ORIENTATION_TAG, 1))
+    except (TypeError, ValueError):
+        return 1
+    return value if value in _TRANSPOSE else 1
+
+
+@dataclass(frozen=True, slots=True)
+class _FrameInfo:
+    durations: list[int]
+    disposals: list[int] | None
+    loop: int | None
+    background: Any
+
+
+def _decode_frames(
+    im: Image.Image, count: int, scale: int
+) -> tuple[list[Image.Image], _FrameInfo, int]:
+    """Decode ``count`` frames in a work mode, each reduced by ``scale`` (or a bit less)."""
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    disposals: list[int] = []
+    full_width = im.width
+    if count == 1 and im.format == "JPEG" and scale > 1:
+        # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 for a fraction of the cost.
+        im.draft(im.mode, (im.width // scale, im.height // scale))
+    decode_scale = 1
+    for index in range(count):
+        if index:
+            im.seek(index)
+        im.load()
+        decode_scale = max(1, round(full_width / im.width))
+        frame = _work_mode(im)
+        if frame is im and count > 1:
+            frame = im.copy()  # the next seek() reuses im's buffer
+        rest = scale // decode_scale
+        if rest > 1:
+            frame = frame.reduce(rest)
+            decode_scale *= rest
+        frames.append(frame)
+        durations.append(int(im.info.get("duration", 0) or 0))
+        disposal = getattr(im, "disposal_method", None)
+        if disposal is None:
+            disposal = im.info.get("disposal")
+        if disposal is not None:
+            disposals.append(int(disposal))
+    info = _FrameInfo(
+        durations=durations,
+        disposals=disposals if len(disposals) == len(frames) else None,
+        loop=im.info.get("loop"),
+        background=im.info.get("background"),
+    )
+    return frames, info, decode_scale
+
+
+def _work_mode(frame: Image.Image) -> Image.Image:
+    """``frame`` in a mode that Pillow resamples with bilinear filtering."""
+    mode = frame.mode
+    if mode in ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F"):
+        return frame
+    if mode == "1":
+        return frame.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in frame.info
+        if frame.palette is not None and frame.palette.mode == "RGBA":
+            has_alpha = True
+        return frame.convert("RGBA" if has_alpha else "RGB")
+    if mode.startswith("I;"):
+        return frame.convert("I")
+    if mode in ("La", "RGBa"):
+        return frame.convert(mode.upper())
+    return frame.convert("RGBA" if "A" in mode else "RGB")
+
+
+# --------------------------------------------------------------------------------------------
+# Output modes and metadata
+
+
+def _to_output_mode(
+    grids: Sequence[Image.Image], fmt: OutputFormat, sixteen: bool, icc: bytes | None
+) -> tuple[list[Image.Image], bytes | None]:
+    """Convert the (small) grid images to what ``fmt`` stores; decide on the ICC profile."""
+    work = grids[0].mode
+    target = fmt.target_mode(work, sixteen)
+    out: list[Image.Image] = []
+    out_icc = icc
+    for g in grids:
+        if work == "CMYK" and target != "CMYK":
+            g, out_icc = _cmyk_to_rgb(g, icc)
+        elif work in ("LA", "RGBA") and target in ("L", "RGB"):
+            g = _flatten(g, target)
+        elif work in ("I", "F") and target in ("L", "RGB"):
+            g = _to_8bit(g)
+            if target == "RGB":
+                g = g.convert("RGB")
+        elif g.mode != target:
+            g = g.convert(target)
+        if fmt.palette and (g.mode == "RGB" or (g.mode == "RGBA" and fmt.name == "png")):
+            g = _exact_palette(g) or g
+        out.append(g)
+    if out_icc is not None and not _icc_matches(out_icc, out[0].mode):
+        out_icc = None
+    return out, out_icc
+
+
+def _cmyk_to_rgb(g: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    if icc:
+        try:
+            src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            dst = ImageCms.createProfile("sRGB")
+            converted = ImageCms.profileToProfile(g, src, dst, outputMode="RGB")
+            if converted is not None:
+                return converted, None
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            pass
+    return g.convert("RGB"), None
+
+
+def _flatten(g: Image.Image, target: str) -> Image.Image:
+    rgba = g.convert("RGBA")
+    bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(bg, rgba).convert(target)
+
+
+def _to_8bit(g: Image.Image) -> Image.Image:
+    if g.mode == "I":  # 16-bit data (I;16 sources and most I images): keep the top byte
+        return g.point(lambda v: v * (1 / 256)).convert("L")
+    return g.convert("L")  # F: Pillow clips to 0..255
+
+
+def _exact_palette(g: Image.Image) -> Image.Image | None:
+    """``g`` as an indexed image with exactly its colours, or None if it has over 256."""
+    if g.width * g.height > _PALETTE_MAX_PIXELS:
+        return None
+    colors = g.getcolors(256)
+    if colors is None:
+        return None
+    index = {c: i for i, (_, c) in enumerate(colors)}
+    p = Image.new("P", g.size)
+    p.putdata([index[c] for c in g.get_flattened_data()])
+    flat: list[int] = []
+    for _, c in colors:
+        flat.extend(c)  # type: ignore[arg-type]
+    p.putpalette(flat, rawmode=g.mode)
+    return p
+
+
+def _icc_matches(icc: bytes, mode: str) -> bool:
+    space = icc[16:20] if len(icc) >= 20 else b""
+    if mode in ("L", "LA", "I", "I;16", "F"):
+        return space == b"GRAY"
+    if mode == "CMYK":
+        return space == b"CMYK"
+    if mode == "P":
+        return space == b"RGB "
+    return space == b"RGB "
+
+
+def _kept_metadata(im: Image.Image, orientation: int) -> dict[str, Any]:
+    """Metadata to copy when the user asked to keep it: all but the orientation tag."""
+    meta: dict[str, Any] = {}
+    exif = im.getexif()
+    if len(exif):
+        exif.pop(_ORIENTATION_TAG, None)
+        meta["exif"] = exif.tobytes()
+    xmp = im.info.get("xmp")
+    if xmp:
+        if isinstance(xmp, str):
+            xmp = xmp.encode()
+        # Orientation has been applied to the pixels: drop XMP's copy of it too.
+        xmp = re.sub(rb'\s*tiff:Orientation="?\d"?', b"", xmp)
+        xmp = re.sub(rb"<tiff:Orientation>\d</tiff:Orientation>", b"", xmp)
+        meta["xmp"] = xmp
+    comment = im.info.get("comment")
+    if comment:
+        meta["comment"] = comment
+    return meta
+
+
+# --------------------------------------------------------------------------------------------
+# Upscaling and encoding
+
+
+def _upscale(g: Image.Image, plan: _Plan, size: tuple[int, int]) -> Image.Image:
+    big = g.resize(plan.canvas, Image.Resampling.NEAREST)
+    if plan.canvas != size:
+        big = big.crop((0, 0, *size))
+    return big
+
+
+def _encode(
+    images: list[Image.Image],
+    fmt: OutputFormat,
+    settings: EngineSettings,
+    icc: bytes | None,
+    meta: dict[str, Any],
+    info: _FrameInfo,
+) -> bytes:
+    kwargs = fmt.save_kwargs(settings.quality, settings.encoder_options)
+    if icc:
+        kwargs["icc_profile"] = icc
+    kwargs.update(meta)
+    first = images[0]
+    for img in images:
+        img.info = {}  # nothing from the source leaks through Pillow's info fallbacks
+    if len(images) > 1:
+        kwargs.update(save_all=True, append_images=images[1:])
+        if fmt.name in ("gif", "png", "webp", "avif"):
+            kwargs["duration"] = info.durations
+            if info.loop is not None:
+                kwargs["loop"] = info.loop
+        if info.disposals is not None and fmt.name in ("gif", "png"):
+            kwargs["disposal"] = info.disposals
+        if fmt.name == "png":
+            kwargs["blend"] = 0  # OP_SOURCE: every frame is complete, so disposal is exact
+            kwargs["default_image"] = False
+    buf = io.BytesIO()
+    first.save(buf, fmt.pil, **kwargs)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _fmt_bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    raise AssertionError("unreachable")
+
+
+def _fmt_mp(pixels: int) -> str:
+    return f"{pixels / 1e6:.1f} MP"
+
+
+__all__ = [
+    "ENGINE_VERSION",
+    "PARITY_OVERSAMPLE",
+    "ImageError",
+    "Pixelated",
+    "SourceInfo",
+    "Variant",
+    "output_name",
+    "pixelate",
+    "plan_grids",
+]

@@ -1,0 +1,64 @@
+"""Exceptions raised by pixelpipe.
+
+Every exception carries a one-line, human-readable ``reason`` that names the cause; ``str(exc)``
+is that reason. Callers (the CLI, the pipeline, the workers) print or record it as it is.
+
+    PixelpipeError
+    ├── SettingsError          invalid configuration; fix the settings, not the image
+    └── ImageError             something about one input image; other images are unaffected
+        ├── UnsupportedImage   not an image, or a format/mode pixelpipe does not read
+        ├── CorruptImage       recognised, but truncated or damaged
+        ├── ImageTooLarge      over the byte, pixel or frame limits
+        └── EncodeError        the variant could not be written in the requested format
+
+All ``ImageError`` subclasses are *permanent*: retrying the same bytes gives the same result.
+"""
+
+from __future__ import annotations
+
+
+class PixelpipeError(Exception):
+    """Base class of every error pixelpipe raises on purpose."""
+
+    def __init__(self, reason: str) -> None:
+        # One line, always: a multi-line reason would break logs and `PATH: reason` output.
+        self.reason = " ".join(str(reason).split()) or type(self).__name__
+        super().__init__(self.reason)
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+class SettingsError(PixelpipeError, ValueError):
+    """The settings are invalid (bad size list, unknown format, unavailable codec, ...)."""
+
+
+class ImageError(PixelpipeError):
+    """A problem with one input image. Permanent: do not retry."""
+
+
+class UnsupportedImage(ImageError):
+    """The input is not an image pixelpipe can read (unknown format, SVG, ZIP, text, ...)."""
+
+
+class CorruptImage(ImageError):
+    """The input looks like a supported image but cannot be decoded (truncated, damaged)."""
+
+
+class ImageTooLarge(ImageError):
+    """The input exceeds a configured limit (bytes, pixels over all frames)."""
+
+
+class EncodeError(ImageError):
+    """A variant could not be encoded in the requested output format."""
+
+
+__all__ = [
+    "CorruptImage",
+    "EncodeError",
+    "ImageError",
+    "ImageTooLarge",
+    "PixelpipeError",
+    "SettingsError",
+    "UnsupportedImage",
+]

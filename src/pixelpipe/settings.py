@@ -1,0 +1,245 @@
+"""Settings: one typed, immutable object, read from flags or the environment, validated once.
+
+``EngineSettings`` holds everything the engine needs to turn one image into variants. It is
+validated in ``__post_init__``; an invalid value raises :class:`~pixelpipe.errors.SettingsError`
+with a one-line reason, so a bad configuration fails at start-up, never halfway through a batch.
+
+Environment variables (all optional), as read by :meth:`EngineSettings.from_env`:
+
+==========================  ===================================================
+``PIXELPIPE_SIZES``         grid sizes, e.g. ``8,16,32,48,64``
+``PIXELPIPE_BLOCK_PX``      block sizes in pixels instead of grid sizes, e.g. ``16,32``
+``PIXELPIPE_SHAPE``         ``grid`` (n x n blocks) or ``square`` (square blocks)
+``PIXELPIPE_OUTPUT``        ``full``, ``grid`` or ``both``
+``PIXELPIPE_FORMAT``        ``source``, ``jpeg``, ``png``, ``webp``, ``avif``, ``gif``, ...
+``PIXELPIPE_QUALITY``       1..100 for lossy formats (default per format)
+``PIXELPIPE_KEEP_METADATA`` ``1``/``true`` keeps EXIF (minus orientation), XMP and comments
+``PIXELPIPE_FRAMES``        ``all`` or ``first`` for animated inputs
+``PIXELPIPE_MAX_BYTES``     input byte limit (default 50 MiB; accepts ``20MiB``, ``5MB``)
+``PIXELPIPE_MAX_PIXELS``    pixel limit over all frames (default 100 MP; accepts ``40M``)
+==========================  ===================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import SettingsError
+
+DEFAULT_SIZES: tuple[int, ...] = (8, 16, 32, 48, 64)
+MAX_GRID = 1024
+MAX_BLOCK_PX = 65535
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 100_000_000
+
+
+class BlockShape(StrEnum):
+    """How a grid size maps onto a non-square image."""
+
+    GRID = "grid"  # n x n blocks whatever the aspect ratio (the original design)
+    SQUARE = "square"  # n blocks along the longer side, square blocks
+
+
+class OutputMode(StrEnum):
+    """Which images each variant produces."""
+
+    FULL = "full"  # the pixelated image at the input's size (the original design)
+    GRID = "grid"  # the tiny grid image itself (previews, ML)
+    BOTH = "both"
+
+
+class Frames(StrEnum):
+    """Which frames of an animated or multi-page input are pixelated."""
+
+    ALL = "all"
+    FIRST = "first"
+
+
+# Output formats a user can ask for. The registry in formats.py knows how to write each.
+OUTPUT_FORMATS: tuple[str, ...] = (
+    "source",
+    "jpeg",
+    "png",
+    "webp",
+    "avif",
+    "gif",
+    "tiff",
+    "bmp",
+)
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+    "mp": 1000**2,
+}
+
+
+def parse_int_list(value: str | Iterable[int], what: str) -> tuple[int, ...]:
+    """Parse ``"8,16, 32"`` (or an iterable of ints) into a tuple of ints."""
+    if isinstance(value, str):
+        parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+        try:
+            return tuple(int(p) for p in parts)
+        except ValueError:
+            raise SettingsError(
+                f"{what} must be a comma-separated list of whole numbers, got {value!r}"
+            ) from None
+    return tuple(int(v) for v in value)
+
+
+def parse_quantity(value: str | int, what: str) -> int:
+    """Parse ``50MiB``, ``5MB``, ``100M``, ``100MP`` or a plain integer."""
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _SIZE_UNITS:
+        raise SettingsError(f"{what} must be a number like 50MiB or 100M, got {value!r}")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def _parse_bool(value: str, what: str) -> bool:
+    v = value.strip().lower()
+    if v in {"1", "true", "yes", "on"}:
+        return True
+    if v in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"{what} must be true or false, got {value!r}")
+
+
+def _enum(cls: type[StrEnum], value: object, what: str) -> Any:
+    try:
+        return cls(str(value).strip().lower())
+    except ValueError:
+        choices = ", ".join(m.value for m in cls)
+        raise SettingsError(f"{what} must be one of {choices}, got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    """Everything the engine needs. Immutable; validated on construction.
+
+    ``sizes`` are grid sizes (n blocks per side); ``block_px``, when non-empty, replaces them
+    with block sizes in pixels, the way imgproxy and Cloudinary define pixelation.
+    """
+
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    block_px: tuple[int, ...] = ()
+    shape: BlockShape = BlockShape.GRID
+    output: OutputMode = OutputMode.FULL
+    format: str = "source"
+    quality: int | None = None
+    keep_metadata: bool = False
+    frames: Frames = Frames.ALL
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    # Extra keyword arguments for the encoder, e.g. {"subsampling": 0}; for experts.
+    encoder_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__  # frozen dataclass: normalise in place, once
+        sizes = _dedupe(parse_int_list(self.sizes, "sizes"))
+        block_px = _dedupe(parse_int_list(self.block_px, "block_px"))
+        if not block_px and not sizes:
+            raise SettingsError("sizes must name at least one grid size")
+        for n in sizes:
+            if not 1 <= n <= MAX_GRID:
+                raise SettingsError(f"grid size {n} is out of range 1..{MAX_GRID}")
+        for p in block_px:
+            if not 1 <= p <= MAX_BLOCK_PX:
+                raise SettingsError(f"block size {p}px is out of range 1..{MAX_BLOCK_PX}")
+        set_(self, "sizes", sizes)
+        set_(self, "block_px", block_px)
+        set_(self, "shape", _enum(BlockShape, self.shape, "shape"))
+        set_(self, "output", _enum(OutputMode, self.output, "output mode"))
+        set_(self, "frames", _enum(Frames, self.frames, "frames"))
+        fmt = str(self.format).strip().lower()
+        fmt = {"jpg": "jpeg", "tif": "tiff"}.get(fmt, fmt)
+        if fmt not in OUTPUT_FORMATS:
+            raise SettingsError(
+                f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.format!r}"
+            )
+        from .formats import ensure_writable  # late import: formats imports settings types
+
+        if fmt != "source":
+            ensure_writable(fmt)
+        set_(self, "format", fmt)
+        if self.quality is not None and not 1 <= int(self.quality) <= 100:
+            raise SettingsError(f"quality must be 1..100, got {self.quality}")
+        set_(self, "max_bytes", parse_quantity(self.max_bytes, "max_bytes"))
+        set_(self, "max_pixels", parse_quantity(self.max_pixels, "max_pixels"))
+        if self.max_bytes < 1:
+            raise SettingsError("max_bytes must be positive")
+        if self.max_pixels < 1:
+            raise SettingsError("max_pixels must be positive")
+        set_(self, "encoder_options", dict(self.encoder_options))
+
+    @property
+    def uses_block_px(self) -> bool:
+        return bool(self.block_px)
+
+    def replace(self, **changes: Any) -> EngineSettings:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> EngineSettings:
+        """Read ``PIXELPIPE_*`` variables; keyword ``overrides`` (e.g. from flags) win."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        simple = {
+            "PIXELPIPE_SIZES": "sizes",
+            "PIXELPIPE_BLOCK_PX": "block_px",
+            "PIXELPIPE_SHAPE": "shape",
+            "PIXELPIPE_OUTPUT": "output",
+            "PIXELPIPE_FORMAT": "format",
+            "PIXELPIPE_FRAMES": "frames",
+            "PIXELPIPE_MAX_BYTES": "max_bytes",
+            "PIXELPIPE_MAX_PIXELS": "max_pixels",
+        }
+        for var, name in simple.items():
+            if env.get(var, "").strip():
+                values[name] = env[var]
+        if env.get("PIXELPIPE_QUALITY", "").strip():
+            try:
+                values["quality"] = int(env["PIXELPIPE_QUALITY"])
+            except ValueError:
+                raise SettingsError(
+                    f"PIXELPIPE_QUALITY must be a whole number, got {env['PIXELPIPE_QUALITY']!r}"
+                ) from None
+        if "PIXELPIPE_KEEP_METADATA" in env:
+            values["keep_metadata"] = _parse_bool(
+                env["PIXELPIPE_KEEP_METADATA"], "PIXELPIPE_KEEP_METADATA"
+            )
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _dedupe(values: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+__all__ = [
+    "DEFAULT_SIZES",
+    "BlockShape",
+    "EngineSettings",
+    "Frames",
+    "OutputMode",
+    "parse_int_list",
+    "parse_quantity",
+]
