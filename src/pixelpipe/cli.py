@@ -1,0 +1,371 @@
+"""The ``pixelpipe`` command line: a thin adapter over the engine.
+
+Exit codes: 0 every input succeeded; 1 at least one input was rejected (one ``PATH: reason``
+line each on stderr); 2 usage or settings error; 70 internal error. No traceback reaches the
+user: unexpected exceptions are reported in one line too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .engine import pixelate
+from .errors import ImageError, PixelpipeError, SettingsError
+from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode
+
+EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
+
+_SAMPLES = Path(__file__).resolve().parents[2] / "examples" / "images"
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What happened to one input file."""
+
+    path: str
+    ok: bool
+    reason: str = ""
+    width: int = 0
+    height: int = 0
+    frames: int = 1
+    outputs: tuple[str, ...] = field(default_factory=tuple)
+    ms: float = 0.0
+
+
+def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResult:
+    """Pixelate one file into ``out_dir``. Never raises: failures come back as a reason."""
+    t0 = time.perf_counter()
+    try:
+        try:
+            size = os.stat(path).st_size
+            if size > settings.max_bytes:
+                # Same message as the engine's, without reading the file.
+                return FileResult(path, False, _too_large(size, settings.max_bytes))
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            return FileResult(path, False, "no such file")
+        except IsADirectoryError:
+            return FileResult(path, False, "is a directory")
+        except OSError as exc:
+            return FileResult(path, False, f"cannot read: {exc.strerror or exc}")
+        result = pixelate(data, settings)
+        name = Path(path).name
+        written = []
+        for variant in result.variants:
+            target = Path(out_dir) / variant.filename(name)
+            _write_atomically(target, variant.data)
+            written.append(str(target))
+        return FileResult(
+            path,
+            True,
+            width=result.source.width,
+            height=result.source.height,
+            frames=result.source.frames,
+            outputs=tuple(written),
+            ms=(time.perf_counter() - t0) * 1000,
+        )
+    except ImageError as exc:
+        return FileResult(path, False, exc.reason)
+    except OSError as exc:
+        return FileResult(path, False, f"cannot write output: {exc.strerror or exc}")
+    except Exception as exc:  # a bug: still one line, and the batch goes on
+        return FileResult(path, False, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"input is {size / 2**20:.1f} MiB, over the {limit / 2**20:.1f} MiB limit"
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write via a temporary file and rename: a reader never sees half an image."""
+    fd, tmp = tempfile.mkstemp(prefix=".pixelpipe-", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files as given; directories replaced by their (non-hidden) files, sorted."""
+    files: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            files.extend(
+                str(c) for c in sorted(p.iterdir()) if c.is_file() and not c.name.startswith(".")
+            )
+        else:
+            files.append(item)
+    return files
+
+
+def run_batch(
+    files: Sequence[str],
+    out_dir: str,
+    settings: EngineSettings,
+    jobs: int,
+    console: Console,
+) -> list[FileResult]:
+    """Process ``files`` with ``jobs`` processes; report rejections on stderr as they happen."""
+    results: dict[int, FileResult] = {}
+    todo: list[tuple[int, str]] = []
+    seen: dict[str, str] = {}
+    for i, path in enumerate(files):
+        name = Path(path).name
+        if name in seen:  # outputs are named after the file name: two would overwrite
+            results[i] = FileResult(
+                path, False, f"file name also used by {seen[name]}; outputs would overwrite"
+            )
+            continue
+        seen[name] = path
+        todo.append((i, path))
+
+    def report(i: int, r: FileResult) -> None:
+        results[i] = r
+        if not r.ok:
+            console.print(f"{r.path}: {r.reason}", markup=False, highlight=False, soft_wrap=True)
+
+    for i, r in sorted(results.items()):
+        report(i, r)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=len(todo) < 2 or not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("pixelating", total=len(todo))
+        if jobs <= 1 or len(todo) <= 1:
+            for i, path in todo:
+                report(i, process_file(path, out_dir, settings))
+                progress.advance(task)
+        else:
+            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+                futures: dict[Future[FileResult], tuple[int, str]] = {
+                    pool.submit(process_file, path, out_dir, settings): (i, path)
+                    for i, path in todo
+                }
+                for fut in as_completed(futures):
+                    i, path = futures[fut]
+                    try:
+                        r = fut.result()
+                    except Exception as exc:  # the worker process died
+                        r = FileResult(path, False, f"internal error: worker failed: {exc}")
+                    report(i, r)
+                    progress.advance(task)
+    return [results[i] for i in sorted(results)]
+
+
+# --------------------------------------------------------------------------------------------
+# Commands
+
+
+def _settings_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--sizes",
+            metavar="LIST",
+            help="Grid sizes, comma-separated, each 1..1024.  [default: 8,16,32,48,64]",
+        ),
+        click.option(
+            "--block-px",
+            metavar="LIST",
+            help="Block sizes in pixels instead of grid sizes (e.g. 16 or 8,16).",
+        ),
+        click.option(
+            "--shape",
+            type=click.Choice([s.value for s in BlockShape]),
+            help="grid: n x n blocks whatever the aspect ratio (default); "
+            "square: n square blocks along the longer side.",
+        ),
+        click.option(
+            "--mode",
+            "output",
+            type=click.Choice([m.value for m in OutputMode]),
+            help="full: the input's size (default); grid: the tiny n x n image; or both.",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(list(OUTPUT_FORMATS) + ["jpg"], case_sensitive=False),
+            help="Output format; source keeps the input's where Pillow writes it, else PNG.",
+        ),
+        click.option("--quality", type=click.IntRange(1, 100), help="Quality of lossy formats."),
+        click.option(
+            "--keep-metadata",
+            is_flag=True,
+            default=None,
+            help="Keep EXIF (minus orientation), XMP and comments. Default: strip all but ICC.",
+        ),
+        click.option(
+            "--frames",
+            type=click.Choice([f.value for f in Frames]),
+            help="Animated inputs: pixelate all frames (default) or only the first.",
+        ),
+        click.option("--max-bytes", metavar="SIZE", help="Input size limit.  [default: 50MiB]"),
+        click.option(
+            "--max-pixels", metavar="N", help="Pixel limit, all frames counted.  [default: 100M]"
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _build_settings(**flags: Any) -> EngineSettings:
+    fmt = flags.pop("fmt", None)
+    if flags.get("sizes") and flags.get("block_px"):
+        raise SettingsError("use either --sizes or --block-px, not both")
+    return EngineSettings.from_env(format=fmt, **flags)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="pixelpipe")
+def cli() -> None:
+    """pixelpipe: pixelate images at several grid sizes.
+
+    \b
+    Quick start:
+      pixelpipe pixelate photo.jpg -o out/      writes out/pixelated-8x8-photo.jpg, ...
+      pixelpipe demo                            pixelates the bundled samples into ./out
+
+    Settings can also come from PIXELPIPE_* environment variables; flags win.
+    """
+
+
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Output directory (created if missing).",
+)
+@_settings_options
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="number of cores",
+    help="Files processed in parallel.",
+)
+def pixelate_cmd(inputs: tuple[str, ...], out_dir: str, jobs: int, **flags: Any) -> None:
+    """Pixelate INPUT files (or directories of them) into OUT.
+
+    Writes OUT/pixelated-{n}x{n}-{filename} for every size n. Carries on past bad files;
+    exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
+    """
+    settings = _build_settings(**flags)
+    files = expand_inputs(inputs)
+    if not files:
+        raise click.UsageError("no input files (the directories given are empty)")
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    err = Console(stderr=True)
+    t0 = time.perf_counter()
+    results = run_batch(files, out_dir, settings, jobs, err)
+    ok = [r for r in results if r.ok]
+    rejected = len(results) - len(ok)
+    outputs = sum(len(r.outputs) for r in ok)
+    err.print(
+        f"{outputs} variants of {len(ok)} image(s) written to {out_dir} "
+        f"in {time.perf_counter() - t0:.1f} s" + (f"; {rejected} rejected" if rejected else ""),
+        markup=False,
+        highlight=False,
+    )
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+
+
+pixelate_cmd.name = "pixelate"
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "out_dir",
+    default="out",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Where the variants go.",
+)
+@click.option(
+    "--samples",
+    type=click.Path(exists=True, file_okay=False),
+    default=None,
+    help="Folder of images to pixelate.  [default: the bundled examples/images]",
+)
+@_settings_options
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True)
+def demo(out_dir: str, samples: str | None, jobs: int, **flags: Any) -> None:
+    """Pixelate the bundled sample images into OUT and print a table."""
+    settings = _build_settings(**flags)
+    folder = Path(samples) if samples else _SAMPLES
+    if not folder.is_dir():
+        raise click.UsageError(f"sample folder {folder} not found; pass --samples DIR")
+    files = expand_inputs([str(folder)])
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    out = Console()
+    err = Console(stderr=True)
+    results = run_batch(files, out_dir, settings, jobs, err)
+    table = Table(title=f"pixelpipe {__version__} demo: {folder} -> {out_dir}/")
+    table.add_column("image")
+    table.add_column("size", justify="right")
+    table.add_column("frames", justify="right")
+    table.add_column("variants", justify="right")
+    table.add_column("ms", justify="right")
+    for r in results:
+        table.add_row(
+            Path(r.path).name,
+            f"{r.width}x{r.height}" if r.ok else "-",
+            str(r.frames) if r.ok else "-",
+            str(len(r.outputs)) if r.ok else f"[red]rejected: {r.reason}[/red]",
+            f"{r.ms:.0f}" if r.ok else "-",
+        )
+    out.print(table)
+    written = sum(len(r.outputs) for r in results)
+    out.print(f"{written} files in {Path(out_dir).resolve()}", highlight=False)
+    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_REJECTED)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="pixelpipe")
+    except SettingsError as exc:
+        click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        sys.exit(EXIT_USAGE)
+    except PixelpipeError as exc:
+        click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        sys.exit(EXIT_REJECTED)
+    except KeyboardInterrupt:
+        click.echo("pixelpipe: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        click.echo(f"pixelpipe: internal error: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()
