@@ -207,7 +207,7 @@ def _settings_options(func: Any) -> Any:
         click.option(
             "--format",
             "fmt",
-            type=click.Choice(list(OUTPUT_FORMATS) + ["jpg"], case_sensitive=False),
+            type=click.Choice([*OUTPUT_FORMATS, "jpg"], case_sensitive=False),
             help="Output format; source keeps the input's where Pillow writes it, else PNG.",
         ),
         click.option("--quality", type=click.IntRange(1, 100), help="Quality of lossy formats."),
