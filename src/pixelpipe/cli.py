@@ -140,7 +140,8 @@ def run_batch(
     def report(i: int, r: FileResult) -> None:
         results[i] = r
         if not r.ok:
-            console.print(f"{r.path}: {r.reason}", markup=False, highlight=False, soft_wrap=True)
+            reason = " ".join(r.reason.split())  # one line, whatever the exception said
+            console.print(f"{r.path}: {reason}", markup=False, highlight=False, soft_wrap=True)
 
     for i, r in sorted(results.items()):
         report(i, r)
@@ -294,6 +295,7 @@ def pixelate_cmd(inputs: tuple[str, ...], out_dir: str, jobs: int, **flags: Any)
         f"in {time.perf_counter() - t0:.1f} s" + (f"; {rejected} rejected" if rejected else ""),
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
 

@@ -1,0 +1,233 @@
+"""The `pixelpipe` command, run as a real subprocess through its console script."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+import pixelpipe
+
+EXE = Path(sys.executable).with_name("pixelpipe")
+SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
+
+
+def run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("PIXELPIPE_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [str(EXE), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=full_env,
+        check=False,
+    )
+
+
+def write_image(path: Path, size: tuple[int, int] = (120, 90), fmt: str = "JPEG") -> Path:
+    im = Image.new("RGB", size)
+    im.putdata(
+        [(x * 2 % 256, y * 3 % 256, (x + y) % 256) for y in range(size[1]) for x in range(size[0])]
+    )
+    im.save(path, fmt)
+    return path
+
+
+def assert_no_traceback(proc: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stdout
+
+
+def test_pixelate_writes_original_names_and_sizes(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    out = tmp_path / "out"
+    proc = run("pixelate", src, "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(f"pixelated-{n}x{n}-cat.jpg" for n in (8, 16, 32, 48, 64))
+    for n in (8, 16, 32, 48, 64):
+        with Image.open(out / f"pixelated-{n}x{n}-cat.jpg") as im:
+            assert im.format == "JPEG"
+            assert im.size == (120, 90)
+
+
+def test_bad_inputs_are_reported_one_line_each_and_the_batch_goes_on(tmp_path: Path) -> None:
+    good1 = write_image(tmp_path / "a.jpg")
+    text = tmp_path / "b.jpg"
+    text.write_text("<html><body>not an image</body></html>")
+    png = io.BytesIO()
+    Image.new("RGB", (200, 200), "red").save(png, "PNG")
+    truncated = tmp_path / "c.png"
+    truncated.write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
+    empty = tmp_path / "d.png"
+    empty.write_bytes(b"")
+    missing = tmp_path / "nope.jpg"
+    good2 = write_image(tmp_path / "e.png", fmt="PNG")
+    out = tmp_path / "out"
+    proc = run("pixelate", good1, text, truncated, empty, missing, good2, "-o", out, "-j", "2")
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith(str(tmp_path))]
+    by_path = {line.split(": ", 1)[0]: line.split(": ", 1)[1] for line in lines}
+    assert set(by_path) == {str(text), str(truncated), str(empty), str(missing)}
+    assert "not a recognised image" in by_path[str(text)]
+    assert "truncated" in by_path[str(truncated)] or "corrupt" in by_path[str(truncated)]
+    assert "empty" in by_path[str(empty)]
+    assert by_path[str(missing)] == "no such file"
+    written = {p.name for p in out.iterdir()}
+    assert "pixelated-8x8-a.jpg" in written
+    assert "pixelated-64x64-e.png" in written
+    assert not any("-b." in n or "-c." in n or "-d." in n for n in written)
+    assert not any(n.startswith(".pixelpipe-") for n in written)  # no temp files left
+
+
+def test_format_changes_only_the_extension(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "holiday.photo.JPG")
+    out = tmp_path / "out"
+    proc = run("pixelate", src, "-o", out, "--format", "webp", "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in out.iterdir()] == ["pixelated-8x8-holiday.photo.webp"]
+    proc = run("pixelate", src, "-o", out, "--sizes", "8")
+    assert (out / "pixelated-8x8-holiday.photo.JPG").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--sizes", "0"], "out of range"),
+        (["--sizes", "2000"], "out of range"),
+        (["--sizes", "eight"], "comma-separated"),
+        (["--sizes", "8", "--block-px", "16"], "either --sizes or --block-px"),
+        (["--max-bytes", "lots"], "max_bytes"),
+    ],
+)
+def test_invalid_settings_exit_2_with_one_line(
+    tmp_path: Path, args: list[str], needle: str
+) -> None:
+    src = write_image(tmp_path / "x.jpg")
+    proc = run("pixelate", src, "-o", tmp_path / "out", *args)
+    assert proc.returncode == 2
+    assert_no_traceback(proc)
+    assert needle in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_invalid_env_setting_is_a_usage_error(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "x.jpg")
+    proc = run("pixelate", src, "-o", tmp_path / "out", env={"PIXELPIPE_SHAPE": "round"})
+    assert proc.returncode == 2
+    assert "shape must be one of grid, square" in proc.stderr
+    assert_no_traceback(proc)
+
+
+def test_env_settings_apply_and_flags_win(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "x.jpg")
+    out = tmp_path / "env"
+    assert run("pixelate", src, "-o", out, env={"PIXELPIPE_SIZES": "4,5"}).returncode == 0
+    assert sorted(p.name for p in out.iterdir()) == ["pixelated-4x4-x.jpg", "pixelated-5x5-x.jpg"]
+    out2 = tmp_path / "flag"
+    proc = run("pixelate", src, "-o", out2, "--sizes", "6", env={"PIXELPIPE_SIZES": "4,5"})
+    assert proc.returncode == 0
+    assert [p.name for p in out2.iterdir()] == ["pixelated-6x6-x.jpg"]
+
+
+def test_limits_reject_with_reason(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "big.png", size=(400, 300), fmt="PNG")
+    proc = run("pixelate", src, "-o", tmp_path / "out", "--max-pixels", "100000")
+    assert proc.returncode == 1
+    assert f"{src}: image is 400x300 = 0.1 MP, over the 0.1 MP limit" in proc.stderr
+    proc = run("pixelate", src, "-o", tmp_path / "out", "--max-bytes", "100")
+    assert proc.returncode == 1
+    assert "over the" in proc.stderr
+    assert "limit" in proc.stderr
+    assert_no_traceback(proc)
+
+
+def test_parallel_and_serial_give_identical_bytes(tmp_path: Path) -> None:
+    files = [write_image(tmp_path / f"img{i}.png", size=(80 + i, 60), fmt="PNG") for i in range(4)]
+    assert run("pixelate", *files, "-o", tmp_path / "serial", "-j", "1").returncode == 0
+    assert run("pixelate", *files, "-o", tmp_path / "parallel", "-j", "2").returncode == 0
+    serial = {p.name: p.read_bytes() for p in (tmp_path / "serial").iterdir()}
+    parallel = {p.name: p.read_bytes() for p in (tmp_path / "parallel").iterdir()}
+    assert len(serial) == 20
+    assert serial == parallel
+
+
+def test_same_file_name_twice_is_rejected_not_overwritten(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write_image(tmp_path / "a" / "cat.jpg", size=(50, 50))
+    second = write_image(tmp_path / "b" / "cat.jpg", size=(70, 70))
+    out = tmp_path / "out"
+    proc = run("pixelate", first, second, "-o", out)
+    assert proc.returncode == 1
+    assert f"{second}: file name also used by {first}" in proc.stderr
+    with Image.open(out / "pixelated-8x8-cat.jpg") as im:
+        assert im.size == (50, 50)
+
+
+def test_directory_inputs_are_expanded(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "one.jpg")
+    write_image(folder / "two.png", fmt="PNG")
+    (folder / ".hidden.jpg").write_bytes(b"junk")
+    out = tmp_path / "out"
+    proc = run("pixelate", folder, "-o", out, "--sizes", "8", "--mode", "both")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "pixelated-8x8-grid-one.jpg",
+        "pixelated-8x8-grid-two.png",
+        "pixelated-8x8-one.jpg",
+        "pixelated-8x8-two.png",
+    ]
+    with Image.open(out / "pixelated-8x8-grid-two.png") as im:
+        assert im.size == (8, 8)
+
+
+def test_block_px_names_and_blocks(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "p.png", size=(100, 50), fmt="PNG")
+    out = tmp_path / "out"
+    proc = run("pixelate", src, "-o", out, "--block-px", "10,25")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["pixelated-10px-p.png", "pixelated-25px-p.png"]
+    with Image.open(out / "pixelated-25px-p.png") as im:
+        assert im.size == (100, 50)
+        row = [im.getpixel((x, 10)) for x in range(100)]
+    for start in range(0, 100, 25):
+        assert len(set(row[start : start + 25])) == 1
+
+
+def test_version_and_help() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0
+    assert pixelpipe.__version__ in proc.stdout
+    proc = run("pixelate", "--help")
+    assert proc.returncode == 0
+    assert "--sizes" in proc.stdout
+    assert "--jobs" in proc.stdout
+
+
+def test_missing_arguments_are_usage_errors(tmp_path: Path) -> None:
+    proc = run("pixelate", "-o", tmp_path)
+    assert proc.returncode == 2
+    assert_no_traceback(proc)
+
+
+def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run("demo", "--out", out, "--samples", SAMPLES)
+    assert proc.returncode == 0, proc.stderr
+    samples = sorted(p.name for p in SAMPLES.iterdir() if not p.name.startswith("."))
+    assert len(samples) >= 4
+    for name in samples:
+        assert name in proc.stdout
+        stem = name
+        assert (out / f"pixelated-8x8-{stem}").exists()
+    assert len(list(out.iterdir())) == 5 * len(samples)
