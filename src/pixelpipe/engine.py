@@ -29,6 +29,7 @@ from typing import Any, Literal
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from . import __version__
+from .blocks import BlockLayout
 from .errors import (
     CorruptImage,
     EncodeError,
@@ -269,22 +270,35 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         OutputMode.GRID: ["grid"],
         OutputMode.BOTH: ["full", "grid"],
     }[settings.output]  # type: ignore[assignment]
+    canvases: dict[str, Image.Image] = {}  # one full-size buffer per mode, reused by variants
     for plan, per_frame in grids:
         with _translate("converting"):
             ready, out_icc = _to_output_mode(per_frame, out_format, sixteen, icc)
+        layout = BlockLayout(plan.grid, plan.canvas, (width, height))
         for kind in kinds:
             with _translate("encoding"):
-                if kind == "full":
-                    images = [_upscale(g, plan, (width, height)) for g in ready]
-                else:
-                    images = ready
-                out_w, out_h = images[0].size
+                out_w, out_h = (width, height) if kind == "full" else ready[0].size
                 if max(out_w, out_h) > out_format.max_side:
                     raise EncodeError(
                         f"{out_w}x{out_h} is larger than {out_format.name.upper()} can store "
                         f"({out_format.max_side} px per side); choose another --format"
                     )
-                blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
+                blob = None
+                if kind == "full" and out_format.name == "png" and len(ready) == 1 and not meta:
+                    # Fast path: the PNG is written from the grid, never built at full size.
+                    blob = layout.encode_png(ready[0], out_icc)
+                if blob is None:
+                    if kind == "grid":
+                        images = ready
+                    elif len(ready) == 1:
+                        mode = ready[0].mode
+                        if mode not in canvases:
+                            # Uninitialised: upscale() overwrites every row.
+                            canvases[mode] = Image.new(mode, (width, height), None)
+                        images = [layout.upscale(ready[0], into=canvases[mode])]
+                    else:
+                        images = [layout.upscale(g) for g in ready]
+                    blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
             variants.append(
                 Variant(
                     size=plan.size,
@@ -296,7 +310,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
                     format=out_format.name,
                     extension=out_format.extension,
                     content_type=out_format.content_type,
-                    frames=len(images),
+                    frames=len(ready),
                     data=blob,
                 )
             )
@@ -507,13 +521,6 @@ def _kept_metadata(im: Image.Image, orientation: int) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # Upscaling and encoding
-
-
-def _upscale(g: Image.Image, plan: _Plan, size: tuple[int, int]) -> Image.Image:
-    big = g.resize(plan.canvas, Image.Resampling.NEAREST)
-    if plan.canvas != size:
-        big = big.crop((0, 0, *size))
-    return big
 
 
 def _encode(
