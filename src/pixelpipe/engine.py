@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -38,7 +39,7 @@ from .errors import (
     PixelpipeError,
     UnsupportedImage,
 )
-from .formats import OutputFormat, output_format_for, readable_formats
+from .formats import ORIENTED_ON_LOAD, OutputFormat, output_format_for, readable_formats
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 ENGINE_VERSION = __version__
@@ -217,7 +218,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         raise ImageTooLarge(
             f"input is {_fmt_bytes(len(data))}, over the {_fmt_bytes(settings.max_bytes)} limit"
         )
-    with _translate("reading the header"):
+    with _translate("reading the header"), _pillow_bomb_limit(settings.max_pixels):
         im = Image.open(io.BytesIO(data), formats=readable_formats())
         im_format = im.format or "unknown"
         n_frames = max(1, int(getattr(im, "n_frames", 1)))
@@ -234,7 +235,9 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
 
     with _translate("reading metadata"):
         orientation = _orientation(im)
-    swap = orientation in (5, 6, 7, 8)
+    # Some plugins (TIFF) rotate while loading and report the displayed size already.
+    transform = 1 if im_format in ORIENTED_ON_LOAD else orientation
+    swap = transform in (5, 6, 7, 8)
     width, height = (fh, fw) if swap else (fw, fh)
     plans = plan_grids(width, height, settings)
     # Decoding may reduce the image while every grid still gets PARITY_OVERSAMPLE px/block.
@@ -251,15 +254,22 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
 
     sixteen = source_mode.startswith("I;16")
     with _translate("pixelating"):
+        if settings.block_px and transform in _TRANSPOSE:
+            # Pixel blocks are laid out from the displayed top-left corner: orient first.
+            frames = [f.transpose(_TRANSPOSE[transform]) for f in frames]
+            fw, fh, transform, swap = width, height, 1, False
         grids: list[tuple[_Plan, list[Image.Image]]] = []
         for plan in plans:
             file_grid = (plan.grid[1], plan.grid[0]) if swap else plan.grid
             per_frame = []
             for frame in frames:
-                box = (0.0, 0.0, fw / decode_scale, fh / decode_scale)
-                g = frame.resize(file_grid, Image.Resampling.BILINEAR, box=box)
-                if orientation in _TRANSPOSE:
-                    g = g.transpose(_TRANSPOSE[orientation])
+                if plan.unit == "px":
+                    g = _block_grid(frame, plan, (fw, fh), decode_scale)
+                else:
+                    box = (0.0, 0.0, fw / decode_scale, fh / decode_scale)
+                    g = frame.resize(file_grid, Image.Resampling.BILINEAR, box=box)
+                if transform in _TRANSPOSE:
+                    g = g.transpose(_TRANSPOSE[transform])
                 per_frame.append(g)
             grids.append((plan, per_frame))
         del frames
@@ -335,6 +345,54 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     )
 
 
+def _block_grid(frame: Image.Image, plan: _Plan, size: tuple[int, int], scale: int) -> Image.Image:
+    """The grid for P-pixel blocks: each cell averages exactly its own P x P region.
+
+    The complete blocks and the partial last column/row are resized separately, so a block
+    never borrows a stretched share of its neighbours (which resizing the whole image to
+    ceil(W/P) cells would do).
+    """
+    p = plan.size
+    grid = Image.new(frame.mode, plan.grid)
+    for x0, x1, nx, cx in _spans(size[0], p):
+        for y0, y1, ny, cy in _spans(size[1], p):
+            box = (x0 / scale, y0 / scale, x1 / scale, y1 / scale)
+            grid.paste(frame.resize((nx, ny), Image.Resampling.BILINEAR, box=box), (cx, cy))
+    return grid
+
+
+def _spans(total: int, p: int) -> list[tuple[int, int, int, int]]:
+    """(start px, end px, cells, first cell) for the complete blocks and the partial one."""
+    full = total // p
+    spans = [(0, full * p, full, 0)] if full else []
+    if total % p:
+        spans.append((full * p, total, 1, full))
+    return spans
+
+
+_BOMB_LOCK = threading.Lock()
+
+
+@contextmanager
+def _pillow_bomb_limit(max_pixels: int) -> Iterator[None]:
+    """Let the configured pixel limit decide, even above Pillow's own bomb threshold.
+
+    Pillow refuses images over 2 x ``Image.MAX_IMAGE_PIXELS`` while opening them. When the
+    user configured a larger limit, raise Pillow's for the duration of the open (the engine
+    checks its own limit right after, from the header).
+    """
+    current = Image.MAX_IMAGE_PIXELS
+    if current is None or max_pixels <= 2 * current:
+        yield
+        return
+    with _BOMB_LOCK:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = current
+
+
 # --------------------------------------------------------------------------------------------
 # Decoding
 
@@ -347,10 +405,16 @@ def _orientation(im: Image.Image) -> int:
     return value if value in _TRANSPOSE else 1
 
 
+# Disposal is kept in GIF's terms (0 unspecified, 1 keep, 2 background, 3 previous);
+# APNG's ops are 0 none, 1 background, 2 previous.
+_APNG_TO_GIF_DISPOSAL = {0: 1, 1: 2, 2: 3}
+_GIF_TO_APNG_DISPOSAL = {0: 0, 1: 0, 2: 1, 3: 2}
+
+
 @dataclass(frozen=True, slots=True)
 class _FrameInfo:
     durations: list[int]
-    disposals: list[int] | None
+    disposals: list[int] | None  # GIF's terms, see above
     loop: int | None
     background: Any
 
@@ -381,9 +445,9 @@ def _decode_frames(
             decode_scale *= rest
         frames.append(frame)
         durations.append(int(im.info.get("duration", 0) or 0))
-        disposal = getattr(im, "disposal_method", None)
-        if disposal is None:
-            disposal = im.info.get("disposal")
+        disposal = getattr(im, "disposal_method", None)  # GIF: 0..3
+        if disposal is None and im.info.get("disposal") is not None:
+            disposal = _APNG_TO_GIF_DISPOSAL.get(int(im.info["disposal"]), 1)
         if disposal is not None:
             disposals.append(int(disposal))
     info = _FrameInfo(
@@ -544,14 +608,35 @@ def _encode(
             kwargs["duration"] = info.durations
             if info.loop is not None:
                 kwargs["loop"] = info.loop
-        if info.disposals is not None and fmt.name in ("gif", "png"):
-            kwargs["disposal"] = info.disposals
+        if fmt.name == "gif":
+            # Frames are complete pictures: one with transparent pixels must clear what the
+            # previous frame left (disposal 2), or that frame would show through.
+            kept = info.disposals or [0] * len(images)
+            kwargs["disposal"] = [
+                2 if _has_transparency(im) else d for im, d in zip(images, kept, strict=True)
+            ]
+        elif fmt.name == "png" and info.disposals is not None:
+            kwargs["disposal"] = [_GIF_TO_APNG_DISPOSAL.get(d, 0) for d in info.disposals]
         if fmt.name == "png":
             kwargs["blend"] = 0  # OP_SOURCE: every frame is complete, so disposal is exact
             kwargs["default_image"] = False
+    if fmt.name == "tiff" and "exif" in meta:
+        # libtiff cannot write the GPS IFD Pillow hands it ("Error setting from dictionary");
+        # Pillow's own TIFF writer can, and it is the one used for uncompressed files.
+        kwargs["compression"] = "raw"
+    if fmt.name == "ico":
+        kwargs["sizes"] = [first.size]  # Pillow's default list would shrink it to a square
     buf = io.BytesIO()
     first.save(buf, fmt.pil, **kwargs)
     return buf.getvalue()
+
+
+def _has_transparency(im: Image.Image) -> bool:
+    if im.mode in ("RGBA", "LA"):
+        return bool(im.getextrema()[-1][0] < 255)  # type: ignore[index]
+    if im.mode == "P" and im.palette is not None and im.palette.mode == "RGBA":
+        return bool(im.convert("RGBA").getextrema()[-1][0] < 255)  # type: ignore[index]
+    return "transparency" in im.info
 
 
 # --------------------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         alpha=True,
         animation=True,
         lossy=False,
-        modes={**_SAME, "I": "I", "I;16": "I;16"},
+        modes={**_SAME, "I": "I;16", "I;16": "I;16"},  # Pillow writes 16-bit PNG, not 32
         # Z_RLE: on block images (rows repeat) it is faster *and* smaller than the default.
         save_options={"compress_level": 6, "compress_type": 3},
         palette=True,
@@ -191,6 +191,10 @@ BY_NAME: Mapping[str, OutputFormat] = {f.name: f for f in _FORMATS}
 # (MPO files are opened by the JPEG plugin, which reports them as "MPO".)
 READABLE: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "AVIF")
 
+# Pillow formats whose plugin applies the EXIF orientation itself while loading (and then
+# reports the displayed size): the engine must not apply it a second time.
+ORIENTED_ON_LOAD: frozenset[str] = frozenset({"TIFF"})
+
 # Input format (Pillow name) -> output format written for --format source.
 _SOURCE_OUTPUT = {
     "JPEG": "jpeg",
@@ -254,6 +258,7 @@ def output_format_for(requested: str, source_format: str | None) -> OutputFormat
 
 __all__ = [
     "BY_NAME",
+    "ORIENTED_ON_LOAD",
     "READABLE",
     "OutputFormat",
     "ensure_writable",

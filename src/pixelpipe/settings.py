@@ -99,7 +99,16 @@ def parse_int_list(value: str | Iterable[int], what: str) -> tuple[int, ...]:
             raise SettingsError(
                 f"{what} must be a comma-separated list of whole numbers, got {value!r}"
             ) from None
-    return tuple(int(v) for v in value)
+    try:
+        return tuple(_strict_int(v) for v in value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{what} must be whole numbers, got {value!r}") from None
+
+
+def _strict_int(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise TypeError(v)
+    return int(v)
 
 
 def parse_quantity(value: str | int, what: str) -> int:
@@ -179,8 +188,22 @@ class EngineSettings:
         if fmt != "source":
             ensure_writable(fmt)
         set_(self, "format", fmt)
-        if self.quality is not None and not 1 <= int(self.quality) <= 100:
-            raise SettingsError(f"quality must be 1..100, got {self.quality}")
+        if self.quality is not None:
+            try:
+                quality = _strict_int(self.quality)
+            except (TypeError, ValueError):
+                raise SettingsError(
+                    f"quality must be a whole number, got {self.quality!r}"
+                ) from None
+            if not 1 <= quality <= 100:
+                raise SettingsError(f"quality must be 1..100, got {quality}")
+            set_(self, "quality", quality)
+        keep = self.keep_metadata
+        if isinstance(keep, str):  # from a config file: "false" must not mean True
+            keep = _parse_bool(keep, "keep_metadata")
+        elif not isinstance(keep, bool):
+            raise SettingsError(f"keep_metadata must be true or false, got {keep!r}")
+        set_(self, "keep_metadata", keep)
         set_(self, "max_bytes", parse_quantity(self.max_bytes, "max_bytes"))
         set_(self, "max_pixels", parse_quantity(self.max_pixels, "max_pixels"))
         if self.max_bytes < 1:
