@@ -15,10 +15,8 @@ original design did.
 from __future__ import annotations
 
 import io
-import itertools
 import struct
 import zlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -292,13 +290,6 @@ def assert_one_line_reason(exc: BaseException) -> None:
     assert "\n" not in reason, repr(reason)
     assert "\r" not in reason, repr(reason)
     assert str(exc) == reason
-
-
-def block_constant_rows(arr: np.ndarray, xs: Sequence[int]) -> None:
-    """Assert each row of ``arr`` is constant on every [xs[i], xs[i+1]) span."""
-    for a, b in itertools.pairwise(xs):
-        span = arr[:, a:b]
-        assert (span == span[:, :1]).all(), f"columns {a}..{b - 1} are not one block"
 
 
 # --------------------------------------------------------------------------------------------

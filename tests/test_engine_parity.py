@@ -129,6 +129,20 @@ def test_reduced_decode_small_grids_only_uses_a_large_scale() -> None:
     _assert_parity(data, settings)
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("n", [1, 2, 4, 6])
+def test_reduced_decode_grids_of_a_few_blocks(fmt: str, n: int) -> None:
+    """Grid sizes 1..1024 are valid, so the one-level promise covers small grids too.
+
+    With few blocks, each block averages a large area and the MAD is the error of a handful
+    of blocks: it does not average out as it does over 64 x 64 blocks.
+    """
+    data = _source("photo", 2000, 1500, fmt)
+    settings = EngineSettings(format="png", sizes=(n,))
+    assert pixelate(data, settings).decode_scale > 1
+    _assert_parity(data, settings)
+
+
 def test_reduced_decode_rgba_png_visible_colour() -> None:
     """RGBA: compare what is visible (premultiplied colour) and the alpha channel.
 

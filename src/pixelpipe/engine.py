@@ -48,6 +48,9 @@ ENGINE_VERSION = __version__
 # block along each axis. tests/test_engine_parity.py proves the result then stays within one
 # level of mean absolute difference from the full-resolution computation.
 PARITY_OVERSAMPLE = 4
+# ...and at least this many pixels along each axis: with only a few blocks the per-block
+# rounding of a coarse decode no longer averages out (grids of 1, 2 or 4 blocks need it).
+PARITY_MIN_SIDE = 128
 
 # Largest grid for which a palette image is built in pure Python (exact, no quantisation).
 _PALETTE_MAX_PIXELS = 1 << 16
@@ -243,6 +246,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     # Decoding may reduce the image while every grid still gets PARITY_OVERSAMPLE px/block.
     need_w = max(p.grid[1] if swap else p.grid[0] for p in plans) * PARITY_OVERSAMPLE
     need_h = max(p.grid[0] if swap else p.grid[1] for p in plans) * PARITY_OVERSAMPLE
+    need_w, need_h = max(need_w, PARITY_MIN_SIDE), max(need_h, PARITY_MIN_SIDE)
     scale = max(1, min(fw // need_w, fh // need_h))
 
     with _translate("decoding"):
