@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pixelpipe.blocks import BlockLayout
+from pixelpipe.blocks import BlockLayout, Canvas
 from pixelpipe.engine import _exact_palette
 
 
@@ -50,12 +50,18 @@ def test_upscale_and_png_equal_pillow(case: tuple[str, int, int, int, int, int, 
     layout = BlockLayout(g.size, canvas, (w, h))
     expected = g.resize(canvas, Image.Resampling.NEAREST).crop((0, 0, w, h))
 
-    # Into a reused (dirty) buffer, as the engine does.
-    dirty = Image.new(g.mode, (w, h), None)
-    got = layout.upscale(g, into=dirty)
-    assert got.mode == expected.mode
-    assert got.size == (w, h)
-    assert got.convert("RGBA").tobytes() == expected.convert("RGBA").tobytes()
+    # Into a reused, dirty canvas, as the engine does (twice: the second overwrites the first).
+    canvas = Canvas((w, h), rgb=True)
+    canvas.buffer[:] = bytes(range(256)) * (len(canvas.buffer) // 256) + bytes(
+        len(canvas.buffer) % 256
+    )
+    for _ in range(2):
+        got = layout.upscale(g, canvas)
+        assert got.size == (w, h)
+        assert got.convert(expected.mode).tobytes() == expected.tobytes()
+    plain = layout.upscale(g)
+    assert plain.mode == expected.mode
+    assert plain.tobytes() == expected.tobytes()
 
     png = layout.encode_png(g)
     if mode in ("L", "LA", "RGB", "RGBA", "P"):

@@ -580,13 +580,17 @@ def test_transparency_source_format_kept(small_rgba: Image.Image) -> None:
         assert (alpha[:, 96:] == 255).all(), src_fmt
 
 
+@pytest.mark.parametrize("out_fmt", ["jpeg", "bmp"])
 @pytest.mark.parametrize("src_fmt", ["PNG", "WEBP"])
-def test_transparency_flattened_on_white_for_jpeg(src_fmt: str, small_rgba: Image.Image) -> None:
+def test_transparency_flattened_on_white_where_alpha_is_not_kept(
+    src_fmt: str, out_fmt: str, small_rgba: Image.Image
+) -> None:
+    """JPEG has no alpha; BMP readers ignore Pillow's 32-bit alpha (it would read as black)."""
     kwargs = {"lossless": True} if src_fmt == "WEBP" else {}
     data = encode(small_rgba, src_fmt, **kwargs)
-    (v,) = pixelate(data, EngineSettings(sizes=(8,), format="jpeg")).variants
+    (v,) = pixelate(data, EngineSettings(sizes=(8,), format=out_fmt)).variants
     out = decode(v.data)
-    assert out.mode in ("RGB", "L")
+    assert out.mode in ("RGB", "L", "P")
     rgb = pixels(out, "RGB")
     assert rgb[:, :32].min() >= 245, "transparent area must become white, not black or junk"
     # the opaque half keeps its own colour

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 from PIL import Image
 
@@ -56,31 +58,35 @@ class BlockLayout:
             strip = strip.crop((0, 0, self.size[0], self.grid[1]))
         return strip
 
-    def upscale(self, g: Image.Image, into: Image.Image | None = None) -> Image.Image:
+    def upscale(self, g: Image.Image, canvas: Canvas | None = None) -> Image.Image:
         """``g`` at full size: equal to Pillow's nearest-neighbour resize (then the crop).
 
-        With ``into`` (an image of the output's mode and size, reused across variants), the
-        rows are pasted into it instead: most of the cost of a full-size resize is allocating
-        and faulting in a fresh image, so reusing one buffer for every variant halves it.
+        With a ``canvas`` (reused across variants) the distinct rows are copied into its
+        memory and doubled in place: no allocation, each byte written once. Without one, or
+        for a mode the canvas does not hold, this is Pillow's resize.
         """
-        if into is None or into.mode != g.mode or into.size != self.size or g.mode == "I;16":
+        if canvas is None or not canvas.holds(g.mode) or canvas.size != self.size:
             big = g.resize(self.canvas, Image.Resampling.NEAREST)
             return big if self.canvas == self.size else big.crop((0, 0, *self.size))
-        strip = self.strip(g)
-        width = self.size[0]
+        rawmode, bpp = Canvas.RAW[g.mode]
+        strip = self.strip(g).tobytes("raw", rawmode)
+        stride = self.size[0] * bpp
+        mem = canvas.memory
         y = 0
         for row, repeat in self.row_runs:
-            into.paste(strip.crop((0, row, width, row + 1)), (0, y))
+            start = y * stride
+            mem[start : start + stride] = strip[row * stride : (row + 1) * stride]
             done = 1
-            while done < repeat:  # double the filled rows: log2(repeat) pastes per run
+            while done < repeat:  # double what is filled: log2(repeat) copies per run
                 count = min(done, repeat - done)
-                into.paste(into.crop((0, y, width, y + count)), (0, y + done))
+                end = start + done * stride
+                mem[end : end + count * stride] = mem[start : start + count * stride]
                 done += count
             y += repeat
+        out = Image.frombuffer(rawmode, self.size, canvas.buffer, "raw", rawmode, 0, 1)
         if g.mode == "P" and g.palette is not None:
-            rawmode = g.palette.mode
-            into.putpalette(g.getpalette(rawmode) or [], rawmode)
-        return into
+            out.putpalette(g.getpalette(g.palette.mode) or [], g.palette.mode)
+        return out
 
     def encode_png(self, g: Image.Image, icc: bytes | None = None) -> bytes | None:
         """The full-size image as PNG bytes, or None when ``g``'s mode is not handled here."""
@@ -119,6 +125,34 @@ class BlockLayout:
         chunks.append(_chunk(b"IDAT", idat))
         chunks.append(_chunk(b"IEND", b""))
         return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+
+class Canvas:
+    """Reusable memory for full-size block images of one size.
+
+    Allocating (and page-faulting in) a fresh 12 MP image costs about as much as filling it,
+    so the engine keeps one canvas per image and every variant is written into it in turn.
+    Images returned by :meth:`BlockLayout.upscale` share this memory: encode one before the
+    next variant is written. RGB is held as RGBX (Pillow's in-memory layout, mapped without a
+    copy); only encoders that accept RGBX (JPEG) should be given a canvas for RGB.
+    """
+
+    RAW: ClassVar[Mapping[str, tuple[str, int]]] = {
+        "L": ("L", 1),
+        "P": ("P", 1),
+        "RGB": ("RGBX", 4),
+        "RGBA": ("RGBA", 4),
+        "CMYK": ("CMYK", 4),
+    }
+
+    def __init__(self, size: tuple[int, int], rgb: bool = False) -> None:
+        self.size = size
+        self.rgb = rgb
+        self.buffer = bytearray(size[0] * size[1] * 4)
+        self.memory = memoryview(self.buffer)
+
+    def holds(self, mode: str) -> bool:
+        return mode in self.RAW and (mode != "RGB" or self.rgb)
 
 
 def _compressed_run(row: bytes, count: int) -> tuple[bytes, int, int]:

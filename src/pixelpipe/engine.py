@@ -30,7 +30,7 @@ from typing import Any, Literal
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from . import __version__
-from .blocks import BlockLayout
+from .blocks import BlockLayout, Canvas
 from .errors import (
     CorruptImage,
     EncodeError,
@@ -194,7 +194,9 @@ def _translate(stage: str) -> Iterator[None]:
         if "truncated" in msg.lower():
             raise CorruptImage(f"truncated image data ({msg})") from exc
         raise CorruptImage(f"corrupt image data while {stage} ({msg})") from exc
-    except Exception as exc:  # a decoder bug must still not escape raw
+    except Exception as exc:  # a codec bug must still not escape raw
+        if stage == "encoding":
+            raise EncodeError(f"could not encode: {_short(exc)}") from exc
         raise CorruptImage(f"could not process image while {stage}: {_short(exc)}") from exc
 
 
@@ -284,7 +286,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         OutputMode.GRID: ["grid"],
         OutputMode.BOTH: ["full", "grid"],
     }[settings.output]  # type: ignore[assignment]
-    canvases: dict[str, Image.Image] = {}  # one full-size buffer per mode, reused by variants
+    canvas: Canvas | None = None  # full-size memory reused by every variant
     for plan, per_frame in grids:
         with _translate("converting"):
             ready, out_icc = _to_output_mode(per_frame, out_format, sixteen, icc)
@@ -305,11 +307,10 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
                     if kind == "grid":
                         images = ready
                     elif len(ready) == 1:
-                        mode = ready[0].mode
-                        if mode not in canvases:
-                            # Uninitialised: upscale() overwrites every row.
-                            canvases[mode] = Image.new(mode, (width, height), None)
-                        images = [layout.upscale(ready[0], into=canvases[mode])]
+                        if canvas is None:
+                            # JPEG takes RGB as RGBX straight from the shared memory.
+                            canvas = Canvas((width, height), rgb=out_format.pil in ("JPEG", "MPO"))
+                        images = [layout.upscale(ready[0], canvas)]
                     else:
                         images = [layout.upscale(g) for g in ready]
                     blob = _encode(images, out_format, settings, out_icc, meta, frame_info)

@@ -140,10 +140,12 @@ _FORMATS: tuple[OutputFormat, ...] = (
         "BMP",
         ".bmp",
         "image/bmp",
-        alpha=True,
+        # Pillow writes 32-bit BMPs whose alpha common readers (Pillow included) ignore, so
+        # transparent areas would come out black: flatten on white instead, as for JPEG.
+        alpha=False,
         animation=False,
         lossy=False,
-        modes={"L": "L", "RGB": "RGB", "RGBA": "RGBA"},
+        modes={"L": "L", "LA": "L", "RGB": "RGB", "RGBA": "RGB"},
         palette=True,
     ),
     # The following are only reached through --format source.
