@@ -52,9 +52,8 @@ def test_upscale_and_png_equal_pillow(case: tuple[str, int, int, int, int, int, 
 
     # Into a reused, dirty canvas, as the engine does (twice: the second overwrites the first).
     canvas = Canvas((w, h), rgb=True)
-    canvas.buffer[:] = bytes(range(256)) * (len(canvas.buffer) // 256) + bytes(
-        len(canvas.buffer) % 256
-    )
+    junk = bytes(range(256)) * (len(canvas.buffer) // 256 + 1)
+    canvas.memory[:] = junk[: len(canvas.buffer)]
     for _ in range(2):
         got = layout.upscale(g, canvas)
         assert got.size == (w, h)
