@@ -22,7 +22,7 @@ import re
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -230,12 +230,14 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     out_format = output_format_for(settings.format, im_format)
     animated_out = out_format.animation and settings.frames is Frames.ALL
     frames_used = n_frames if animated_out else 1
-    fw, fh = im.size
-    if fw * fh * frames_used > settings.max_pixels:
-        what = f"{fw}x{fh}" + (f" x {frames_used} frames" if frames_used > 1 else "")
+    with _translate("reading the header"):
+        sizes = _frame_sizes(im, frames_used)
+    total = sum(w * h for w, h in sizes)
+    if total > settings.max_pixels:
+        fw, fh = sizes[0]
+        what = f"{fw}x{fh}" if frames_used == 1 else f"{frames_used} frames ({fw}x{fh}, ...)"
         raise ImageTooLarge(
-            f"image is {what} = {_fmt_mp(fw * fh * frames_used)}, "
-            f"over the {_fmt_mp(settings.max_pixels)} limit"
+            f"image is {what} = {_fmt_mp(total)}, over the {_fmt_mp(settings.max_pixels)} limit"
         )
 
     with _translate("reading metadata"):
@@ -243,42 +245,28 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     # Some plugins (TIFF) rotate while loading and report the displayed size already.
     transform = 1 if im_format in ORIENTED_ON_LOAD else orientation
     swap = transform in (5, 6, 7, 8)
-    width, height = (fh, fw) if swap else (fw, fh)
-    plans = plan_grids(width, height, settings)
-    # Decoding may reduce the image while every grid still gets PARITY_OVERSAMPLE px/block.
-    need_w = max(p.grid[1] if swap else p.grid[0] for p in plans) * PARITY_OVERSAMPLE
-    need_h = max(p.grid[0] if swap else p.grid[1] for p in plans) * PARITY_OVERSAMPLE
-    need_w, need_h = max(need_w, PARITY_MIN_SIDE), max(need_h, PARITY_MIN_SIDE)
-    scale = max(1, min(fw // need_w, fh // need_h))
+
+    def scale_for(size: tuple[int, int]) -> int:
+        """Largest reduction leaving PARITY_OVERSAMPLE px per block, PARITY_MIN_SIDE px."""
+        plans = plan_grids(*((size[1], size[0]) if swap else size), settings)
+        need_w = max(p.grid[1] if swap else p.grid[0] for p in plans) * PARITY_OVERSAMPLE
+        need_h = max(p.grid[0] if swap else p.grid[1] for p in plans) * PARITY_OVERSAMPLE
+        need_w, need_h = max(need_w, PARITY_MIN_SIDE), max(need_h, PARITY_MIN_SIDE)
+        return max(1, min(size[0] // need_w, size[1] // need_h))
 
     with _translate("decoding"):
         source_mode = im.mode
         icc = im.info.get("icc_profile") or None
         meta = _kept_metadata(im, orientation) if settings.keep_metadata else {}
-        frames, frame_info, decode_scale = _decode_frames(im, frames_used, scale)
+        frames, frame_info = _decode_frames(im, frames_used, scale_for)
+    decode_scale = frames[0].scale
     t_decode = time.perf_counter()
 
     sixteen = source_mode.startswith("I;16")
     with _translate("pixelating"):
-        if settings.block_px and transform in _TRANSPOSE:
-            # Pixel blocks are laid out from the displayed top-left corner: orient first.
-            frames = [f.transpose(_TRANSPOSE[transform]) for f in frames]
-            fw, fh, transform, swap = width, height, 1, False
-        grids: list[tuple[_Plan, list[Image.Image]]] = []
-        for plan in plans:
-            file_grid = (plan.grid[1], plan.grid[0]) if swap else plan.grid
-            per_frame = []
-            for frame in frames:
-                if plan.unit == "px":
-                    g = _block_grid(frame, plan, (fw, fh), decode_scale)
-                else:
-                    box = (0.0, 0.0, fw / decode_scale, fh / decode_scale)
-                    g = frame.resize(file_grid, Image.Resampling.BILINEAR, box=box)
-                if transform in _TRANSPOSE:
-                    g = g.transpose(_TRANSPOSE[transform])
-                per_frame.append(g)
-            grids.append((plan, per_frame))
+        per_frame = [_pixelate_frame(f, transform, settings) for f in frames]
         del frames
+    width, height = per_frame[0][0]
 
     variants: list[Variant] = []
     kinds: list[Kind] = {
@@ -287,10 +275,15 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         OutputMode.BOTH: ["full", "grid"],
     }[settings.output]  # type: ignore[assignment]
     canvas: Canvas | None = None  # full-size memory reused by every variant
-    for plan, per_frame in grids:
+    for j, (plan, _) in enumerate(per_frame[0][1]):
+        # Frame i's grid for plan j, and where it goes: its own size (TIFF pages may differ).
+        grids = [frame_grids[j][1] for _, frame_grids in per_frame]
+        layouts = [
+            BlockLayout(frame_grids[j][0].grid, frame_grids[j][0].canvas, shown)
+            for shown, frame_grids in per_frame
+        ]
         with _translate("converting"):
-            ready, out_icc = _to_output_mode(per_frame, out_format, sixteen, icc)
-        layout = BlockLayout(plan.grid, plan.canvas, (width, height))
+            ready, out_icc = _to_output_mode(grids, out_format, sixteen, icc)
         for kind in kinds:
             with _translate("encoding"):
                 out_w, out_h = (width, height) if kind == "full" else ready[0].size
@@ -302,7 +295,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
                 blob = None
                 if kind == "full" and out_format.name == "png" and len(ready) == 1 and not meta:
                     # Fast path: the PNG is written from the grid, never built at full size.
-                    blob = layout.encode_png(ready[0], out_icc)
+                    blob = layouts[0].encode_png(ready[0], out_icc)
                 if blob is None:
                     if kind == "grid":
                         images = ready
@@ -310,9 +303,9 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
                         if canvas is None:
                             # JPEG takes RGB as RGBX straight from the shared memory.
                             canvas = Canvas((width, height), rgb=out_format.pil in ("JPEG", "MPO"))
-                        images = [layout.upscale(ready[0], canvas)]
+                        images = [layouts[0].upscale(ready[0], canvas)]
                     else:
-                        images = [layout.upscale(g) for g in ready]
+                        images = [lay.upscale(g) for lay, g in zip(layouts, ready, strict=True)]
                     blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
             variants.append(
                 Variant(
@@ -424,31 +417,56 @@ class _FrameInfo:
     background: Any
 
 
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    image: Image.Image  # in a work mode, reduced by ``scale``
+    size: tuple[int, int]  # the frame's size as stored (before reduction)
+    scale: int
+
+
+def _frame_sizes(im: Image.Image, count: int) -> list[tuple[int, int]]:
+    """Each frame's size, read from headers only. Pages of a TIFF or MPO may differ."""
+    if count == 1 or im.format not in ("TIFF", "MPO"):
+        return [im.size] * count
+    sizes = []
+    for index in range(count):
+        im.seek(index)
+        sizes.append(im.size)
+    im.seek(0)
+    return sizes
+
+
 def _decode_frames(
-    im: Image.Image, count: int, scale: int
-) -> tuple[list[Image.Image], _FrameInfo, int]:
-    """Decode ``count`` frames in a work mode, each reduced by ``scale`` (or a bit less)."""
-    frames: list[Image.Image] = []
+    im: Image.Image, count: int, scale_for: Callable[[tuple[int, int]], int]
+) -> tuple[list[_Decoded], _FrameInfo]:
+    """Decode ``count`` frames in a work mode, each reduced as far as ``scale_for`` allows."""
+    frames: list[_Decoded] = []
     durations: list[int] = []
     disposals: list[int] = []
-    full_width = im.width
-    if count == 1 and im.format == "JPEG" and scale > 1:
+    if count == 1 and im.format == "JPEG" and (scale := scale_for(im.size)) > 1:
         # DCT scaling: libjpeg decodes at 1/2, 1/4 or 1/8 for a fraction of the cost.
+        full = im.size
         im.draft(im.mode, (im.width // scale, im.height // scale))
-    decode_scale = 1
-    for index in range(count):
+        im.load()
+        done = max(1, round(full[0] / im.width))
+        frame = _work_mode(im)
+        if scale // done > 1:
+            frame = frame.reduce(scale // done)
+            done *= scale // done
+        frames.append(_Decoded(frame, full, done))
+    for index in range(len(frames), count):
         if index:
             im.seek(index)
         im.load()
-        decode_scale = max(1, round(full_width / im.width))
+        size = im.size
         frame = _work_mode(im)
         if frame is im and count > 1:
             frame = im.copy()  # the next seek() reuses im's buffer
-        rest = scale // decode_scale
-        if rest > 1:
-            frame = frame.reduce(rest)
-            decode_scale *= rest
-        frames.append(frame)
+        scale = scale_for(size)
+        if scale > 1:
+            frame = frame.reduce(scale)
+        frames.append(_Decoded(frame, size, scale))
+        # Timing as Pillow reports it once the frame is loaded (WebP fills it in on load).
         durations.append(int(im.info.get("duration", 0) or 0))
         disposal = getattr(im, "disposal_method", None)  # GIF: 0..3
         if disposal is None and im.info.get("disposal") is not None:
@@ -457,11 +475,36 @@ def _decode_frames(
             disposals.append(int(disposal))
     info = _FrameInfo(
         durations=durations,
-        disposals=disposals if len(disposals) == len(frames) else None,
+        disposals=disposals if count > 1 and len(disposals) == count else None,
         loop=im.info.get("loop"),
         background=im.info.get("background"),
     )
-    return frames, info, decode_scale
+    return frames, info
+
+
+def _pixelate_frame(
+    frame: _Decoded, transform: int, settings: EngineSettings
+) -> tuple[tuple[int, int], list[tuple[_Plan, Image.Image]]]:
+    """Bilinear-resize one decoded frame to every grid; grids come out displayed upright."""
+    img, (fw, fh), scale = frame.image, frame.size, frame.scale
+    swap = transform in (5, 6, 7, 8)
+    shown = (fh, fw) if swap else (fw, fh)
+    if settings.block_px and transform in _TRANSPOSE:
+        # Pixel blocks are laid out from the displayed top-left corner: orient first.
+        img = img.transpose(_TRANSPOSE[transform])
+        (fw, fh), transform, swap = shown, 1, False
+    grids = []
+    for plan in plan_grids(*shown, settings):
+        if plan.unit == "px":
+            g = _block_grid(img, plan, (fw, fh), scale)
+        else:
+            file_grid = (plan.grid[1], plan.grid[0]) if swap else plan.grid
+            box = (0.0, 0.0, fw / scale, fh / scale)
+            g = img.resize(file_grid, Image.Resampling.BILINEAR, box=box)
+        if transform in _TRANSPOSE:
+            g = g.transpose(_TRANSPOSE[transform])
+        grids.append((plan, g))
+    return shown, grids
 
 
 def _work_mode(frame: Image.Image) -> Image.Image:
