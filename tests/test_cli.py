@@ -231,3 +231,15 @@ def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
         stem = name
         assert (out / f"pixelated-8x8-{stem}").exists()
     assert len(list(out.iterdir())) == 5 * len(samples)
+
+
+def test_encode_error_is_reported_and_other_files_still_written(tmp_path: Path) -> None:
+    wide = tmp_path / "wide.png"
+    Image.new("RGB", (70000, 2), "blue").save(wide)
+    ok = write_image(tmp_path / "ok.png", fmt="PNG")
+    out = tmp_path / "out"
+    proc = run("pixelate", wide, ok, "-o", out, "--format", "jpeg", "--sizes", "8")
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    assert f"{wide}: 70000x2 is larger than JPEG can store (65500 px per side)" in proc.stderr
+    assert [p.name for p in out.iterdir()] == ["pixelated-8x8-ok.jpg"]
