@@ -243,3 +243,33 @@ def test_encode_error_is_reported_and_other_files_still_written(tmp_path: Path) 
     assert_no_traceback(proc)
     assert f"{wide}: 70000x2 is larger than JPEG can store (65500 px per side)" in proc.stderr
     assert [p.name for p in out.iterdir()] == ["pixelated-8x8-ok.jpg"]
+
+
+def test_fifo_input_is_refused_not_waited_on(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    ok = write_image(tmp_path / "ok.jpg")
+    proc = run("pixelate", fifo, ok, "-o", tmp_path / "out")  # would hang on read
+    assert proc.returncode == 1
+    assert f"{fifo}: not a regular file" in proc.stderr
+    assert (tmp_path / "out" / "pixelated-8x8-ok.jpg").exists()
+
+
+def test_output_directory_that_cannot_be_created_is_a_usage_error(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "x.jpg")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = run("pixelate", src, "-o", blocker / "sub")
+    assert proc.returncode == 2
+    assert_no_traceback(proc)
+    assert "cannot create output directory" in proc.stderr
+    assert "internal error" not in proc.stderr
+
+
+def test_small_limits_are_described_exactly(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "x.png", size=(40, 30), fmt="PNG")
+    proc = run("pixelate", src, "-o", tmp_path / "out", "--max-pixels", "1000")
+    assert f"{src}: image is 40x30 = 1,200 pixels, over the 1,000 pixels limit" in proc.stderr
+    src.write_bytes(src.read_bytes().ljust(2048, b"\0"))  # exactly 2 KiB
+    proc = run("pixelate", src, "-o", tmp_path / "out", "--max-bytes", "10")
+    assert f"{src}: input is 2.0 KiB, over the 10 bytes limit" in proc.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 import math
 
@@ -616,3 +617,50 @@ def test_la_transparency_to_png_and_webp() -> None:
         alpha = pixels(out, "RGBA")[..., 3]
         assert (alpha[:, :24] == 0).all(), fmt
         assert (alpha[:, 72:] == 255).all(), fmt
+
+
+# --------------------------------------------------------------------------------------------
+# Found in review
+
+
+def test_png_wider_than_65535_is_written() -> None:
+    data = encode(Image.new("RGB", (70000, 2), "navy"), "PNG")
+    result = pixelate(data, EngineSettings(sizes=(8,)))
+    (v,) = result.variants
+    assert decode(v.data).size == (70000, 2)
+
+
+def test_tall_blocks_png_is_exact() -> None:
+    """A one-block grid over 300,000 rows: runs of zero rows longer than one 1 MiB chunk."""
+    im = Image.new("L", (1, 300_000), 77)
+    (v,) = pixelate(encode(im, "PNG"), EngineSettings(sizes=(1,))).variants
+    out = decode(v.data)
+    assert out.size == (1, 300_000)
+    assert out.getextrema() == (77, 77)
+
+
+def test_eight_bit_range_int32_tiff_to_jpeg_is_not_black() -> None:
+    im = Image.new("I", (64, 48), 200)
+    (v,) = pixelate(encode(im, "TIFF"), EngineSettings(sizes=(4,), format="jpeg")).variants
+    assert abs(pixels(decode(v.data), "L").mean() - 200) <= 2
+
+
+def test_gif_keeps_mostly_opaque_pixels_opaque_and_mostly_clear_ones_clear() -> None:
+    im = Image.new("RGBA", (64, 32), (0, 0, 255, 40))  # mostly clear
+    im.paste((255, 0, 0, 220), (32, 0, 64, 32))  # mostly opaque
+    (v,) = pixelate(encode(im, "PNG"), EngineSettings(sizes=(2,), format="gif")).variants
+    alpha = pixels(decode(v.data), "RGBA")[..., 3]
+    assert (alpha[:, :32] == 0).all()
+    assert (alpha[:, 32:] == 255).all()
+
+
+def test_single_frame_of_an_mpo_is_a_jpeg() -> None:
+    a = Image.new("RGB", (80, 60), "red")
+    buf = io.BytesIO()
+    a.save(buf, "MPO", save_all=True, append_images=[Image.new("RGB", (80, 60), "blue")])
+    result = pixelate(buf.getvalue(), EngineSettings(sizes=(4,), frames="first"))
+    assert result.source.format == "MPO"
+    (v,) = result.variants
+    assert (v.format, v.extension, v.content_type) == ("jpeg", ".jpg", "image/jpeg")
+    assert decode(v.data).format == "JPEG"
+    assert v.filename("stereo.mpo") == "pixelated-4x4-stereo.jpg"

@@ -280,3 +280,38 @@ def test_keep_metadata_output_still_pixelated() -> None:
     assert out.size == (80, 60)
     assert mad(out, reference(decode(data), (8, 8)), mode="RGB").max() <= 1.0
     assert len({tuple(p) for p in pixels(out, "RGB").reshape(-1, 3).tolist()}) <= 64
+
+
+# --------------------------------------------------------------------------------------------
+# keep_metadata must copy descriptive EXIF, never the source file's layout
+
+
+@pytest.mark.parametrize("src_fmt", ["JPEG", "TIFF"])
+@pytest.mark.parametrize("output", ["grid", "both"])
+def test_kept_exif_never_carries_tiff_layout_tags(src_fmt: str, output: str) -> None:
+    ex = Image.Exif()
+    ex[0x010F] = "Cam"
+    if src_fmt == "JPEG":  # a TIFF source has its own (true) layout tags in IFD0
+        ex[256], ex[257] = 640, 480  # width/height of some other file
+    ex.get_ifd(0x8825)[2] = (52.0, 22.0, 0.0)
+    im = Image.new("RGB", (64, 48), "teal")
+    data = encode(im, src_fmt, exif=ex.tobytes())
+    settings = EngineSettings(sizes=(4,), format="tiff", output=output, keep_metadata=True)
+    for v in pixelate(data, settings).variants:
+        out = decode(v.data)  # decode() loads: a wrong StripByteCounts would fail here
+        assert out.size == (v.width, v.height)
+        exif = out.getexif()
+        assert exif.get(0x010F) == "Cam"
+        assert exif.get_ifd(0x8825), "GPS kept on request"
+
+
+def test_rotated_tiff_with_keep_metadata() -> None:
+    ex = Image.Exif()
+    ex[0x0112] = 6
+    data = encode(Image.new("RGB", (40, 20), "red"), "TIFF", exif=ex.tobytes())
+    result = pixelate(data, EngineSettings(sizes=(2,), keep_metadata=True))
+    assert (result.source.width, result.source.height) == (20, 40)
+    for v in result.variants:
+        out = decode(v.data)
+        assert out.size == (20, 40)
+        assert out.getexif().get(0x0112) in (None, 1)

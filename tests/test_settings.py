@@ -425,3 +425,28 @@ def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     s = EngineSettings.from_env()
     assert s.sizes == (3, 6)
     assert s.output is OutputMode.GRID
+
+
+# --------------------------------------------------------------------------------------------
+# Found in review: every bad value is a SettingsError, every good one accepted
+
+
+def test_float_limits_are_accepted() -> None:
+    s = EngineSettings(max_bytes=1.5e6, max_pixels=2e7)
+    assert (s.max_bytes, s.max_pixels) == (1_500_000, 20_000_000)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"max_bytes": True},
+        {"max_pixels": False},
+        {"max_bytes": float("nan")},
+        {"max_pixels": "40MiB"},  # a byte unit is not a pixel count
+        {"max_bytes": [1]},
+        {"encoder_options": None},
+    ],
+)
+def test_more_bad_values_are_settings_errors(kwargs: dict[str, object]) -> None:
+    with pytest.raises(SettingsError):
+        EngineSettings(**kwargs)  # type: ignore[arg-type]

@@ -99,8 +99,7 @@ class BlockLayout:
         width, height = self.size
         raw = self.strip(g).tobytes()
         stride = width * bpp
-        zero_runs: dict[int, tuple[bytes, int, int]] = {}  # repeat -> (deflate, adler a, b)
-        up_row = b"\x02" + bytes(stride)  # PNG filter "Up" on an identical row: all zeros
+        zeros = _ZeroRows(b"\x02" + bytes(stride))  # PNG "Up" on an identical row: all zeros
         comp = zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -15)
         out: list[bytes] = []
         a, b = 1, 0  # adler-32 of everything so far
@@ -109,12 +108,9 @@ class BlockLayout:
             out.append(comp.compress(first))
             out.append(comp.flush(zlib.Z_FULL_FLUSH))  # byte-aligned, no back-references
             a, b = _adler_extend(a, b, first)
-            if repeat > 1:
-                if repeat not in zero_runs:
-                    zero_runs[repeat] = _compressed_run(up_row, repeat - 1)
-                seg, sa, sb = zero_runs[repeat]
+            for seg, sa, sb, length in zeros.segments(repeat - 1):
                 out.append(seg)
-                a, b = _adler_combine(a, b, sa, sb, len(up_row) * (repeat - 1))
+                a, b = _adler_combine(a, b, sa, sb, length)
         out.append(comp.flush(zlib.Z_FINISH))
         idat = b"\x78\xda" + b"".join(out) + struct.pack(">I", (b << 16) | a)
 
@@ -160,13 +156,36 @@ class Canvas:
         return mode in self.RAW and (mode != "RGB" or self.rgb)
 
 
-def _compressed_run(row: bytes, count: int) -> tuple[bytes, int, int]:
-    """Raw deflate of ``row * count`` ending on a full flush, and its adler-32 (a, b)."""
-    comp = zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -15)
-    data = row * count
-    seg = comp.compress(data) + comp.flush(zlib.Z_FULL_FLUSH)
-    adler = zlib.adler32(data)
-    return seg, adler & 0xFFFF, adler >> 16
+class _ZeroRows:
+    """Compressed runs of one all-zero PNG row, each run computed once and reused.
+
+    A run longer than about 1 MiB is emitted as repeats of a 1 MiB segment plus a remainder,
+    so memory and compression work stay bounded however tall the blocks are.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, row: bytes) -> None:
+        self.row = row
+        self.per_chunk = max(1, self.CHUNK // len(row))
+        self.cache: dict[int, tuple[bytes, int, int, int]] = {}
+
+    def segments(self, count: int) -> list[tuple[bytes, int, int, int]]:
+        """(raw deflate ending on a full flush, adler a, adler b, length) covering count rows."""
+        full, rest = divmod(count, self.per_chunk)
+        parts = [self._segment(self.per_chunk)] * full
+        if rest:
+            parts.append(self._segment(rest))
+        return parts
+
+    def _segment(self, rows: int) -> tuple[bytes, int, int, int]:
+        if rows not in self.cache:
+            comp = zlib.compressobj(_ZLEVEL, zlib.DEFLATED, -15)
+            data = self.row * rows
+            seg = comp.compress(data) + comp.flush(zlib.Z_FULL_FLUSH)
+            adler = zlib.adler32(data)
+            self.cache[rows] = (seg, adler & 0xFFFF, adler >> 16, len(data))
+        return self.cache[rows]
 
 
 def _adler_extend(a: int, b: int, data: bytes) -> tuple[int, int]:

@@ -8,6 +8,7 @@ user: unexpected exceptions are reported in one line too.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 import tempfile
 import time
@@ -23,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .engine import pixelate
+from .engine import byte_limit_reason, pixelate
 from .errors import ImageError, PixelpipeError, SettingsError
 from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode
 
@@ -51,15 +52,17 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
     t0 = time.perf_counter()
     try:
         try:
-            size = os.stat(path).st_size
-            if size > settings.max_bytes:
-                # Same message as the engine's, without reading the file.
-                return FileResult(path, False, _too_large(size, settings.max_bytes))
+            st = os.stat(path)
+            if stat.S_ISDIR(st.st_mode):
+                return FileResult(path, False, "is a directory that cannot be listed")
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                return FileResult(path, False, "not a regular file")
+            if st.st_size > settings.max_bytes:
+                # The engine's message, without reading the file.
+                return FileResult(path, False, byte_limit_reason(st.st_size, settings.max_bytes))
             data = Path(path).read_bytes()
         except FileNotFoundError:
             return FileResult(path, False, "no such file")
-        except IsADirectoryError:
-            return FileResult(path, False, "is a directory")
         except OSError as exc:
             return FileResult(path, False, f"cannot read: {exc.strerror or exc}")
         result = pixelate(data, settings)
@@ -86,10 +89,6 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
         return FileResult(path, False, f"internal error: {type(exc).__name__}: {exc}")
 
 
-def _too_large(size: int, limit: int) -> str:
-    return f"input is {size / 2**20:.1f} MiB, over the {limit / 2**20:.1f} MiB limit"
-
-
 def _write_atomically(target: Path, data: bytes) -> None:
     """Write via a temporary file and rename: a reader never sees half an image."""
     fd, tmp = tempfile.mkstemp(prefix=".pixelpipe-", dir=target.parent)
@@ -103,17 +102,35 @@ def _write_atomically(target: Path, data: bytes) -> None:
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Files as given; directories replaced by their (non-hidden) files, sorted."""
+    """Files as given; directories replaced by their (non-hidden) files, sorted.
+
+    A directory that cannot be listed stays in the list as itself, so that it is reported
+    like any other unreadable input and the rest of the batch goes on.
+    """
     files: list[str] = []
     for item in inputs:
         p = Path(item)
-        if p.is_dir():
-            files.extend(
-                str(c) for c in sorted(p.iterdir()) if c.is_file() and not c.name.startswith(".")
-            )
-        else:
+        if not p.is_dir():
             files.append(item)
+            continue
+        try:
+            children = sorted(p.iterdir())
+        except OSError:
+            files.append(item)
+            continue
+        files.extend(str(c) for c in children if c.is_file() and not c.name.startswith("."))
     return files
+
+
+def _make_out_dir(out_dir: str) -> None:
+    if not out_dir:
+        raise click.UsageError("the output directory must not be empty")
+    try:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise click.UsageError(
+            f"cannot create output directory {out_dir}: {exc.strerror or exc}"
+        ) from None
 
 
 def run_batch(
@@ -283,7 +300,7 @@ def pixelate_cmd(inputs: tuple[str, ...], out_dir: str, jobs: int, **flags: Any)
     files = expand_inputs(inputs)
     if not files:
         raise click.UsageError("no input files (the directories given are empty)")
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out_dir)
     err = Console(stderr=True)
     t0 = time.perf_counter()
     results = run_batch(files, out_dir, settings, jobs, err)
@@ -327,7 +344,7 @@ def demo(out_dir: str, samples: str | None, jobs: int, **flags: Any) -> None:
     if not folder.is_dir():
         raise click.UsageError(f"sample folder {folder} not found; pass --samples DIR")
     files = expand_inputs([str(folder)])
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    _make_out_dir(out_dir)
     out = Console()
     err = Console(stderr=True)
     results = run_batch(files, out_dir, settings, jobs, err)

@@ -39,7 +39,7 @@ from .errors import (
     PixelpipeError,
     UnsupportedImage,
 )
-from .formats import ORIENTED_ON_LOAD, OutputFormat, output_format_for, readable_formats
+from .formats import BY_NAME, ORIENTED_ON_LOAD, OutputFormat, output_format_for, readable_formats
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 ENGINE_VERSION = __version__
@@ -220,9 +220,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     if len(data) == 0:
         raise UnsupportedImage("empty file (0 bytes)")
     if len(data) > settings.max_bytes:
-        raise ImageTooLarge(
-            f"input is {_fmt_bytes(len(data))}, over the {_fmt_bytes(settings.max_bytes)} limit"
-        )
+        raise ImageTooLarge(byte_limit_reason(len(data), settings.max_bytes))
     with _translate("reading the header"), _pillow_bomb_limit(settings.max_pixels):
         im = Image.open(io.BytesIO(data), formats=readable_formats())
         im_format = im.format or "unknown"
@@ -230,6 +228,8 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     out_format = output_format_for(settings.format, im_format)
     animated_out = out_format.animation and settings.frames is Frames.ALL
     frames_used = n_frames if animated_out else 1
+    if out_format.name == "mpo" and frames_used == 1:
+        out_format = BY_NAME["jpeg"]  # one picture is a plain JPEG, named and typed as one
     with _translate("reading the header"):
         sizes = _frame_sizes(im, frames_used)
     total = sum(w * h for w, h in sizes)
@@ -263,6 +263,9 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     t_decode = time.perf_counter()
 
     sixteen = source_mode.startswith("I;16")
+    # 16-bit data (I;16, or 32-bit I holding values over 255) is scaled, not clipped, to 8 bits.
+    first = frames[0].image
+    wide = sixteen or (first.mode == "I" and int(first.getextrema()[1]) > 255)  # type: ignore[arg-type]
     with _translate("pixelating"):
         per_frame = [_pixelate_frame(f, transform, settings) for f in frames]
         del frames
@@ -283,7 +286,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
             for shown, frame_grids in per_frame
         ]
         with _translate("converting"):
-            ready, out_icc = _to_output_mode(grids, out_format, sixteen, icc)
+            ready, out_icc = _to_output_mode(grids, out_format, sixteen, wide, icc)
         for kind in kinds:
             with _translate("encoding"):
                 out_w, out_h = (width, height) if kind == "full" else ready[0].size
@@ -531,7 +534,11 @@ def _work_mode(frame: Image.Image) -> Image.Image:
 
 
 def _to_output_mode(
-    grids: Sequence[Image.Image], fmt: OutputFormat, sixteen: bool, icc: bytes | None
+    grids: Sequence[Image.Image],
+    fmt: OutputFormat,
+    sixteen: bool,
+    wide: bool,
+    icc: bytes | None,
 ) -> tuple[list[Image.Image], bytes | None]:
     """Convert the (small) grid images to what ``fmt`` stores; decide on the ICC profile."""
     work = grids[0].mode
@@ -544,17 +551,26 @@ def _to_output_mode(
         elif work in ("LA", "RGBA") and target in ("L", "RGB"):
             g = _flatten(g, target)
         elif work in ("I", "F") and target in ("L", "RGB"):
-            g = _to_8bit(g)
+            g = _to_8bit(g, wide)
             if target == "RGB":
                 g = g.convert("RGB")
         elif g.mode != target:
             g = g.convert(target)
+        if fmt.name == "gif" and g.mode == "RGBA":
+            g = _binary_alpha(g)
         if fmt.palette and (g.mode == "RGB" or (g.mode == "RGBA" and fmt.name == "png")):
             g = _exact_palette(g) or g
         out.append(g)
     if out_icc is not None and not _icc_matches(out_icc, out[0].mode):
         out_icc = None
     return out, out_icc
+
+
+def _binary_alpha(g: Image.Image) -> Image.Image:
+    """GIF has one transparent index: below half opacity is transparent, the rest opaque
+    (Pillow would otherwise make every partly transparent pixel opaque)."""
+    r, gr, b, a = g.split()
+    return Image.merge("RGBA", (r, gr, b, a.point(lambda v: 255 if v >= 128 else 0)))
 
 
 def _cmyk_to_rgb(g: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
@@ -576,10 +592,10 @@ def _flatten(g: Image.Image, target: str) -> Image.Image:
     return Image.alpha_composite(bg, rgba).convert(target)
 
 
-def _to_8bit(g: Image.Image) -> Image.Image:
-    if g.mode == "I":  # 16-bit data (I;16 sources and most I images): keep the top byte
+def _to_8bit(g: Image.Image, wide: bool) -> Image.Image:
+    if g.mode == "I" and wide:  # 16-bit data: keep the top byte
         return g.point(lambda v: v * (1 / 256)).convert("L")
-    return g.convert("L")  # F: Pillow clips to 0..255
+    return g.convert("L")  # 8-bit range I, and F: Pillow clips to 0..255
 
 
 def _exact_palette(g: Image.Image) -> Image.Image | None:
@@ -610,12 +626,26 @@ def _icc_matches(icc: bytes, mode: str) -> bool:
     return space == b"RGB "
 
 
+# TIFF structure tags: they describe the *source* file's layout (size, strips, compression)
+# and must never be copied into another file, where Pillow's TIFF writer would obey them.
+_LAYOUT_TAGS = frozenset(
+    {254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 280, 281, 284, 317, 320}
+    | {322, 323, 324, 325, 338, 339, 340, 341, 347, 513, 514, 530, 531, 532}
+)
+_IFD_POINTERS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, Interoperability sub-IFDs
+
+
 def _kept_metadata(im: Image.Image, orientation: int) -> dict[str, Any]:
-    """Metadata to copy when the user asked to keep it: all but the orientation tag."""
+    """Metadata to copy when the user asked to keep it: EXIF (GPS included) minus the
+    orientation and file-layout tags, XMP minus orientation, comments."""
     meta: dict[str, Any] = {}
-    exif = im.getexif()
+    source = im.getexif()  # Pillow's cached object: read it, never change it
+    exif = Image.Exif()
+    for tag, value in source.items():
+        if tag == _ORIENTATION_TAG or tag in _LAYOUT_TAGS:
+            continue
+        exif[tag] = source.get_ifd(tag) if tag in _IFD_POINTERS else value
     if len(exif):
-        exif.pop(_ORIENTATION_TAG, None)
         meta["exif"] = exif.tobytes()
     xmp = im.info.get("xmp")
     if xmp:
@@ -690,16 +720,21 @@ def _has_transparency(im: Image.Image) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+def byte_limit_reason(size: int, limit: int) -> str:
+    """The one-line reason for an input over the byte limit (also used by the CLI)."""
+    return f"input is {_fmt_bytes(size)}, over the {_fmt_bytes(limit)} limit"
+
+
 def _fmt_bytes(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024**2:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024**2:.1f} MiB"
 
 
 def _fmt_mp(pixels: int) -> str:
-    return f"{pixels / 1e6:.1f} MP"
+    return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
 
 
 __all__ = [
@@ -709,6 +744,7 @@ __all__ = [
     "Pixelated",
     "SourceInfo",
     "Variant",
+    "byte_limit_reason",
     "output_name",
     "pixelate",
     "plan_grids",

@@ -79,6 +79,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         alpha=True,
         animation=True,
         lossy=False,
+        max_side=2**31 - 1,
         modes={**_SAME, "I": "I;16", "I;16": "I;16"},  # Pillow writes 16-bit PNG, not 32
         # Z_RLE: on block images (rows repeat) it is faster *and* smaller than the default.
         save_options={"compress_level": 6, "compress_type": 3},

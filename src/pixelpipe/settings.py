@@ -111,14 +111,27 @@ def _strict_int(v: object) -> int:
     return int(v)
 
 
-def parse_quantity(value: str | int, what: str) -> int:
-    """Parse ``50MiB``, ``5MB``, ``100M``, ``100MP`` or a plain integer."""
-    if isinstance(value, int):
-        return value
+_PIXEL_UNITS = frozenset({"", "k", "m", "mp", "g"})
+
+
+def parse_quantity(value: object, what: str, *, pixels: bool = False) -> int:
+    """Parse ``50MiB``, ``5MB``, ``100M``, ``100MP``, a whole number or a float like 1.5e6.
+
+    Byte units (``KiB``, ``MB``, ...) are refused for a pixel count (``pixels=True``).
+    """
+    if isinstance(value, bool):
+        raise SettingsError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, int | float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SettingsError(f"{what} must be a finite number, got {value!r}")
+        return int(value)
+    if not isinstance(value, str):
+        raise SettingsError(f"{what} must be a number like 50MiB or 100M, got {value!r}")
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", value)
     unit = m.group(2).lower() if m else ""
-    if not m or unit not in _SIZE_UNITS:
-        raise SettingsError(f"{what} must be a number like 50MiB or 100M, got {value!r}")
+    if not m or unit not in _SIZE_UNITS or (pixels and unit not in _PIXEL_UNITS):
+        example = "100M or 40MP" if pixels else "50MiB or 100M"
+        raise SettingsError(f"{what} must be a number like {example}, got {value!r}")
     return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
@@ -205,11 +218,15 @@ class EngineSettings:
             raise SettingsError(f"keep_metadata must be true or false, got {keep!r}")
         set_(self, "keep_metadata", keep)
         set_(self, "max_bytes", parse_quantity(self.max_bytes, "max_bytes"))
-        set_(self, "max_pixels", parse_quantity(self.max_pixels, "max_pixels"))
+        set_(self, "max_pixels", parse_quantity(self.max_pixels, "max_pixels", pixels=True))
         if self.max_bytes < 1:
             raise SettingsError("max_bytes must be positive")
         if self.max_pixels < 1:
             raise SettingsError("max_pixels must be positive")
+        if not isinstance(self.encoder_options, Mapping):
+            raise SettingsError(
+                f"encoder_options must be a mapping, got {type(self.encoder_options).__name__}"
+            )
         set_(self, "encoder_options", dict(self.encoder_options))
 
     @property
