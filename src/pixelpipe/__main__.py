@@ -1,0 +1,5 @@
+"""``python -m pixelpipe`` is the ``pixelpipe`` command."""
+
+from .cli import main
+
+main()
