@@ -65,7 +65,6 @@ _TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _ORIENTATION_TAG = 0x0112
-_WHITE = {"L": 255, "RGB": (255, 255, 255)}
 
 Kind = Literal["full", "grid"]
 Unit = Literal["grid", "px"]
@@ -246,6 +245,9 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     transform = 1 if im_format in ORIENTED_ON_LOAD else orientation
     swap = transform in (5, 6, 7, 8)
 
+    if settings.output is not OutputMode.GRID:  # refuse before decoding, not after
+        _check_side(*((sizes[0][1], sizes[0][0]) if swap else sizes[0]), out_format)
+
     def scale_for(size: tuple[int, int]) -> int:
         """Largest reduction leaving PARITY_OVERSAMPLE px per block, PARITY_MIN_SIDE px."""
         plans = plan_grids(*((size[1], size[0]) if swap else size), settings)
@@ -257,7 +259,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     with _translate("decoding"):
         source_mode = im.mode
         icc = im.info.get("icc_profile") or None
-        meta = _kept_metadata(im, orientation) if settings.keep_metadata else {}
+        meta = _kept_metadata(im) if settings.keep_metadata else {}
         frames, frame_info = _decode_frames(im, frames_used, scale_for)
     decode_scale = frames[0].scale
     t_decode = time.perf_counter()
@@ -290,11 +292,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         for kind in kinds:
             with _translate("encoding"):
                 out_w, out_h = (width, height) if kind == "full" else ready[0].size
-                if max(out_w, out_h) > out_format.max_side:
-                    raise EncodeError(
-                        f"{out_w}x{out_h} is larger than {out_format.name.upper()} can store "
-                        f"({out_format.max_side} px per side); choose another --format"
-                    )
+                _check_side(out_w, out_h, out_format)
                 blob = None
                 if kind == "full" and out_format.name == "png" and len(ready) == 1 and not meta:
                     # Fast path: the PNG is written from the grid, never built at full size.
@@ -394,6 +392,14 @@ def _pillow_bomb_limit(max_pixels: int) -> Iterator[None]:
             Image.MAX_IMAGE_PIXELS = current
 
 
+def _check_side(width: int, height: int, fmt: OutputFormat) -> None:
+    if max(width, height) > fmt.max_side:
+        raise EncodeError(
+            f"{width}x{height} is larger than {fmt.name.upper()} can store "
+            f"({fmt.max_side} px per side); choose another --format"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Decoding
 
@@ -417,7 +423,6 @@ class _FrameInfo:
     durations: list[int]
     disposals: list[int] | None  # GIF's terms, see above
     loop: int | None
-    background: Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +485,6 @@ def _decode_frames(
         durations=durations,
         disposals=disposals if count > 1 and len(disposals) == count else None,
         loop=im.info.get("loop"),
-        background=im.info.get("background"),
     )
     return frames, info
 
@@ -635,7 +639,7 @@ _LAYOUT_TAGS = frozenset(
 _IFD_POINTERS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, Interoperability sub-IFDs
 
 
-def _kept_metadata(im: Image.Image, orientation: int) -> dict[str, Any]:
+def _kept_metadata(im: Image.Image) -> dict[str, Any]:
     """Metadata to copy when the user asked to keep it: EXIF (GPS included) minus the
     orientation and file-layout tags, XMP minus orientation, comments."""
     meta: dict[str, Any] = {}
