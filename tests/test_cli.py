@@ -273,3 +273,26 @@ def test_small_limits_are_described_exactly(tmp_path: Path) -> None:
     src.write_bytes(src.read_bytes().ljust(2048, b"\0"))  # exactly 2 KiB
     proc = run("pixelate", src, "-o", tmp_path / "out", "--max-bytes", "10")
     assert f"{src}: input is 2.0 KiB, over the 10 bytes limit" in proc.stderr
+
+
+def test_bundled_samples_show_privacy_and_orientation(tmp_path: Path) -> None:
+    """The samples exist to demonstrate these: GPS gone, rotated photo upright, alpha kept."""
+    with Image.open(SAMPLES / "portrait.jpg") as src:
+        assert src.getexif().get_ifd(0x8825), "the sample carries GPS"
+    out = tmp_path / "out"
+    samples = [SAMPLES / n for n in ("portrait.jpg", "rotated.jpg", "sprite.png")]
+    assert run("pixelate", *samples, "-o", out, "--sizes", "16").returncode == 0
+    data = (out / "pixelated-16x16-portrait.jpg").read_bytes()
+    assert b"Exif\x00\x00" not in data
+    with Image.open(io.BytesIO(data)) as im:
+        assert not im.getexif()
+    with (
+        Image.open(SAMPLES / "rotated.jpg") as src,
+        Image.open(out / "pixelated-16x16-rotated.jpg") as im,
+    ):
+        assert src.size == (533, 800)  # stored on its side, Orientation 6
+        assert im.size == (800, 533)
+        assert im.getexif().get(0x0112) is None
+    with Image.open(out / "pixelated-16x16-sprite.png") as im:
+        alpha = im.convert("RGBA").getchannel("A")
+        assert alpha.getextrema() == (0, 255)
