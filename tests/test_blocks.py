@@ -114,3 +114,19 @@ def test_png_is_smaller_than_pillows_for_a_block_image() -> None:
     buf = io.BytesIO()
     layout.upscale(g).save(buf, "PNG")
     assert len(ours) < buf.tell()
+
+
+def test_zero_rows_compresses_only_the_runs_it_needs() -> None:
+    """A run shorter than the 1 MiB chunk must not pay for compressing a whole chunk."""
+    from pixelpipe.blocks import _ZeroRows
+
+    zeros = _ZeroRows(b"\x02" + bytes(3000))
+    assert zeros.per_chunk == (1 << 20) // 3001
+    segments = zeros.segments(5)
+    assert set(zeros.cache) == {5}
+    assert [length for *_, length in segments] == [5 * 3001]
+    long = zeros.segments(2 * zeros.per_chunk + 7)
+    assert [length for *_, length in long] == [zeros.per_chunk * 3001] * 2 + [7 * 3001]
+    assert set(zeros.cache) == {5, 7, zeros.per_chunk}
+    inflated = zlib.decompressobj(-15).decompress(b"".join(s for s, *_ in long))
+    assert inflated == (b"\x02" + bytes(3000)) * (2 * zeros.per_chunk + 7)

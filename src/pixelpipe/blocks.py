@@ -173,7 +173,7 @@ class _ZeroRows:
     def segments(self, count: int) -> list[tuple[bytes, int, int, int]]:
         """(raw deflate ending on a full flush, adler a, adler b, length) covering count rows."""
         full, rest = divmod(count, self.per_chunk)
-        parts = [self._segment(self.per_chunk)] * full
+        parts = [self._segment(self.per_chunk)] * full if full else []
         if rest:
             parts.append(self._segment(rest))
         return parts
