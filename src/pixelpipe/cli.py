@@ -24,8 +24,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__
-from .engine import byte_limit_reason, pixelate
-from .errors import ImageError, PixelpipeError, SettingsError
+from .engine import pixelate
+from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
 from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
@@ -254,7 +254,7 @@ def _build_settings(**flags: Any) -> EngineSettings:
     fmt = flags.pop("fmt", None)
     if flags.get("sizes") and flags.get("block_px"):
         raise SettingsError("use either --sizes or --block-px, not both")
-    return EngineSettings.from_env(format=fmt, **flags)
+    return EngineSettings.from_env(prefixed_only=True, format=fmt, **flags)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -38,8 +38,10 @@ from .errors import (
     ImageTooLarge,
     PixelpipeError,
     UnsupportedImage,
+    byte_limit_reason,
 )
 from .formats import BY_NAME, ORIENTED_ON_LOAD, OutputFormat, output_format_for, readable_formats
+from .keys import output_name
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 ENGINE_VERSION = __version__
@@ -123,18 +125,6 @@ class Pixelated:
     decode_scale: int  # 1 = full resolution; 8 = decoded at 1/8 scale
     timings_ms: dict[str, float]
     engine_version: str = ENGINE_VERSION
-
-
-def output_name(source_name: str, out_format: str, out_extension: str) -> str:
-    """``source_name`` with its extension replaced when it does not fit ``out_format``."""
-    stem, dot, ext = source_name.rpartition(".")
-    if not dot or not stem:
-        return source_name + out_extension
-    aliases = {"jpeg": {"jpg", "jpeg", "jpe", "jfif"}, "tiff": {"tif", "tiff"}}
-    accepted = aliases.get(out_format, {out_extension.lstrip("."), out_format})
-    if out_format == "heif":
-        accepted = {"heic", "heif"}
-    return source_name if ext.lower() in accepted else stem + out_extension
 
 
 @dataclass(frozen=True, slots=True)
@@ -724,19 +714,6 @@ def _has_transparency(im: Image.Image) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
-def byte_limit_reason(size: int, limit: int) -> str:
-    """The one-line reason for an input over the byte limit (also used by the CLI)."""
-    return f"input is {_fmt_bytes(size)}, over the {_fmt_bytes(limit)} limit"
-
-
-def _fmt_bytes(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    if n < 1024**2:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / 1024**2:.1f} MiB"
-
-
 def _fmt_mp(pixels: int) -> str:
     return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
 
@@ -748,7 +725,6 @@ __all__ = [
     "Pixelated",
     "SourceInfo",
     "Variant",
-    "byte_limit_reason",
     "output_name",
     "pixelate",
     "plan_grids",

@@ -53,6 +53,19 @@ class EncodeError(ImageError):
     """A variant could not be encoded in the requested output format."""
 
 
+def byte_limit_reason(size: int, limit: int) -> str:
+    """The one-line reason for an input of ``size`` bytes over a ``limit``-byte limit."""
+    return f"input is {_fmt_bytes(size)}, over the {_fmt_bytes(limit)} limit"
+
+
+def _fmt_bytes(n: int) -> str:
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024**2:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024**2:.1f} MiB"
+
+
 __all__ = [
     "CorruptImage",
     "EncodeError",
@@ -61,4 +74,5 @@ __all__ = [
     "PixelpipeError",
     "SettingsError",
     "UnsupportedImage",
+    "byte_limit_reason",
 ]

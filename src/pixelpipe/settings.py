@@ -31,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from .errors import SettingsError
+from .keys import DEFAULT_KEY_TEMPLATE, check_template, render
 
 DEFAULT_SIZES: tuple[int, ...] = (8, 16, 32, 48, 64)
 MAX_GRID = 1024
@@ -238,36 +239,179 @@ class EngineSettings:
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> EngineSettings:
-        """Read ``PIXELPIPE_*`` variables; keyword ``overrides`` (e.g. from flags) win."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        simple = {
-            "PIXELPIPE_SIZES": "sizes",
-            "PIXELPIPE_BLOCK_PX": "block_px",
-            "PIXELPIPE_SHAPE": "shape",
-            "PIXELPIPE_OUTPUT": "output",
-            "PIXELPIPE_FORMAT": "format",
-            "PIXELPIPE_FRAMES": "frames",
-            "PIXELPIPE_MAX_BYTES": "max_bytes",
-            "PIXELPIPE_MAX_PIXELS": "max_pixels",
-        }
-        for var, name in simple.items():
-            if env.get(var, "").strip():
-                values[name] = env[var]
-        if env.get("PIXELPIPE_QUALITY", "").strip():
-            try:
-                values["quality"] = int(env["PIXELPIPE_QUALITY"])
-            except ValueError:
-                raise SettingsError(
-                    f"PIXELPIPE_QUALITY must be a whole number, got {env['PIXELPIPE_QUALITY']!r}"
-                ) from None
-        if "PIXELPIPE_KEEP_METADATA" in env:
-            values["keep_metadata"] = _parse_bool(
-                env["PIXELPIPE_KEEP_METADATA"], "PIXELPIPE_KEEP_METADATA"
-            )
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        prefixed_only: bool = False,
+        **overrides: Any,
+    ) -> EngineSettings:
+        """Read the engine's environment variables; keyword ``overrides`` (flags) win.
+
+        Each setting has a plain name (``PIXEL_SIZES``, as the Lambda function documents) and a
+        ``PIXELPIPE_`` name, which wins. ``prefixed_only`` (the CLI) ignores the plain names,
+        so an unrelated ``OUTPUT_FORMAT`` in someone's shell changes nothing.
+        """
+        values = _read_env(ENGINE_ENV, environ, prefixed_only)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# Setting -> (plain variable, PIXELPIPE_ variable). README's configuration table lists these.
+ENGINE_ENV: Mapping[str, tuple[str, str]] = {
+    "sizes": ("PIXEL_SIZES", "PIXELPIPE_SIZES"),
+    "block_px": ("BLOCK_PX", "PIXELPIPE_BLOCK_PX"),
+    "shape": ("BLOCK_SHAPE", "PIXELPIPE_SHAPE"),
+    "output": ("OUTPUT_MODE", "PIXELPIPE_OUTPUT"),
+    "format": ("OUTPUT_FORMAT", "PIXELPIPE_FORMAT"),
+    "quality": ("OUTPUT_QUALITY", "PIXELPIPE_QUALITY"),
+    "keep_metadata": ("KEEP_METADATA", "PIXELPIPE_KEEP_METADATA"),
+    "frames": ("FRAMES", "PIXELPIPE_FRAMES"),
+    "max_bytes": ("MAX_INPUT_BYTES", "PIXELPIPE_MAX_BYTES"),
+    "max_pixels": ("MAX_PIXELS", "PIXELPIPE_MAX_PIXELS"),
+}
+PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
+    "processed_bucket": ("PROCESSED_BUCKET", "PIXELPIPE_PROCESSED_BUCKET"),
+    "source_bucket": ("SOURCE_BUCKET", "PIXELPIPE_SOURCE_BUCKET"),
+    "source_prefix": ("SOURCE_PREFIX", "PIXELPIPE_SOURCE_PREFIX"),
+    "key_template": ("OUTPUT_KEY_TEMPLATE", "PIXELPIPE_OUTPUT_KEY_TEMPLATE"),
+    "manifest_prefix": ("MANIFEST_PREFIX", "PIXELPIPE_MANIFEST_PREFIX"),
+    "failure_prefix": ("FAILURE_PREFIX", "PIXELPIPE_FAILURE_PREFIX"),
+    "delete_sync": ("DELETE_SYNC", "PIXELPIPE_DELETE_SYNC"),
+    "cache_control": ("CACHE_CONTROL", "PIXELPIPE_CACHE_CONTROL"),
+    "endpoint_url": ("AWS_ENDPOINT_URL", "PIXELPIPE_ENDPOINT_URL"),
+}
+_INT_SETTINGS = frozenset({"quality"})
+_BOOL_SETTINGS = frozenset({"keep_metadata", "delete_sync"})
+
+
+def _read_env(
+    table: Mapping[str, tuple[str, str]], environ: Mapping[str, str] | None, prefixed_only: bool
+) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name, (plain, prefixed) in table.items():
+        var = prefixed if prefixed in env else plain
+        if var not in env or (prefixed_only and var == plain):
+            continue
+        raw = env[var]
+        if name in _BOOL_SETTINGS:
+            values[name] = _parse_bool(raw, var)
+        elif not raw.strip():
+            continue
+        elif name in _INT_SETTINGS:
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise SettingsError(f"{var} must be a whole number, got {raw!r}") from None
+        else:
+            values[name] = raw.strip()
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the pipeline needs: buckets, keys, policies, and the engine's settings.
+
+    Validated on construction, so a Lambda function or worker refuses to start with a clear
+    one-line error instead of failing on every event.
+    """
+
+    processed_bucket: str = ""
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    source_bucket: str | None = None  # optional; enables the start-up recursion check
+    source_prefix: str = ""  # only keys under it are processed (needed when buckets match)
+    key_template: str = DEFAULT_KEY_TEMPLATE
+    manifest_prefix: str = "_manifests/"
+    failure_prefix: str = "_failures/"
+    delete_sync: bool = True  # object removed -> its outputs, manifest, failure record too
+    cache_control: str = "max-age=86400"
+    endpoint_url: str | None = None  # AWS_ENDPOINT_URL, for S3-compatible stores
+
+    def __post_init__(self) -> None:
+        if not self.processed_bucket:
+            raise SettingsError("PROCESSED_BUCKET is required: the bucket the variants go to")
+        if not isinstance(self.engine, EngineSettings):
+            raise SettingsError("engine must be an EngineSettings")
+        check_template(self.key_template)
+        for name in ("manifest_prefix", "failure_prefix"):
+            if not getattr(self, name):
+                raise SettingsError(f"{name} must not be empty")
+        if self.manifest_prefix == self.failure_prefix:
+            raise SettingsError("manifest_prefix and failure_prefix must differ")
+        self._check_keys_unique()
+        if self.source_bucket == self.processed_bucket:
+            self._check_same_bucket()
+
+    def _check_keys_unique(self) -> None:
+        e = self.engine
+        unit, sizes = ("px", e.block_px) if e.block_px else ("x", e.sizes)
+        kinds = {"full": ("full",), "grid": ("grid",), "both": ("full", "grid")}[e.output.value]
+        seen: dict[str, str] = {}
+        for n in sizes:
+            for kind in kinds:
+                base = f"{n}px" if unit == "px" else f"{n}x{n}"
+                label = base if kind == "full" else f"{base}-grid"
+                key = render(self.key_template, "photo.jpg", _SampleVariant(n, kind, label))
+                if key in seen:
+                    raise SettingsError(
+                        f"output key template {self.key_template!r} gives {label} and "
+                        f"{seen[key]} the same key; use {{label}} (or {{size}} and {{kind}})"
+                    )
+                seen[key] = label
+
+    def _check_same_bucket(self) -> None:
+        """Source and processed bucket are one: only prefixes can keep outputs from
+        triggering more processing (an endless loop, billed per invocation)."""
+        prefix = self.source_prefix
+        if not prefix:
+            raise SettingsError(
+                f"the processed bucket is the source bucket ({self.processed_bucket}): every "
+                "output would trigger processing again; use another bucket, or set "
+                "SOURCE_PREFIX and an OUTPUT_KEY_TEMPLATE outside it"
+            )
+        sample = render(self.key_template, prefix + "photo.jpg", _SampleVariant())
+        for what, key in (
+            ("outputs", sample),
+            ("manifests", self.manifest_prefix),
+            ("failure records", self.failure_prefix),
+        ):
+            if key.startswith(prefix) or prefix.startswith(key):
+                raise SettingsError(
+                    f"{what} ({key}) would land under SOURCE_PREFIX {prefix!r} of the same "
+                    "bucket and be processed again; change OUTPUT_KEY_TEMPLATE or the prefixes"
+                )
+
+    def refuses(self, bucket: str, key: str) -> str | None:
+        """Why an object must not be processed (the recursion guard), or None."""
+        if self.source_prefix and not key.startswith(self.source_prefix):
+            return f"outside SOURCE_PREFIX {self.source_prefix!r}"
+        if bucket == self.processed_bucket:
+            if not self.source_prefix:
+                return "object is in the processed bucket (recursion guard)"
+            if key.startswith((self.manifest_prefix, self.failure_prefix)):
+                return "object is a pixelpipe manifest or failure record"
+        return None
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read the pipeline's and the engine's variables (see README's table)."""
+        values = _read_env(PIPELINE_ENV, environ, prefixed_only=False)
+        values["engine"] = EngineSettings.from_env(environ)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class _SampleVariant:
+    size: int = 8
+    kind: str = "full"
+    label: str = "8x8"
+    format: str = "jpeg"
+    extension: str = ".jpg"
 
 
 def _dedupe(values: tuple[int, ...]) -> tuple[int, ...]:
@@ -276,10 +420,13 @@ def _dedupe(values: tuple[int, ...]) -> tuple[int, ...]:
 
 __all__ = [
     "DEFAULT_SIZES",
+    "ENGINE_ENV",
+    "PIPELINE_ENV",
     "BlockShape",
     "EngineSettings",
     "Frames",
     "OutputMode",
+    "Settings",
     "parse_int_list",
     "parse_quantity",
 ]

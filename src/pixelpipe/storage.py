@@ -1,0 +1,269 @@
+"""Storage: a thin layer over boto3 for S3 and S3-compatible stores.
+
+* The endpoint comes from the standard ``AWS_ENDPOINT_URL`` (boto3 reads it) or a setting.
+* botocore retries in ``standard`` mode; clients are created once per process and endpoint and
+  reused across invocations (a Lambda container keeps them warm).
+* Errors come out as pixelpipe errors with one-line reasons: :class:`TransientError` for what
+  may succeed on a retry (throttling, 5xx, timeouts, connection failures),
+  :class:`Conflict` when a conditional request lost a race, :class:`StorageError` otherwise
+  (access denied, no such bucket: a deployment problem, not an image problem).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .errors import ImageTooLarge, PixelpipeError, byte_limit_reason
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+# User metadata on every object pixelpipe writes. The marker lets any worker recognise an
+# output and refuse to process it, whatever the bucket layout (the recursion guard).
+OUTPUT_MARKER = "pixelpipe-output"
+META_SOURCE_BUCKET = "pixelpipe-source-bucket"
+META_SOURCE_KEY = "pixelpipe-source-key"
+META_SOURCE_ETAG = "pixelpipe-source-etag"
+
+_TRANSIENT_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeTooSkewed",
+        "InternalError",
+        "ServiceUnavailable",
+        "OperationAborted",
+    }
+)
+
+
+class StorageError(PixelpipeError):
+    """A storage request failed in a way a retry will not fix (access denied, no bucket)."""
+
+
+class TransientError(StorageError):
+    """A storage request failed in a way a retry may fix. Let the platform retry."""
+
+
+class Conflict(TransientError):
+    """A conditional request failed: the object changed under us (HTTP 412)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    bucket: str
+    key: str
+    etag: str  # without quotes
+    size: int
+    last_modified: datetime | None = None
+    version_id: str | None = None
+    content_type: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_output(self) -> bool:
+        return OUTPUT_MARKER in self.metadata
+
+
+@functools.cache
+def client(endpoint_url: str | None = None) -> S3Client:
+    """One S3 client per process and endpoint (``None``: boto3's own resolution)."""
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=60,
+        s3={"addressing_style": "path"} if endpoint_url else None,
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
+
+
+def meta_value(text: str) -> str:
+    """S3 user metadata is ASCII: percent-encode anything else (keys may be any Unicode)."""
+    return urllib.parse.quote(text, safe="/ ")
+
+
+def _strip(etag: str | None) -> str:
+    return (etag or "").strip('"')
+
+
+def _translate(exc: Exception, action: str) -> StorageError:
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        message = f"{action}: {code or status} {err.get('Message', '')}".strip()
+        if status == 412 or code == "PreconditionFailed":
+            return Conflict(f"{action}: the object changed meanwhile (precondition failed)")
+        if code in _TRANSIENT_CODES or status >= 500 or status == 429:
+            return TransientError(message)
+        return StorageError(message)
+    return TransientError(f"{action}: {type(exc).__name__}: {exc}")  # network, timeouts
+
+
+def _is_missing(exc: ClientError) -> bool:
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("404", "NoSuchKey", "NotFound") or status == 404
+
+
+class Storage:
+    """S3 operations pixelpipe needs, with errors translated."""
+
+    def __init__(self, endpoint_url: str | None = None, s3: S3Client | None = None) -> None:
+        self.s3 = s3 if s3 is not None else client(endpoint_url)
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        """The object's current state, or None if it does not exist."""
+        try:
+            r = self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise _translate(exc, f"HEAD s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise _translate(exc, f"HEAD s3://{bucket}/{key}") from exc
+        return ObjectInfo(
+            bucket=bucket,
+            key=key,
+            etag=_strip(r.get("ETag")),
+            size=int(r.get("ContentLength", 0)),
+            last_modified=r.get("LastModified"),
+            version_id=r.get("VersionId"),
+            content_type=r.get("ContentType"),
+            metadata=dict(r.get("Metadata", {})),
+        )
+
+    def get(
+        self, bucket: str, key: str, *, max_bytes: int, if_match: str | None = None
+    ) -> bytes | None:
+        """The object's bytes (None if it is gone). ``ContentLength`` is checked against
+        ``max_bytes`` before the body is read; ``if_match`` pins the version seen by HEAD."""
+        where = f"GET s3://{bucket}/{key}"
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if if_match:
+            kwargs["IfMatch"] = f'"{if_match}"'
+        try:
+            r = self.s3.get_object(**kwargs)
+            length = int(r.get("ContentLength", 0))
+            if length > max_bytes:
+                r["Body"].close()
+                raise ImageTooLarge(byte_limit_reason(length, max_bytes))
+            return bytes(r["Body"].read())
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise _translate(exc, where) from exc
+        except BotoCoreError as exc:
+            raise _translate(exc, where) from exc
+
+    def get_json(self, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
+        """A JSON document and its eTag, or None if it does not exist (or is not JSON)."""
+        where = f"GET s3://{bucket}/{key}"
+        try:
+            r = self.s3.get_object(Bucket=bucket, Key=key)
+            body = r["Body"].read()
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise _translate(exc, where) from exc
+        except BotoCoreError as exc:
+            raise _translate(exc, where) from exc
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return None  # a damaged manifest counts as no manifest: the work is redone
+        return (doc, _strip(r.get("ETag"))) if isinstance(doc, dict) else None
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+        cache_control: str | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        """Write an object; returns its eTag. ``if_match``/``if_none_match`` make the write
+        conditional (:class:`Conflict` when the condition fails)."""
+        kwargs: dict[str, Any] = {
+            "Bucket": bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type,
+            "Metadata": dict(metadata or {}),
+        }
+        if cache_control:
+            kwargs["CacheControl"] = cache_control
+        if if_match:
+            kwargs["IfMatch"] = f'"{if_match}"'
+        elif if_none_match:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            r = self.s3.put_object(**kwargs)
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, f"PUT s3://{bucket}/{key}") from exc
+        return _strip(r.get("ETag"))
+
+    def put_json(
+        self,
+        bucket: str,
+        key: str,
+        doc: Mapping[str, Any],
+        *,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        if_none_match: bool = False,
+    ) -> str:
+        data = json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False).encode()
+        return self.put(
+            bucket,
+            key,
+            data,
+            content_type="application/json",
+            metadata=metadata,
+            cache_control="no-cache",
+            if_match=if_match,
+            if_none_match=if_none_match,
+        )
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Delete an object; deleting what is not there is fine."""
+        try:
+            self.s3.delete_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if not _is_missing(exc):
+                raise _translate(exc, f"DELETE s3://{bucket}/{key}") from exc
+        except BotoCoreError as exc:
+            raise _translate(exc, f"DELETE s3://{bucket}/{key}") from exc
+
+    def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+        """Every object under ``prefix`` (metadata not included)."""
+        try:
+            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    yield ObjectInfo(
+                        bucket=bucket,
+                        key=obj["Key"],
+                        etag=_strip(obj.get("ETag")),
+                        size=int(obj.get("Size", 0)),
+                        last_modified=obj.get("LastModified"),
+                    )
+        except (ClientError, BotoCoreError) as exc:
+            raise _translate(exc, f"LIST s3://{bucket}/{prefix}") from exc
