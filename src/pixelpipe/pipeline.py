@@ -1,0 +1,390 @@
+"""The pipeline: one object reference in, variants + manifest (or a failure record) out.
+
+``Pipeline.handle(ref)`` is what every adapter calls — the Lambda handler, the queue worker,
+the local stack. For an object that was created:
+
+1. the recursion guard (settings and the output marker);
+2. HEAD the source: its *current* eTag is what gets processed, whatever version the event
+   named, so a late event for an old version can never overwrite newer outputs;
+3. a manifest for that eTag (and the same settings) means the work is done: duplicate;
+   so does a failure record for it;
+4. GET the bytes pinned to that eTag (``If-Match``), the byte limit checked on
+   ``ContentLength`` before reading; pixelate; put every variant;
+5. HEAD again — if the source changed meanwhile, start over for the new version;
+6. write the manifest **last**, conditionally on the manifest read in step 3, so two workers
+   racing on one key cannot both win; then drop outputs the old manifest had and this one
+   has not, and any stale failure record.
+
+Permanent failures (an :class:`~pixelpipe.errors.ImageError`) write
+``_failures/{key}.json`` and are not retried. Transient ones
+(:class:`~pixelpipe.storage.TransientError`) propagate so the platform retries. The source
+object is only ever read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from . import __version__
+from .engine import Pixelated, pixelate
+from .errors import ImageError
+from .events import ObjectRef, sequencer_order
+from .keys import failure_key, manifest_key, render
+from .settings import Settings
+from .storage import (
+    META_SOURCE_BUCKET,
+    META_SOURCE_ETAG,
+    META_SOURCE_KEY,
+    OUTPUT_MARKER,
+    Conflict,
+    ObjectInfo,
+    Storage,
+    TransientError,
+    meta_value,
+)
+
+MANIFEST_VERSION = 1
+MAX_ATTEMPTS = 3  # a source that changes this often while being processed: let it retry
+
+
+class Outcome(StrEnum):
+    PROCESSED = "processed"  # variants and manifest written
+    DUPLICATE = "duplicate"  # this version was already done (or already failed)
+    STALE = "stale"  # the event is older than what is already done
+    FAILED = "failed"  # permanent failure, failure record written
+    DELETED = "deleted"  # source removed: its outputs, manifest and failure record too
+    SKIPPED = "skipped"  # refused by the recursion guard, or delete sync is off
+    GONE = "gone"  # the object no longer exists: nothing to do
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What happened to one object reference."""
+
+    ref: ObjectRef
+    outcome: Outcome
+    detail: str = ""
+    outputs: tuple[str, ...] = ()
+    manifest_key: str | None = None
+    failure_key: str | None = None
+    error_class: str | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+def settings_digest(settings: Settings) -> str:
+    """Changes when a setting that changes the outputs changes (then the work is redone)."""
+    engine = dataclasses.asdict(settings.engine)
+    payload = {"engine": engine, "key_template": settings.key_template}
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class Pipeline:
+    """Processes object references against one source store and one processed bucket."""
+
+    def __init__(self, settings: Settings, storage: Storage | None = None) -> None:
+        self.settings = settings
+        self.storage = storage or Storage(settings.endpoint_url)
+        self.digest = settings_digest(settings)
+
+    def handle(self, ref: ObjectRef) -> Result:
+        return self.remove(ref) if ref.kind == "removed" else self.process(ref)
+
+    # ----------------------------------------------------------------------------------------
+    # Created
+
+    def process(self, ref: ObjectRef) -> Result:
+        s, store = self.settings, self.storage
+        refusal = s.refuses(ref.bucket, ref.key)
+        if refusal:
+            return Result(ref, Outcome.SKIPPED, refusal)
+        t0 = time.perf_counter()
+        mkey = manifest_key(s.manifest_prefix, ref.key)
+        fkey = failure_key(s.failure_prefix, ref.key)
+        for _ in range(MAX_ATTEMPTS):
+            head = store.head(ref.bucket, ref.key)
+            if head is None:
+                return Result(ref, Outcome.GONE, "the object no longer exists")
+            if head.is_output:
+                return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
+            found = store.get_json(s.processed_bucket, mkey)
+            manifest, manifest_etag = found if found else (None, None)
+            done = self._already_done(ref, head, manifest, mkey, fkey)
+            if done is not None:
+                return done
+            t_fetch = time.perf_counter()
+            try:
+                data = store.get(
+                    ref.bucket, ref.key, max_bytes=s.engine.max_bytes, if_match=head.etag
+                )
+                if data is None:
+                    return Result(ref, Outcome.GONE, "the object no longer exists")
+                t_engine = time.perf_counter()
+                result = pixelate(data, s.engine)
+            except Conflict:
+                continue  # replaced between HEAD and GET: start over for the new version
+            except ImageError as exc:
+                return self._fail(ref, head, exc, manifest, fkey, mkey)
+            t_store = time.perf_counter()
+            keys = [render(s.key_template, ref.key, v) for v in result.variants]
+            meta = self._output_metadata(ref, head)
+            for key, variant in zip(keys, result.variants, strict=True):
+                store.put(
+                    s.processed_bucket,
+                    key,
+                    variant.data,
+                    content_type=variant.content_type,
+                    metadata={**meta, "pixelpipe-variant": variant.label},
+                    cache_control=s.cache_control,
+                )
+            now = store.head(ref.bucket, ref.key)
+            if now is None:
+                # Deleted while we worked: the delete may already have been synced.
+                if s.delete_sync:
+                    for key in keys:
+                        store.delete(s.processed_bucket, key)
+                return Result(ref, Outcome.GONE, "the object was deleted while processing")
+            if now.etag != head.etag:
+                continue  # a newer version arrived: its outputs must win
+            timings = {
+                "fetch": _ms(t_fetch, t_engine),
+                "engine": _ms(t_engine, t_store),
+                "store": _ms(t_store, time.perf_counter()),
+            }
+            doc = self._manifest(ref, head, result, keys, timings, t0)
+            try:
+                store.put_json(
+                    s.processed_bucket,
+                    mkey,
+                    doc,
+                    metadata={OUTPUT_MARKER: "manifest"},
+                    if_match=manifest_etag,
+                    if_none_match=manifest_etag is None,
+                )
+            except Conflict:
+                continue  # another worker wrote a manifest meanwhile: re-check from the top
+            old = {o.get("key") for o in (manifest or {}).get("outputs", [])}
+            for key in sorted(k for k in old - set(keys) if isinstance(k, str)):
+                store.delete(s.processed_bucket, key)
+            store.delete(s.processed_bucket, fkey)
+            timings["total"] = _ms(t0, time.perf_counter())
+            return Result(
+                ref,
+                Outcome.PROCESSED,
+                f"{len(keys)} variants",
+                outputs=tuple(keys),
+                manifest_key=mkey,
+                bytes_in=len(data),
+                bytes_out=sum(len(v.data) for v in result.variants),
+                timings_ms=timings,
+            )
+        raise TransientError(
+            f"s3://{ref.bucket}/{ref.key} kept changing while being processed; retry later"
+        )
+
+    def _already_done(
+        self,
+        ref: ObjectRef,
+        head: ObjectInfo,
+        manifest: Mapping[str, Any] | None,
+        mkey: str,
+        fkey: str,
+    ) -> Result | None:
+        """A result when this version needs no work (done or failed before), else None."""
+        if manifest is not None and self._covers(manifest, head):
+            older = _older_event(ref, head, manifest)
+            outputs = tuple(str(o.get("key")) for o in manifest.get("outputs", []))
+            if older:
+                return Result(ref, Outcome.STALE, older, outputs=outputs, manifest_key=mkey)
+            return Result(
+                ref, Outcome.DUPLICATE, "already processed", outputs=outputs, manifest_key=mkey
+            )
+        found = self.storage.get_json(self.settings.processed_bucket, fkey)
+        if found and self._covers(found[0], head):
+            record = found[0]
+            return Result(
+                ref,
+                Outcome.DUPLICATE,
+                f"failed before: {record.get('reason', '')}",
+                failure_key=fkey,
+                error_class=str(record.get("error_class", "")),
+            )
+        return None
+
+    def _covers(self, doc: Mapping[str, Any], head: ObjectInfo) -> bool:
+        source = doc.get("source", {})
+        return bool(
+            source.get("etag") == head.etag
+            and (head.version_id is None or source.get("version_id") == head.version_id)
+            and doc.get("settings_digest") == self.digest
+        )
+
+    def _fail(
+        self,
+        ref: ObjectRef,
+        head: ObjectInfo,
+        exc: ImageError,
+        manifest: Mapping[str, Any] | None,
+        fkey: str,
+        mkey: str,
+    ) -> Result:
+        """Permanent failure: record it, and remove the outputs of the version it replaced
+        (they show an image that is no longer there)."""
+        s = self.settings
+        record = {
+            "source": _source_doc(ref, head),
+            "reason": exc.reason,
+            "error_class": type(exc).__name__,
+            "time": _now(),
+            "engine_version": __version__,
+            "settings_digest": self.digest,
+        }
+        self.storage.put_json(s.processed_bucket, fkey, record, metadata={OUTPUT_MARKER: "failure"})
+        if manifest is not None:
+            for out in manifest.get("outputs", []):
+                if isinstance(out.get("key"), str):
+                    self.storage.delete(s.processed_bucket, out["key"])
+            self.storage.delete(s.processed_bucket, mkey)
+        return Result(
+            ref,
+            Outcome.FAILED,
+            exc.reason,
+            failure_key=fkey,
+            error_class=type(exc).__name__,
+            bytes_in=head.size,
+        )
+
+    def _output_metadata(self, ref: ObjectRef, head: ObjectInfo) -> dict[str, str]:
+        return {
+            OUTPUT_MARKER: "variant",
+            META_SOURCE_BUCKET: ref.bucket,
+            META_SOURCE_KEY: meta_value(ref.key),
+            META_SOURCE_ETAG: head.etag,
+        }
+
+    def _manifest(
+        self,
+        ref: ObjectRef,
+        head: ObjectInfo,
+        result: Pixelated,
+        keys: Sequence[str],
+        timings: dict[str, float],
+        t0: float,
+    ) -> dict[str, Any]:
+        src = result.source
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "engine_version": result.engine_version,
+            "settings_digest": self.digest,
+            "processed_at": _now(),
+            "source": {
+                **_source_doc(ref, head),
+                "format": src.format,
+                "mode": src.mode,
+                "width": src.width,
+                "height": src.height,
+                "frames": src.frames,
+                "orientation": src.orientation,
+            },
+            "outputs": [
+                {
+                    "key": key,
+                    "label": v.label,
+                    "size": v.size,
+                    "unit": v.unit,
+                    "kind": v.kind,
+                    "grid": list(v.grid),
+                    "format": v.format,
+                    "content_type": v.content_type,
+                    "width": v.width,
+                    "height": v.height,
+                    "frames": v.frames,
+                    "bytes": len(v.data),
+                }
+                for key, v in zip(keys, result.variants, strict=True)
+            ],
+            "settings": {
+                "engine": json.loads(
+                    json.dumps(dataclasses.asdict(self.settings.engine), default=str)
+                ),
+                "key_template": self.settings.key_template,
+            },
+            "timings_ms": {
+                **timings,
+                "decode": result.timings_ms.get("decode"),
+                "pixelate_encode": result.timings_ms.get("pixelate_encode"),
+                "total": _ms(t0, time.perf_counter()),
+            },
+        }
+
+    # ----------------------------------------------------------------------------------------
+    # Removed
+
+    def remove(self, ref: ObjectRef) -> Result:
+        s, store = self.settings, self.storage
+        if not s.delete_sync:
+            return Result(ref, Outcome.SKIPPED, "delete sync is off")
+        refusal = s.refuses(ref.bucket, ref.key)
+        if refusal:
+            return Result(ref, Outcome.SKIPPED, refusal)
+        if store.head(ref.bucket, ref.key) is not None:
+            # Uploaded again after this delete: the delete event is late; keep the outputs.
+            return Result(ref, Outcome.STALE, "the object exists again")
+        mkey = manifest_key(s.manifest_prefix, ref.key)
+        fkey = failure_key(s.failure_prefix, ref.key)
+        found = store.get_json(s.processed_bucket, mkey)
+        keys = [str(o["key"]) for o in (found[0] if found else {}).get("outputs", []) if "key" in o]
+        for key in keys:
+            store.delete(s.processed_bucket, key)
+        store.delete(s.processed_bucket, mkey)
+        store.delete(s.processed_bucket, fkey)
+        return Result(
+            ref,
+            Outcome.DELETED,
+            f"{len(keys)} outputs removed",
+            outputs=tuple(keys),
+            manifest_key=mkey if found else None,
+        )
+
+
+def _source_doc(ref: ObjectRef, head: ObjectInfo) -> dict[str, Any]:
+    return {
+        "bucket": ref.bucket,
+        "key": ref.key,
+        "etag": head.etag,
+        "version_id": head.version_id,
+        "size": head.size,
+        "last_modified": head.last_modified.isoformat() if head.last_modified else None,
+        "sequencer": ref.sequencer,
+    }
+
+
+def _older_event(ref: ObjectRef, head: ObjectInfo, manifest: Mapping[str, Any]) -> str:
+    """Why the event is older than what the manifest covers, or '' if it is not."""
+    if ref.etag and ref.etag != head.etag:
+        return f"event names eTag {ref.etag}; the current object ({head.etag}) is done"
+    done_seq = manifest.get("source", {}).get("sequencer")
+    if ref.sequencer and done_seq and sequencer_order(ref.sequencer) < sequencer_order(done_seq):
+        return "event sequencer is older than the processed one"
+    return ""
+
+
+def _ms(a: float, b: float) -> float:
+    return round((b - a) * 1000, 3)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+__all__ = ["MANIFEST_VERSION", "Outcome", "Pipeline", "Result", "settings_digest"]
