@@ -111,6 +111,7 @@ class Pipeline:
         t0 = time.perf_counter()
         mkey = manifest_key(s.manifest_prefix, ref.key)
         fkey = failure_key(s.failure_prefix, ref.key)
+        clobbered = False  # our variants may have overwritten a newer version's
         for _ in range(MAX_ATTEMPTS):
             head = store.head(ref.bucket, ref.key)
             if head is None:
@@ -119,7 +120,7 @@ class Pipeline:
                 return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
             found = store.get_json(s.processed_bucket, mkey)
             manifest, manifest_etag = found if found else (None, None)
-            done = self._already_done(ref, head, manifest, mkey, fkey)
+            done = None if clobbered else self._already_done(ref, head, manifest, mkey, fkey)
             if done is not None:
                 return done
             t_fetch = time.perf_counter()
@@ -155,7 +156,10 @@ class Pipeline:
                         store.delete(s.processed_bucket, key)
                 return Result(ref, Outcome.GONE, "the object was deleted while processing")
             if now.etag != head.etag:
-                continue  # a newer version arrived: its outputs must win
+                # A newer version arrived while we wrote: some of our variants may have landed
+                # after its own. Redo the work for it, even if its manifest says it is done.
+                clobbered = True
+                continue
             timings = {
                 "fetch": _ms(t_fetch, t_engine),
                 "engine": _ms(t_engine, t_store),
