@@ -309,3 +309,7 @@ def small_rgba() -> Image.Image:
     arr[..., :3] = rng.integers(0, 256, (64, 128, 3))
     arr[:, 64:, 3] = 255
     return Image.fromarray(arr, "RGBA")
+
+
+# The real S3/SQS stack (moto's server) for test_storage, test_pipeline and test_handler.
+pytest_plugins = ("moto_stack",)

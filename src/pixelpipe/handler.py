@@ -37,7 +37,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .events import is_sqs_event, parse_event, parse_message_body
 from .pipeline import Outcome, Pipeline, Result
 from .settings import Settings
-from .storage import TransientError
+from .storage import StorageError, TransientError
 
 SERVICE = "pixelpipe"
 NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "pixelpipe")
@@ -74,14 +74,14 @@ def reset() -> None:
 @metrics.log_metrics(raise_on_empty_metrics=False)
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records")
+    received = len(records) if isinstance(records, list) else 1
+    metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=received)
     try:
         pipe = pipeline()
     except Exception as exc:
         logger.error("configuration error", extra={"reason": str(exc)})
         raise
-    records = event.get("Records")
-    received = len(records) if isinstance(records, list) else 1
-    metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=received)
     if is_sqs_event(event):
         processor = BatchProcessor(event_type=EventType.SQS)
         response = process_partial_response(
@@ -97,8 +97,8 @@ def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str
     for ref in refs:
         try:
             results.append(_summary(_run(pipe, ref)))
-        except TransientError as exc:
-            logger.warning("transient failure", extra={"key": ref.key, "reason": str(exc)})
+        except StorageError as exc:  # transient or not: the other records still get done
+            logger.warning("storage failure", extra={"key": ref.key, "reason": str(exc)})
             failures.append(f"s3://{ref.bucket}/{ref.key}: {exc}")
     if failures:
         raise TransientError(

@@ -32,12 +32,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import unquote
 
 from . import __version__
 from .engine import Pixelated, pixelate
-from .errors import ImageError
+from .errors import ImageError, PixelpipeError
 from .events import ObjectRef, sequencer_order
-from .keys import failure_key, manifest_key, render
+from .keys import failure_key, manifest_key, render, split_key
 from .settings import Settings
 from .storage import (
     META_SOURCE_BUCKET,
@@ -52,6 +53,12 @@ from .storage import (
 )
 
 MANIFEST_VERSION = 1
+
+
+class KeyCollision(PixelpipeError):
+    """Two sources would write the same output key. Permanent for that object."""
+
+
 MAX_ATTEMPTS = 3  # a source that changes this often while being processed: let it retry
 
 
@@ -112,6 +119,7 @@ class Pipeline:
         mkey = manifest_key(s.manifest_prefix, ref.key)
         fkey = failure_key(s.failure_prefix, ref.key)
         clobbered = False  # our variants may have overwritten a newer version's
+        written: set[str] = set()  # variant keys this call wrote, for clean-up on failure
         for _ in range(MAX_ATTEMPTS):
             head = store.head(ref.bucket, ref.key)
             if head is None:
@@ -135,10 +143,14 @@ class Pipeline:
             except Conflict:
                 continue  # replaced between HEAD and GET: start over for the new version
             except ImageError as exc:
-                return self._fail(ref, head, exc, manifest, fkey, mkey)
+                return self._fail(ref, head, exc, manifest, fkey, mkey, written)
             t_store = time.perf_counter()
             keys = [render(s.key_template, ref.key, v) for v in result.variants]
+            collision = self._collision(ref, keys)
+            if collision is not None:
+                return self._fail(ref, head, collision, manifest, fkey, mkey, written)
             meta = self._output_metadata(ref, head)
+            written.update(keys)
             for key, variant in zip(keys, result.variants, strict=True):
                 store.put(
                     s.processed_bucket,
@@ -233,17 +245,37 @@ class Pipeline:
             and doc.get("settings_digest") == self.digest
         )
 
+    def _collision(self, ref: ObjectRef, keys: Sequence[str]) -> KeyCollision | None:
+        """Another source's variants at our keys? (``a.jpg`` and ``a.png`` both become
+        ``a.webp`` with OUTPUT_FORMAT=webp; a template without ``{dir}``/``{key}`` mixes
+        folders.) Keys that contain the source's folder and whole name cannot collide."""
+        template = self.settings.key_template
+        name = split_key(ref.key)[1]
+        placed = "{key}" in template or "{dir}" in template
+        for key in keys:
+            if placed and split_key(key)[1].endswith(name):
+                continue
+            existing = self.storage.head(self.settings.processed_bucket, key)
+            owner = unquote(existing.metadata.get(META_SOURCE_KEY, "")) if existing else ""
+            if existing and owner and owner != ref.key:
+                return KeyCollision(
+                    f"output key {key} already holds the variants of {owner} (OUTPUT_FORMAT or "
+                    "OUTPUT_KEY_TEMPLATE gives both sources one name); not overwritten"
+                )
+        return None
+
     def _fail(
         self,
         ref: ObjectRef,
         head: ObjectInfo,
-        exc: ImageError,
+        exc: PixelpipeError,
         manifest: Mapping[str, Any] | None,
         fkey: str,
         mkey: str,
+        written: set[str] | None = None,
     ) -> Result:
         """Permanent failure: record it, and remove the outputs of the version it replaced
-        (they show an image that is no longer there)."""
+        and any this call wrote (they show an image that is no longer there)."""
         s = self.settings
         record = {
             "source": _source_doc(ref, head),
@@ -254,11 +286,14 @@ class Pipeline:
             "settings_digest": self.digest,
         }
         self.storage.put_json(s.processed_bucket, fkey, record, metadata={OUTPUT_MARKER: "failure"})
+        stale = set(written or ())
         if manifest is not None:
-            for out in manifest.get("outputs", []):
-                if isinstance(out.get("key"), str):
-                    self.storage.delete(s.processed_bucket, out["key"])
+            stale.update(
+                o["key"] for o in manifest.get("outputs", []) if isinstance(o.get("key"), str)
+            )
             self.storage.delete(s.processed_bucket, mkey)
+        for key in sorted(stale):
+            self.storage.delete(s.processed_bucket, key)
         return Result(
             ref,
             Outcome.FAILED,

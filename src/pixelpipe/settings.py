@@ -295,10 +295,10 @@ def _read_env(
         if var not in env or (prefixed_only and var == plain):
             continue
         raw = env[var]
+        if not raw.strip():
+            continue  # set but empty: the default, as for every other setting
         if name in _BOOL_SETTINGS:
             values[name] = _parse_bool(raw, var)
-        elif not raw.strip():
-            continue
         elif name in _INT_SETTINGS:
             try:
                 values[name] = int(raw)

@@ -91,8 +91,9 @@ def client(endpoint_url: str | None = None) -> S3Client:
 
 
 def meta_value(text: str) -> str:
-    """S3 user metadata is ASCII: percent-encode anything else (keys may be any Unicode)."""
-    return urllib.parse.quote(text, safe="/ ")
+    """S3 user metadata is ASCII, and HTTP trims header values: percent-encode everything
+    but letters, digits, ``/`` and ``-_.~`` (decode with ``urllib.parse.unquote``)."""
+    return urllib.parse.quote(text, safe="/")
 
 
 def _strip(etag: str | None) -> str:
@@ -114,8 +115,12 @@ def _translate(exc: Exception, action: str) -> StorageError:
 
 
 def _is_missing(exc: ClientError) -> bool:
+    """The *object* is missing. A missing bucket is a deployment problem, not "gone"
+    (HEAD's 404 has no body to tell them apart; GET's does)."""
     code = str(exc.response.get("Error", {}).get("Code", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code == "NoSuchBucket":
+        return False
     return code in ("404", "NoSuchKey", "NotFound") or status == 404
 
 
