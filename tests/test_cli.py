@@ -167,7 +167,7 @@ def test_same_file_name_twice_is_rejected_not_overwritten(tmp_path: Path) -> Non
     out = tmp_path / "out"
     proc = run("pixelate", first, second, "-o", out)
     assert proc.returncode == 1
-    assert f"{second}: file name also used by {first}" in proc.stderr
+    assert f"{second}: output names would be the same as {first}'s" in proc.stderr
     with Image.open(out / "pixelated-8x8-cat.jpg") as im:
         assert im.size == (50, 50)
 
@@ -296,3 +296,16 @@ def test_bundled_samples_show_privacy_and_orientation(tmp_path: Path) -> None:
     with Image.open(out / "pixelated-16x16-sprite.png") as im:
         alpha = im.convert("RGBA").getchannel("A")
         assert alpha.getextrema() == (0, 255)
+
+
+def test_names_equal_after_the_format_change_are_refused(tmp_path: Path) -> None:
+    jpg = write_image(tmp_path / "a.jpg")
+    png = write_image(tmp_path / "a.png", size=(60, 40), fmt="PNG")
+    out = tmp_path / "out"
+    proc = run("pixelate", jpg, png, "-o", out, "--format", "webp", "--sizes", "8")
+    assert proc.returncode == 1
+    assert f"{png}: output names would be the same as {jpg}'s" in proc.stderr
+    with Image.open(out / "pixelated-8x8-a.webp") as im:
+        assert im.size == (120, 90)  # a.jpg's, not overwritten by a.png's
+    # Without a format change the names differ, and both are written.
+    assert run("pixelate", jpg, png, "-o", tmp_path / "same", "--sizes", "8").returncode == 0

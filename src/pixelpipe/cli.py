@@ -26,6 +26,8 @@ from rich.table import Table
 from . import __version__
 from .engine import pixelate
 from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
+from .formats import BY_NAME
+from .keys import output_name
 from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
@@ -144,14 +146,20 @@ def run_batch(
     results: dict[int, FileResult] = {}
     todo: list[tuple[int, str]] = []
     seen: dict[str, str] = {}
+    fmt = None if settings.format == "source" else BY_NAME[settings.format]
     for i, path in enumerate(files):
+        # Outputs are named after the file name (its extension replaced by --format's): two
+        # inputs giving one output name would overwrite each other. Case-folded, for the
+        # file systems that fold case.
         name = Path(path).name
-        if name in seen:  # outputs are named after the file name: two would overwrite
+        out = output_name(name, fmt.name, fmt.extension) if fmt else name
+        if out.casefold() in seen:
+            other = seen[out.casefold()]
             results[i] = FileResult(
-                path, False, f"file name also used by {seen[name]}; outputs would overwrite"
+                path, False, f"output names would be the same as {other}'s; outputs would overwrite"
             )
             continue
-        seen[name] = path
+        seen[out.casefold()] = path
         todo.append((i, path))
 
     def report(i: int, r: FileResult) -> None:
