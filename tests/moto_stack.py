@@ -91,12 +91,6 @@ def image_bytes(
     return buf.getvalue()
 
 
-def decode(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im
-
-
 # --------------------------------------------------------------------------------------------
 # The server
 

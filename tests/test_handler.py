@@ -10,9 +10,9 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 import pixelpipe.handler
+from conftest import decode
 from moto_stack import (
     Stack,
-    decode,
     eventbridge_event,
     failed_ids,
     faults_on,

@@ -10,10 +10,10 @@ from urllib.parse import unquote
 import pytest
 
 import pixelpipe
+from conftest import decode
 from moto_stack import (
     Stack,
     configure_notifications,
-    decode,
     faults_on,
     image_bytes,
     make_stack,

@@ -156,41 +156,39 @@ class Storage:
     ) -> bytes | None:
         """The object's bytes (None if it is gone). ``ContentLength`` is checked against
         ``max_bytes`` before the body is read; ``if_match`` pins the version seen by HEAD."""
-        where = f"GET s3://{bucket}/{key}"
+        found = self._fetch(bucket, key, max_bytes=max_bytes, if_match=if_match)
+        return found[0] if found else None
+
+    def get_json(self, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
+        """A JSON document and its eTag, or None if it does not exist (or is not JSON)."""
+        found = self._fetch(bucket, key)
+        if found is None:
+            return None
+        try:
+            doc = json.loads(found[0])
+        except ValueError:
+            return None  # a damaged manifest counts as no manifest: the work is redone
+        return (doc, found[1]) if isinstance(doc, dict) else None
+
+    def _fetch(
+        self, bucket: str, key: str, *, max_bytes: int | None = None, if_match: str | None = None
+    ) -> tuple[bytes, str] | None:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if if_match:
             kwargs["IfMatch"] = f'"{if_match}"'
         try:
             r = self.s3.get_object(**kwargs)
             length = int(r.get("ContentLength", 0))
-            if length > max_bytes:
+            if max_bytes is not None and length > max_bytes:
                 r["Body"].close()
                 raise ImageTooLarge(byte_limit_reason(length, max_bytes))
-            return bytes(r["Body"].read())
+            return bytes(r["Body"].read()), _strip(r.get("ETag"))
         except ClientError as exc:
             if _is_missing(exc):
                 return None
-            raise _translate(exc, where) from exc
+            raise _translate(exc, f"GET s3://{bucket}/{key}") from exc
         except BotoCoreError as exc:
-            raise _translate(exc, where) from exc
-
-    def get_json(self, bucket: str, key: str) -> tuple[dict[str, Any], str] | None:
-        """A JSON document and its eTag, or None if it does not exist (or is not JSON)."""
-        where = f"GET s3://{bucket}/{key}"
-        try:
-            r = self.s3.get_object(Bucket=bucket, Key=key)
-            body = r["Body"].read()
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise _translate(exc, where) from exc
-        except BotoCoreError as exc:
-            raise _translate(exc, where) from exc
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            return None  # a damaged manifest counts as no manifest: the work is redone
-        return (doc, _strip(r.get("ETag"))) if isinstance(doc, dict) else None
+            raise _translate(exc, f"GET s3://{bucket}/{key}") from exc
 
     def put(
         self,
