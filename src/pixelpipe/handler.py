@@ -112,7 +112,7 @@ def _handle_message(pipe: Pipeline, record: SQSRecord) -> None:
     """One SQS message: raising marks it failed (it returns, then goes to the DLQ)."""
     logger.set_correlation_id(record.message_id)
     for ref in parse_message_body(record.body):
-        _run(pipe, ref)
+        _run(pipe, ref)  # (Pipeline.handle_message, plus logging and metrics per object)
 
 
 def _run(pipe: Pipeline, ref: Any) -> Result:

@@ -37,7 +37,7 @@ from urllib.parse import unquote
 from . import __version__
 from .engine import Pixelated, pixelate
 from .errors import ImageError, PixelpipeError
-from .events import ObjectRef, sequencer_order
+from .events import ObjectRef, parse_message_body, sequencer_order
 from .keys import failure_key, manifest_key, render, split_key
 from .settings import Settings
 from .storage import (
@@ -106,6 +106,35 @@ class Pipeline:
 
     def handle(self, ref: ObjectRef) -> Result:
         return self.remove(ref) if ref.kind == "removed" else self.process(ref)
+
+    def handle_message(self, body: str | bytes | Mapping[str, Any]) -> list[Result]:
+        """One queue message (S3 notification, SNS envelope or EventBridge event): every
+        object in it. Raises EventError for a malformed body, TransientError to retry."""
+        return [self.handle(ref) for ref in parse_message_body(body)]
+
+    def state_of(self, bucket: str, key: str) -> str:
+        """``done``, ``failed`` (for the current version and settings), ``pending``, or
+        ``gone``/``skipped`` — without processing anything (backfill's dry run)."""
+        ref = ObjectRef(bucket=bucket, key=key, kind="created")
+        if self.settings.refuses(bucket, key):
+            return "skipped"
+        head = self.storage.head(bucket, key)
+        if head is None:
+            return "gone"
+        if head.is_output:
+            return "skipped"
+        s = self.settings
+        found = self.storage.get_json(s.processed_bucket, manifest_key(s.manifest_prefix, key))
+        done = self._already_done(
+            ref,
+            head,
+            found[0] if found else None,
+            manifest_key(s.manifest_prefix, key),
+            failure_key(s.failure_prefix, key),
+        )
+        if done is None:
+            return "pending"
+        return "failed" if done.failure_key else "done"
 
     # ----------------------------------------------------------------------------------------
     # Created
