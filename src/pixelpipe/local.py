@@ -7,6 +7,21 @@ a restart (README says so).
 
 from __future__ import annotations
 
+import json
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .settings import EngineSettings, Settings
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9700
 SOURCE_BUCKET = "source"
@@ -19,3 +34,166 @@ REGION = "us-east-1"
 
 def default_endpoint(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
     return f"http://{host}:{port}"
+
+
+log = logging.getLogger("pixelpipe.local")
+
+
+def ensure_credentials() -> None:
+    """The embedded endpoint accepts any credentials; boto3 insists there be some."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "pixelpipe-local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "pixelpipe-local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+
+
+def clients(endpoint: str) -> tuple[Any, Any]:
+    """(s3, sqs) clients for ``endpoint``, path-style, few retries (it is local)."""
+    ensure_credentials()
+    config = Config(
+        retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}
+    )
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, config=config)
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION, config=config)
+    return s3, sqs
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class LocalStack:
+    """The embedded S3 + SQS endpoint, buckets, queues, notifications and workers."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    source_bucket: str = SOURCE_BUCKET
+    processed_bucket: str = PROCESSED_BUCKET
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    visibility_timeout: int = 60
+    queue_url: str = ""
+    dlq_url: str = ""
+    _server: Any = None
+    _workers: list[multiprocessing.process.BaseProcess] = field(default_factory=list)
+
+    @property
+    def endpoint(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(
+            processed_bucket=self.processed_bucket,
+            source_bucket=self.source_bucket,
+            engine=self.engine,
+            endpoint_url=self.endpoint,
+        )
+
+    def start(self) -> LocalStack:
+        """Start the endpoint and create buckets, queues and the S3 -> SQS notification."""
+        from moto.server import ThreadedMotoServer  # heavy: only when the stack starts
+
+        _ = self.settings  # validate (e.g. source == processed) before starting anything
+        if not port_is_free(self.host, self.port):
+            raise OSError(f"port {self.port} on {self.host} is in use; pass --port")
+        ensure_credentials()
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        s3, sqs = clients(self.endpoint)
+        for bucket in (self.source_bucket, self.processed_bucket):
+            s3.create_bucket(Bucket=bucket)
+        self.dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
+        dlq_arn = _arn(sqs, self.dlq_url)
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
+        self.queue_url = sqs.create_queue(
+            QueueName=QUEUE_NAME,
+            Attributes={
+                "VisibilityTimeout": str(self.visibility_timeout),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        s3.put_bucket_notification_configuration(
+            Bucket=self.source_bucket,
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": _arn(sqs, self.queue_url),
+                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                    }
+                ]
+            },
+        )
+        return self
+
+    def start_workers(self, count: int, *, concurrency: int = 1, wait_seconds: int = 2) -> None:
+        """``count`` worker processes (spawned: the parent runs server threads)."""
+        ctx = multiprocessing.get_context("spawn")
+        for index in range(count):
+            proc = ctx.Process(
+                target=run_worker_process,
+                args=(self.settings, self.queue_url, concurrency, wait_seconds, index),
+                name=f"pixelpipe-worker-{index}",
+                daemon=False,
+            )
+            proc.start()
+            self._workers.append(proc)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Workers finish the message in hand (SIGTERM), then the endpoint stops."""
+        for proc in self._workers:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        for proc in self._workers:
+            proc.join(timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        self._workers.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    @property
+    def workers(self) -> list[multiprocessing.process.BaseProcess]:
+        return list(self._workers)
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _arn(sqs: Any, queue_url: str) -> str:
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return str(attrs["Attributes"]["QueueArn"])
+
+
+def run_worker_process(
+    settings: Settings, queue_url: str, concurrency: int, wait_seconds: int, index: int
+) -> None:
+    """Entry point of a worker process: poll until SIGTERM or SIGINT, then finish and exit 0."""
+    from .pipeline import Pipeline
+    from .storage import Storage
+    from .worker import Worker
+
+    logging.basicConfig(
+        level=logging.INFO, format=f"worker-{index} %(levelname)s %(message)s", force=True
+    )
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    _, sqs = clients(settings.endpoint_url or "")
+    pipe = Pipeline(settings, Storage(settings.endpoint_url))
+    Worker(pipe, sqs, queue_url, concurrency=concurrency, wait_seconds=wait_seconds).run(stop)

@@ -1,0 +1,173 @@
+"""Queue worker: the self-hosted (and local) adapter around the pipeline.
+
+Long-polls an SQS-compatible queue that receives the source bucket's S3 event notifications,
+hands every message to :meth:`Pipeline.handle_message` — the same parsing and failure policy
+as the Lambda handler — and deletes a message only after it succeeded. While an image is
+being processed a heartbeat keeps extending the message's visibility, so a long job is not
+handed to a second worker. A message that keeps failing reaches the dead-letter queue by the
+queue's redrive policy; a transient failure makes the message visible again after a short
+back-off instead of the full visibility timeout.
+
+Scale out by running more workers, on any number of machines, against one queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .events import EventError
+from .pipeline import Pipeline, Result
+from .storage import StorageError
+
+log = logging.getLogger("pixelpipe.worker")
+
+RETRY_DELAY = 5  # seconds before a transiently failed message is visible again
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    message_id: str
+    ok: bool
+    results: tuple[Result, ...] = ()
+    error: str = ""
+
+
+class Heartbeat:
+    """Extends a message's visibility every ``timeout / 3`` seconds until stopped."""
+
+    def __init__(self, sqs: Any, queue_url: str, receipt: str, timeout: int) -> None:
+        self.sqs, self.queue_url, self.receipt, self.timeout = sqs, queue_url, receipt, timeout
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(max(1.0, self.timeout / 3)):
+            try:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=self.receipt,
+                    VisibilityTimeout=self.timeout,
+                )
+            except Exception as exc:  # the message may be gone already; keep quiet
+                log.debug("visibility extension failed: %s", exc)
+
+
+class Worker:
+    """Consumes one queue with ``concurrency`` threads until ``stop`` is set."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sqs: Any,
+        queue_url: str,
+        *,
+        concurrency: int = 1,
+        batch: int = 1,
+        wait_seconds: int = 20,
+        visibility_timeout: int = 60,
+        on_message: Callable[[MessageOutcome], None] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.concurrency = max(1, concurrency)
+        # Messages taken per receive. 1 keeps work spread evenly over workers; up to 10
+        # saves requests when every worker is busy anyway.
+        self.batch = min(10, max(1, batch))
+        self.wait_seconds = wait_seconds
+        self.visibility_timeout = visibility_timeout
+        self.on_message = on_message
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; messages in hand are finished first."""
+        threads = [
+            threading.Thread(target=self._loop, args=(stop,), name=f"pixelpipe-worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _loop(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once(stop)
+            except Exception as exc:  # the queue is unreachable: wait, then try again
+                log.warning("receiving from the queue failed: %s", exc)
+                stop.wait(min(5.0, self.wait_seconds or 1))
+
+    def poll_once(self, stop: threading.Event | None = None) -> int:
+        """Receive one batch and process it; returns how many messages were received."""
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch,
+            WaitTimeSeconds=self.wait_seconds,
+            VisibilityTimeout=self.visibility_timeout,
+            AttributeNames=["ApproximateReceiveCount"],
+        )
+        messages = response.get("Messages", [])
+        for index, message in enumerate(messages):
+            if stop is not None and stop.is_set():
+                # Stopping: give back what we have not started, at once.
+                for rest in messages[index:]:
+                    self._release(rest, 0)
+                break
+            self.process(message)
+        return len(messages)
+
+    def process(self, message: dict[str, Any]) -> MessageOutcome:
+        message_id = str(message.get("MessageId", ""))
+        receipt = message["ReceiptHandle"]
+        started = time.perf_counter()
+        try:
+            with Heartbeat(self.sqs, self.queue_url, receipt, self.visibility_timeout):
+                results = self.pipeline.handle_message(message.get("Body", ""))
+        except EventError as exc:
+            outcome = MessageOutcome(message_id, False, error=f"unreadable message: {exc}")
+            log.error("message %s: %s (left for the dead-letter queue)", message_id, exc)
+        except StorageError as exc:
+            outcome = MessageOutcome(message_id, False, error=str(exc))
+            log.warning("message %s: %s (will be retried)", message_id, exc)
+            self._release(message, RETRY_DELAY)
+        except Exception as exc:  # a bug: keep the message, keep the worker alive
+            outcome = MessageOutcome(message_id, False, error=f"{type(exc).__name__}: {exc}")
+            log.exception("message %s: unexpected error", message_id)
+        else:
+            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+            outcome = MessageOutcome(message_id, True, tuple(results))
+            for r in results:
+                log.info(
+                    "%s s3://%s/%s: %s (%.0f ms)",
+                    r.outcome.value,
+                    r.ref.bucket,
+                    r.ref.key,
+                    r.detail,
+                    (time.perf_counter() - started) * 1000,
+                )
+        if self.on_message is not None:
+            self.on_message(outcome)
+        return outcome
+
+    def _release(self, message: dict[str, Any], delay: int) -> None:
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=delay,
+            )
+        except Exception as exc:
+            log.debug("could not release message: %s", exc)
