@@ -230,7 +230,14 @@ def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
         assert name in proc.stdout
         stem = name
         assert (out / f"pixelated-8x8-{stem}").exists()
-    assert len(list(out.iterdir())) == 5 * len(samples)
+    written = {p.name for p in out.iterdir()}
+    assert written == {
+        f"pixelated-{n}x{n}-{name}" for n in (8, 16, 32, 48, 64) for name in samples
+    } | {"contact-sheet.png"}
+    with Image.open(out / "contact-sheet.png") as sheet:
+        assert sheet.width > 5 * 100
+        assert sheet.height > len(samples) * 100
+    assert "upload-to-done" in proc.stdout
 
 
 def test_encode_error_is_reported_and_other_files_still_written(tmp_path: Path) -> None:

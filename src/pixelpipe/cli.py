@@ -7,10 +7,14 @@ user: unexpected exceptions are reported in one line too.
 
 from __future__ import annotations
 
+import logging
 import os
+import signal
+import socket
 import stat
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
@@ -21,14 +25,13 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from . import __version__
+from . import __version__, local
 from .engine import pixelate
 from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
 from .formats import BY_NAME
 from .keys import output_name
-from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode
+from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode, Settings
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -328,6 +331,161 @@ def pixelate_cmd(inputs: tuple[str, ...], out_dir: str, jobs: int, **flags: Any)
 pixelate_cmd.name = "pixelate"
 
 
+def _cores() -> int:
+    return os.cpu_count() or 1
+
+
+def _stack_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--host",
+            default=local.DEFAULT_HOST,
+            show_default=True,
+            help="Address to bind; loopback unless you mean it.",
+        ),
+        click.option(
+            "--port",
+            type=click.IntRange(1, 65535),
+            default=local.DEFAULT_PORT,
+            show_default=True,
+            help="Port of the S3 + SQS endpoint.",
+        ),
+        click.option("--source-bucket", default=local.SOURCE_BUCKET, show_default=True),
+        click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@_stack_options
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Worker processes.  [default: number of cores]",
+)
+@_settings_options
+def up(
+    host: str,
+    port: int,
+    source_bucket: str,
+    processed_bucket: str,
+    workers: int | None,
+    **flags: Any,
+) -> None:
+    """Run the whole pipeline locally: S3 + SQS endpoint, buckets, queue, workers.
+
+    Upload with any S3 client; variants appear in the processed bucket. Ctrl-C stops it:
+    workers finish the message in hand. Data is kept in memory only.
+    """
+    stack = local.LocalStack(
+        host=host,
+        port=port,
+        source_bucket=source_bucket,
+        processed_bucket=processed_bucket,
+        engine=_build_settings(**flags),
+    )
+    _start_or_exit(stack)
+    count = _cores() if workers is None else workers
+    stack.start_workers(count)
+    out = Console()
+    out.print(f"[bold]pixelpipe {__version__}[/bold] local stack is up", highlight=False)
+    out.print(f"  endpoint          {stack.endpoint}   (S3 and SQS)", highlight=False)
+    out.print(f"  source bucket     {source_bucket}", highlight=False)
+    out.print(f"  processed bucket  {processed_bucket}", highlight=False)
+    out.print(f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})", highlight=False)
+    out.print(f"  workers           {count}", highlight=False)
+    out.print("\nTry:", highlight=False)
+    out.print(f"  pixelpipe upload photo.jpg --endpoint-url {stack.endpoint}", highlight=False)
+    out.print(
+        f"  aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{source_bucket}/",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print(
+        f"  aws --endpoint-url {stack.endpoint} s3 ls s3://{processed_bucket}/",
+        highlight=False,
+        soft_wrap=True,
+    )
+    out.print("\nCtrl-C to stop (nothing is kept after that).", highlight=False)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+    out.print("stopping: workers finish the message in hand ...", highlight=False)
+    stack.stop()
+    out.print("stopped", highlight=False)
+
+
+def _start_or_exit(stack: local.LocalStack) -> None:
+    try:
+        stack.start()
+    except OSError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.option("--queue-url", required=True, help="The queue receiving S3 notifications.")
+@click.option("--processed-bucket", required=True, help="Where variants go.")
+@click.option("--source-bucket", default=None, help="For the recursion check at start-up.")
+@click.option(
+    "--endpoint-url", default=None, help="S3/SQS endpoint (default: AWS_ENDPOINT_URL, else AWS)."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Messages processed at once by this worker (threads).",
+)
+@click.option(
+    "--wait-seconds",
+    type=click.IntRange(0, 20),
+    default=20,
+    show_default=True,
+    help="Long-poll wait per receive.",
+)
+@_settings_options
+def worker(
+    queue_url: str,
+    processed_bucket: str,
+    source_bucket: str | None,
+    endpoint_url: str | None,
+    concurrency: int,
+    wait_seconds: int,
+    **flags: Any,
+) -> None:
+    """Consume S3 notifications from a queue and process them (self-hosted).
+
+    Run any number of these, on any number of machines, against one queue. A message is
+    deleted only after it succeeded; one that keeps failing ends in the queue's DLQ.
+    SIGTERM or Ctrl-C: finish the message in hand, then exit 0.
+    """
+    import boto3
+
+    from .pipeline import Pipeline
+    from .storage import Storage
+    from .worker import Worker
+
+    settings = Settings(
+        processed_bucket=processed_bucket,
+        source_bucket=source_bucket,
+        engine=_build_settings(**flags),
+        endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    sqs = boto3.client("sqs", endpoint_url=settings.endpoint_url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    pipe = Pipeline(settings, Storage(settings.endpoint_url))
+    Worker(pipe, sqs, queue_url, concurrency=concurrency, wait_seconds=wait_seconds).run(stop)
+
+
 @cli.command()
 @click.option(
     "--out",
@@ -341,39 +499,61 @@ pixelate_cmd.name = "pixelate"
     "--samples",
     type=click.Path(exists=True, file_okay=False),
     default=None,
-    help="Folder of images to pixelate.  [default: the bundled examples/images]",
+    help="Folder of images to upload.  [default: the bundled examples/images]",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    help="Port of the embedded endpoint.  [default: a free one]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Worker processes.  [default: up to 2]",
+)
+@click.option(
+    "--deadline",
+    type=float,
+    default=120.0,
+    show_default=True,
+    help="Seconds to wait for every image.",
 )
 @_settings_options
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True)
-def demo(out_dir: str, samples: str | None, jobs: int, **flags: Any) -> None:
-    """Pixelate the bundled sample images into OUT and print a table."""
-    settings = _build_settings(**flags)
+def demo(
+    out_dir: str, samples: str | None, port: int, workers: int | None, deadline: float, **flags: Any
+) -> None:
+    """The whole pipeline on the bundled samples, locally: upload, wait, download.
+
+    Starts the embedded stack, uploads every sample to the source bucket, waits for each
+    manifest (or failure record), downloads the variants to OUT, writes OUT/contact-sheet.png
+    and prints a table. Exit 0 only if every image was processed.
+    """
+    from .demo import run_demo
+
     folder = Path(samples) if samples else _SAMPLES
     if not folder.is_dir():
         raise click.UsageError(f"sample folder {folder} not found; pass --samples DIR")
-    files = expand_inputs([str(folder)])
+    files = [Path(f) for f in expand_inputs([str(folder)])]
     _make_out_dir(out_dir)
-    out = Console()
-    err = Console(stderr=True)
-    results = run_batch(files, out_dir, settings, jobs, err)
-    table = Table(title=f"pixelpipe {__version__} demo: {folder} -> {out_dir}/")
-    table.add_column("image")
-    table.add_column("size", justify="right")
-    table.add_column("frames", justify="right")
-    table.add_column("variants", justify="right")
-    table.add_column("ms", justify="right")
-    for r in results:
-        table.add_row(
-            Path(r.path).name,
-            f"{r.width}x{r.height}" if r.ok else "-",
-            str(r.frames) if r.ok else "-",
-            str(len(r.outputs)) if r.ok else f"[red]rejected: {r.reason}[/red]",
-            f"{r.ms:.0f}" if r.ok else "-",
-        )
-    out.print(table)
-    written = sum(len(r.outputs) for r in results)
-    out.print(f"{written} files in {Path(out_dir).resolve()}", highlight=False)
-    sys.exit(EXIT_OK if all(r.ok for r in results) else EXIT_REJECTED)
+    engine = _build_settings(**flags)
+    ok = run_demo(
+        files,
+        Path(out_dir),
+        engine=engine,
+        port=port or _free_port(),
+        workers=workers or min(2, _cores()),
+        deadline=deadline,
+        console=Console(),
+    )
+    sys.exit(EXIT_OK if ok else EXIT_REJECTED)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -107,3 +107,14 @@ def check_template(template: str) -> None:
             f"output key template {template!r} must contain {{name}}, {{stem}} or {{key}}, "
             "or every source would write the same keys"
         )
+
+
+def local_path(root: str, key: str) -> str:
+    """Where object ``key`` goes under folder ``root``, refusing anything that would land
+    outside it (``..`` segments, absolute keys, empty segments are not followed)."""
+    import posixpath
+
+    parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".")]
+    if not parts or any(p == ".." for p in parts):
+        raise ValueError(f"object key {key!r} cannot be written under {root}")
+    return posixpath.join(root, *parts)

@@ -103,6 +103,7 @@ class LocalStack:
         if not port_is_free(self.host, self.port):
             raise OSError(f"port {self.port} on {self.host} is in use; pass --port")
         ensure_credentials()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         s3, sqs = clients(self.endpoint)

@@ -1,0 +1,153 @@
+"""``pixelpipe demo``: the whole local pipeline on the bundled samples, end to end.
+
+Upload -> S3 notification -> queue -> worker processes -> variants + manifest, exactly as a
+deployment runs, then download, a contact sheet and a table.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from . import __version__
+from .contact import SheetRow, render_sheet
+from .keys import failure_key, local_path, manifest_key
+from .local import LocalStack, clients
+from .settings import EngineSettings
+
+
+@dataclass
+class Item:
+    path: Path
+    key: str
+    uploaded: float = 0.0
+    finished: float | None = None
+    manifest: dict[str, Any] | None = None
+    failure: dict[str, Any] | None = None
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.finished is None else self.finished - self.uploaded
+
+
+def run_demo(
+    files: list[Path],
+    out_dir: Path,
+    *,
+    engine: EngineSettings,
+    port: int,
+    workers: int,
+    deadline: float,
+    console: Console,
+) -> bool:
+    """Run the demo; True when every image was processed."""
+    stack = LocalStack(port=port, engine=engine)
+    console.print(f"starting the local stack on {stack.endpoint} with {workers} worker(s) ...")
+    stack.start()
+    try:
+        stack.start_workers(workers, wait_seconds=1)
+        s3, _ = clients(stack.endpoint)
+        settings = stack.settings
+        items = [Item(path=p, key=p.name) for p in files]
+        for item in items:
+            item.uploaded = time.perf_counter()
+            s3.put_object(Bucket=stack.source_bucket, Key=item.key, Body=item.path.read_bytes())
+        _wait(items, s3, settings.processed_bucket, settings, deadline, console)
+        for item in items:
+            if item.manifest:
+                for out in item.manifest.get("outputs", []):
+                    body = s3.get_object(Bucket=settings.processed_bucket, Key=out["key"])
+                    data = body["Body"].read()
+                    target = Path(local_path(str(out_dir), out["key"]))
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(data)
+                    item.files.append((str(out.get("label", out["key"])), data))
+    finally:
+        stack.stop()
+    sheet = out_dir / "contact-sheet.png"
+    sheet.write_bytes(render_sheet(_rows(items), title=f"pixelpipe {__version__} demo"))
+    _table(items, out_dir, console)
+    console.print(f"contact sheet: {sheet.resolve()}", highlight=False)
+    return all(item.manifest is not None for item in items)
+
+
+def _wait(
+    items: list[Item],
+    s3: Any,
+    bucket: str,
+    settings: Any,
+    deadline: float,
+    console: Console,
+) -> None:
+    """Poll for each manifest (or failure record) until all are there or time runs out."""
+    pending = {item.key: item for item in items}
+    end = time.perf_counter() + deadline
+    with Progress(
+        TextColumn("processing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("processing", total=len(items))
+        while pending and time.perf_counter() < end:
+            listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+            present = {o["Key"] for o in listed}
+            for key, item in list(pending.items()):
+                mkey = manifest_key(settings.manifest_prefix, key)
+                fkey = failure_key(settings.failure_prefix, key)
+                for doc_key, attr in ((mkey, "manifest"), (fkey, "failure")):
+                    if doc_key in present:
+                        body = s3.get_object(Bucket=bucket, Key=doc_key)["Body"].read()
+                        setattr(item, attr, json.loads(body))
+                        item.finished = time.perf_counter()
+                if item.finished is not None:
+                    del pending[key]
+                    progress.advance(task)
+            if pending:
+                time.sleep(0.1)
+    for key in pending:
+        console.print(f"{key}: not processed within {deadline:.0f} s", highlight=False)
+
+
+def _rows(items: list[Item]) -> list[SheetRow]:
+    rows = []
+    for item in items:
+        if item.manifest:
+            src = item.manifest["source"]
+            note = f"{src['width']}x{src['height']} - {len(item.files)} variants"
+        else:
+            note = (item.failure or {}).get("reason", "not processed")
+        rows.append(SheetRow(item.key, item.path.read_bytes(), item.files, note))
+    return rows
+
+
+def _table(items: list[Item], out_dir: Path, console: Console) -> None:
+    table = Table(title=f"pixelpipe {__version__} demo: upload -> S3 event -> queue -> worker")
+    table.add_column("image")
+    table.add_column("size", justify="right")
+    table.add_column("variants", justify="right")
+    table.add_column("upload-to-done s", justify="right")
+    for item in items:
+        if item.manifest:
+            src = item.manifest["source"]
+            size = f"{src['width']}x{src['height']}"
+            variants = str(len(item.files))
+        elif item.failure:
+            size, variants = "-", f"[red]failed: {item.failure.get('reason', '')}[/red]"
+        else:
+            size, variants = "-", "[red]not processed[/red]"
+        secs = item.seconds
+        table.add_row(item.key, size, variants, "-" if secs is None else f"{secs:.2f}")
+    console.print(table)
+    total = sum(len(i.files) for i in items)
+    console.print(f"{total} variants in {out_dir.resolve()}", highlight=False)
