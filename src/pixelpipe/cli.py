@@ -366,6 +366,13 @@ def _stack_options(func: Any) -> Any:
     default=None,
     help="Worker processes.  [default: number of cores]",
 )
+@click.option(
+    "--visibility-timeout",
+    type=click.IntRange(min=1),
+    default=60,
+    show_default=True,
+    help="Seconds a received message stays hidden (a crashed worker's comes back after it).",
+)
 @_settings_options
 def up(
     host: str,
@@ -373,6 +380,7 @@ def up(
     source_bucket: str,
     processed_bucket: str,
     workers: int | None,
+    visibility_timeout: int,
     **flags: Any,
 ) -> None:
     """Run the whole pipeline locally: S3 + SQS endpoint, buckets, queue, workers.
@@ -386,6 +394,7 @@ def up(
         source_bucket=source_bucket,
         processed_bucket=processed_bucket,
         engine=_build_settings(**flags),
+        visibility_timeout=visibility_timeout,
     )
     _start_or_exit(stack)
     count = _cores() if workers is None else workers
