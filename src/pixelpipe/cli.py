@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
 from . import __version__, local
 from .engine import pixelate
@@ -565,6 +567,201 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# --------------------------------------------------------------------------------------------
+# Operations: the local stack's or a self-hosted deployment's buckets and queues
+
+
+def _ops_options(func: Any) -> Any:
+    options = [
+        click.option(
+            "--endpoint-url",
+            default=None,
+            help="S3/SQS endpoint, e.g. the local stack's (default: AWS_ENDPOINT_URL, else AWS).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _clients(endpoint_url: str | None) -> tuple[Any, Any]:
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint:
+        return local.clients(endpoint)
+    import boto3
+
+    return boto3.client("s3"), boto3.client("sqs")
+
+
+def _queues(sqs: Any, queue_url: str | None, dlq_url: str | None) -> tuple[str, str | None]:
+    from . import ops
+
+    if queue_url:
+        return queue_url, dlq_url
+    main_url, found_dlq = ops.queue_urls(sqs, local.QUEUE_NAME, local.DLQ_NAME)
+    return main_url, dlq_url or found_dlq
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--bucket", default=local.SOURCE_BUCKET, show_default=True)
+@click.option("--prefix", default="", help="Key prefix, e.g. photos/.")
+@_ops_options
+def upload(files: tuple[str, ...], bucket: str, prefix: str, endpoint_url: str | None) -> None:
+    """Upload FILE... to the source bucket (the pipeline takes it from there)."""
+    from . import ops
+
+    s3, _ = _clients(endpoint_url)
+    paths = [Path(f) for f in expand_inputs(files)]
+    failed = 0
+    for r in ops.upload(s3, bucket, paths, prefix=prefix):
+        if r.ok:
+            click.echo(f"s3://{bucket}/{r.key}  ({r.size} bytes, {r.content_type})")
+        else:
+            failed += 1
+            click.echo(f"{r.path}: {r.reason}", err=True)
+    sys.exit(EXIT_REJECTED if failed else EXIT_OK)
+
+
+@cli.command()
+@click.option("--queue-url", default=None, help=f"[default: the queue named {local.QUEUE_NAME}]")
+@click.option("--dlq-url", default=None, help=f"[default: the queue named {local.DLQ_NAME}]")
+@click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True)
+@_ops_options
+def status(
+    queue_url: str | None, dlq_url: str | None, processed_bucket: str, endpoint_url: str | None
+) -> None:
+    """Messages waiting and in flight, DLQ depth, processed and failed counts."""
+    from . import ops
+
+    s3, sqs = _clients(endpoint_url)
+    main_url, dlq = _queues(sqs, queue_url, dlq_url)
+    defaults = Settings(processed_bucket=processed_bucket)
+    st = ops.status(
+        sqs,
+        s3,
+        queue_url=main_url,
+        dlq_url=dlq,
+        processed_bucket=processed_bucket,
+        manifest_prefix=defaults.manifest_prefix,
+        failure_prefix=defaults.failure_prefix,
+    )
+    table = Table(title=f"pixelpipe status ({main_url})", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("messages waiting", str(st.waiting))
+    table.add_row("messages in flight", str(st.in_flight))
+    table.add_row("messages delayed", str(st.delayed))
+    table.add_row("dead-letter queue", "-" if st.dlq is None else str(st.dlq))
+    table.add_row("images processed (manifests)", str(st.processed))
+    table.add_row("images failed (failure records)", str(st.failed))
+    Console().print(table)
+
+
+@cli.command()
+@click.option("--bucket", default=local.SOURCE_BUCKET, show_default=True, help="Source bucket.")
+@click.option("--prefix", default="", help="Only keys under this prefix.")
+@click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Count what would be processed; write nothing.")
+@_ops_options
+@_settings_options
+def backfill(
+    bucket: str,
+    prefix: str,
+    processed_bucket: str,
+    dry_run: bool,
+    endpoint_url: str | None,
+    **flags: Any,
+) -> None:
+    """Process existing source objects that have no up-to-date manifest.
+
+    Resumable: objects already done are recognised by their manifests and skipped, so an
+    interrupted backfill simply runs again.
+    """
+    from . import ops
+    from .pipeline import Pipeline
+    from .storage import Storage
+
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    s3, _ = _clients(endpoint)
+    settings = Settings(
+        processed_bucket=processed_bucket,
+        source_bucket=bucket,
+        engine=_build_settings(**flags),
+        endpoint_url=endpoint,
+    )
+    pipe = Pipeline(settings, Storage(s3=s3))
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("backfill" + (" (dry run)" if dry_run else "")),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as progress:
+        task = progress.add_task("backfill", total=None)
+
+        def on_item(item: Any) -> None:
+            progress.update(task, total=item.total, completed=item.index + 1)
+
+        report = ops.backfill(pipe, bucket, prefix=prefix, dry_run=dry_run, on_progress=on_item)
+    for e in report.errors:
+        err.print(f"s3://{bucket}/{e.key}: {e.reason}", markup=False, highlight=False)
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items())) or "nothing"
+    click.echo(f"{report.total} objects under s3://{bucket}/{prefix}: {counts}")
+    sys.exit(EXIT_OK if not report.errors else EXIT_REJECTED)
+
+
+@cli.group()
+def dlq() -> None:
+    """Inspect the dead-letter queue, and move its messages back."""
+
+
+def _dlq_options(func: Any) -> Any:
+    func = click.option("--dlq-url", default=None, help=f"[default: {local.DLQ_NAME}]")(func)
+    func = click.option("--queue-url", default=None, help=f"[default: {local.QUEUE_NAME}]")(func)
+    return _ops_options(func)
+
+
+@dlq.command("list")
+@_dlq_options
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+def dlq_list_cmd(
+    queue_url: str | None, dlq_url: str | None, endpoint_url: str | None, limit: int
+) -> None:
+    """Show what is in the dead-letter queue (messages stay there)."""
+    from . import ops
+
+    _, sqs = _clients(endpoint_url)
+    _, dlq_found = _queues(sqs, queue_url, dlq_url)
+    if dlq_found is None:
+        raise click.UsageError("no dead-letter queue found; pass --dlq-url")
+    messages = ops.dlq_list(sqs, dlq_found, limit=limit)
+    for m in messages:
+        what = m.error or ", ".join(f"s3://{r.bucket}/{r.key}" for r in m.refs) or "(no objects)"
+        click.echo(f"{m.message_id}  received {m.receive_count}x  {what}")
+    click.echo(f"{len(messages)} message(s) shown")
+
+
+@dlq.command("redrive")
+@_dlq_options
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+def dlq_redrive_cmd(
+    queue_url: str | None, dlq_url: str | None, endpoint_url: str | None, limit: int | None
+) -> None:
+    """Move dead-letter messages back to the main queue, to be processed again."""
+    from . import ops
+
+    _, sqs = _clients(endpoint_url)
+    main_url, dlq_found = _queues(sqs, queue_url, dlq_url)
+    if dlq_found is None:
+        raise click.UsageError("no dead-letter queue found; pass --dlq-url")
+    moved = ops.dlq_redrive(sqs, dlq_found, main_url, limit=limit)
+    click.echo(f"{moved} message(s) moved back to {main_url}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     try:
@@ -574,6 +771,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(EXIT_USAGE)
     except PixelpipeError as exc:
         click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        sys.exit(EXIT_REJECTED)
+    except (BotoCoreError, ClientError) as exc:  # the endpoint, credentials, a bucket, ...
+        click.echo(f"pixelpipe: error: {' '.join(str(exc).split())}", err=True)
         sys.exit(EXIT_REJECTED)
     except KeyboardInterrupt:
         click.echo("pixelpipe: interrupted", err=True)
