@@ -37,6 +37,15 @@ class MessageOutcome:
     error: str = ""
 
 
+def _queue_visibility(sqs: Any, queue_url: str) -> int:
+    try:
+        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
+        return max(1, int(attrs["Attributes"]["VisibilityTimeout"]))
+    except Exception as exc:  # unreachable now: the receive loop will say so; SQS's default
+        log.debug("could not read the queue's visibility timeout: %s", exc)
+        return 30
+
+
 class Heartbeat:
     """Extends a message's visibility every ``timeout / 3`` seconds until stopped."""
 
@@ -77,7 +86,7 @@ class Worker:
         concurrency: int = 1,
         batch: int = 1,
         wait_seconds: int = 20,
-        visibility_timeout: int = 60,
+        visibility_timeout: int | None = None,
         on_message: Callable[[MessageOutcome], None] | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -88,7 +97,8 @@ class Worker:
         # saves requests when every worker is busy anyway.
         self.batch = min(10, max(1, batch))
         self.wait_seconds = wait_seconds
-        self.visibility_timeout = visibility_timeout
+        # None: the queue's own VisibilityTimeout (what a crashed worker's message waits).
+        self.visibility_timeout = visibility_timeout or _queue_visibility(sqs, queue_url)
         self.on_message = on_message
 
     def run(self, stop: threading.Event) -> None:

@@ -1,0 +1,565 @@
+"""``pixelpipe up`` and ``pixelpipe demo`` end to end: real processes, real HTTP.
+
+The stack runs as a subprocess exactly as a user starts it (``python -m pixelpipe up``); the
+tests talk to it only through its endpoint, with boto3 and with the AWS CLI, and with signals.
+One stack is shared by the tests that only upload and delete (every test uses its own keys);
+the tests that kill or stop a stack start their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+import botocore.config
+import numpy as np
+import pytest
+from PIL import Image
+
+import pixelpipe
+from moto_stack import image_bytes
+
+LABELS = ("8x8", "16x16", "32x32", "48x48", "64x64")
+SOURCE, PROCESSED = "source", "processed"
+START_TIMEOUT = 20.0
+STOP_TIMEOUT = 15.0
+DEADLINE = 30.0  # upload -> outputs and manifest
+
+
+def outputs_for(key: str) -> set[str]:
+    folder, _, name = key.rpartition("/")
+    folder = folder + "/" if folder else ""
+    return {f"{folder}pixelated-{label}-{name}" for label in LABELS}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env(tmp: Path) -> dict[str, str]:
+    """The environment of every subprocess: dummy credentials, no AWS or pixelpipe settings
+    from the developer's shell, no AWS config files, unbuffered output, a wide terminal."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "PIXELPIPE_")) and k not in ("COLUMNS", "LINES")
+    }
+    env.update(
+        AWS_ACCESS_KEY_ID="dummy-key",
+        AWS_SECRET_ACCESS_KEY="dummy-secret",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_CONFIG_FILE=str(tmp / "no-aws-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-aws-credentials"),
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+    )
+    return env
+
+
+def client(service: str, endpoint: str) -> Any:
+    cfg = botocore.config.Config(
+        retries={"mode": "standard", "max_attempts": 2},
+        s3={"addressing_style": "path"},
+        max_pool_connections=20,
+    )
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="dummy-key",
+        aws_secret_access_key="dummy-secret",
+        config=cfg,
+    )
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            out.extend(int(c) for c in (task / "children").read_text().split())
+    return out
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def cpu_ticks(pid: int) -> int:
+    """User + system CPU time of a process, in clock ticks (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+class UpProcess:
+    """``python -m pixelpipe up`` in a session of its own, output in files."""
+
+    def __init__(self, tmp: Path, *extra: str, workers: int = 2) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.tmp = tmp
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.stdout_path, self.stderr_path = tmp / "up.out", tmp / "up.err"
+        args = ["--port", str(self.port), "--workers", str(workers), "--host", "127.0.0.1"]
+        with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "pixelpipe", "up", *args, *extra],
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                env=child_env(tmp),
+                cwd=tmp,
+                start_new_session=True,
+            )
+        self.s3 = client("s3", self.endpoint)
+        self.sqs = client("sqs", self.endpoint)
+        self.queue_url = ""
+        self.dlq_url = ""
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def wait_ready(self) -> UpProcess:
+        """The endpoint answers, both buckets exist, and the signal handlers are installed
+        (the 'Ctrl-C to stop' line is printed after that)."""
+
+        def ready() -> bool:
+            if self.proc.poll() is not None:
+                pytest.fail(f"pixelpipe up exited {self.proc.returncode}: {self.stderr()}")
+            try:
+                names = {b["Name"] for b in self.s3.list_buckets()["Buckets"]}
+            except Exception:
+                return False
+            return {SOURCE, PROCESSED} <= names and "Ctrl-C to stop" in self.stdout()
+
+        wait_for(ready, START_TIMEOUT, "pixelpipe up to answer", every=0.2)
+        self.queue_url = self.sqs.get_queue_url(QueueName="pixelpipe-events")["QueueUrl"]
+        self.dlq_url = self.sqs.get_queue_url(QueueName="pixelpipe-dlq")["QueueUrl"]
+        return self
+
+    def workers(self) -> list[int]:
+        """The worker processes (spawned children; not multiprocessing's resource tracker)."""
+        return [pid for pid in children(self.proc.pid) if "spawn_main" in cmdline(pid)]
+
+    def counts(self, queue_url: str | None = None) -> tuple[int, int]:
+        attrs = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url or self.queue_url,
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
+        )["Attributes"]
+        return (
+            int(attrs["ApproximateNumberOfMessages"]),
+            int(attrs["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+    def head(self, key: str, bucket: str = PROCESSED) -> dict[str, Any] | None:
+        try:
+            return dict(self.s3.head_object(Bucket=bucket, Key=key))
+        except self.s3.exceptions.ClientError as exc:
+            if exc.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+                return None
+            raise
+
+    def read_json(self, key: str) -> dict[str, Any]:
+        doc = json.loads(self.s3.get_object(Bucket=PROCESSED, Key=key)["Body"].read())
+        assert isinstance(doc, dict)
+        return doc
+
+    def listing(self, prefix: str, bucket: str = PROCESSED) -> dict[str, Any]:
+        """key -> LastModified of every object under ``prefix``."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return {o["Key"]: o["LastModified"] for p in pages for o in p.get("Contents", [])}
+
+    def wait_manifest(self, key: str, timeout: float = DEADLINE) -> dict[str, Any]:
+        mkey = f"_manifests/{key}.json"
+        wait_for(lambda: self.head(mkey) is not None, timeout, f"the manifest of {key}")
+        return self.read_json(mkey)
+
+    def wait_idle(self, timeout: float = DEADLINE) -> None:
+        wait_for(lambda: self.counts() == (0, 0), timeout, "the queue to drain")
+
+    def log_lines(self, key: str) -> list[str]:
+        """The workers' log lines about s3://source/{key}."""
+        needle = f" s3://{SOURCE}/{key}: "
+        return [line for line in self.stderr().splitlines() if needle in line]
+
+    def signal(self, sig: int, *, group: bool = False) -> None:
+        if group:
+            os.killpg(self.proc.pid, sig)
+        else:
+            self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout: float = STOP_TIMEOUT) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"pixelpipe up did not stop within {timeout} s: {self.stderr()}")
+
+    def kill(self) -> None:
+        """Everything in the stack's session, hard (clean-up only)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(10)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(STOP_TIMEOUT)
+        self.kill()  # anything left in the session (a worker orphaned by a failed test)
+
+
+def assert_processed(up: UpProcess, key: str, etag: str) -> dict[str, Any]:
+    """Five variants pointing back at ``etag`` and a manifest listing exactly them."""
+    manifest = up.read_json(f"_manifests/{key}.json")
+    assert manifest["source"]["etag"] == etag
+    assert manifest["source"]["key"] == key
+    assert {o["key"] for o in manifest["outputs"]} == outputs_for(key)
+    for out in outputs_for(key):
+        head = up.head(out)
+        assert head is not None, f"{out} is missing"
+        assert head["Metadata"]["pixelpipe-source-etag"] == etag, out
+        assert head["Metadata"]["pixelpipe-output"] == "variant"
+    return manifest
+
+
+def big_png(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
+    """A 12 MP (by default) PNG of noise, stored uncompressed: quick to make, slow to handle."""
+    w, h = size
+    arr = np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr, "RGB").save(buf, "PNG", compress_level=0)
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------------------------
+# The shared stack
+
+
+@pytest.fixture(scope="module")
+def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
+    stack = UpProcess(tmp_path_factory.mktemp("up-shared"))
+    try:
+        yield stack.wait_ready()
+    finally:
+        stack.close()
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_upload_with_boto3_gives_variants_and_manifest(up: UpProcess) -> None:
+    key = f"{unique('boto3')}/my cat+1.jpg"
+    t0 = time.monotonic()
+    etag = up.s3.put_object(Bucket=SOURCE, Key=key, Body=image_bytes("JPEG", seed=1))["ETag"]
+    up.wait_manifest(key)
+    assert time.monotonic() - t0 < DEADLINE
+    manifest = assert_processed(up, key, etag.strip('"'))
+    assert manifest["source"]["format"] == "JPEG"
+    for out in outputs_for(key):
+        assert up.head(out)["ContentType"] == "image/jpeg"  # type: ignore[index]
+    assert len(up.log_lines(key)) == 1
+
+
+def test_upload_with_the_aws_cli(up: UpProcess, tmp_path: Path) -> None:
+    name = f"{unique('cli')}.png"
+    path = tmp_path / name
+    path.write_bytes(image_bytes("PNG", seed=2))
+    cmd = [
+        str(Path(sys.executable).parent / "aws"),
+        "--endpoint-url",
+        up.endpoint,
+        "s3",
+        "cp",
+        str(path),
+        f"s3://{SOURCE}/",
+    ]
+    done = subprocess.run(
+        cmd, env=child_env(tmp_path), capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"s3://{SOURCE}/{name}" in done.stdout
+    up.wait_manifest(name)
+    etag = up.s3.head_object(Bucket=SOURCE, Key=name)["ETag"].strip('"')
+    manifest = assert_processed(up, name, etag)
+    assert manifest["source"]["format"] == "PNG"
+
+    listed = subprocess.run(
+        [cmd[0], "--endpoint-url", up.endpoint, "s3", "ls", f"s3://{PROCESSED}/"],
+        env=child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert f"pixelated-8x8-{name}" in listed.stdout
+
+
+def test_fifty_concurrent_uploads_are_each_processed_once(up: UpProcess) -> None:
+    prefix = unique("bulk")
+    keys = [f"{prefix}/img-{i:02d}.jpg" for i in range(50)]
+    bodies = {key: image_bytes("JPEG", size=(64, 48), seed=100 + i) for i, key in enumerate(keys)}
+    assert len(set(bodies.values())) == 50  # distinct images
+
+    def put(key: str) -> tuple[str, str]:
+        r = up.s3.put_object(Bucket=SOURCE, Key=key, Body=bodies[key])
+        return key, str(r["ETag"]).strip('"')
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        etags = dict(pool.map(put, keys))
+
+    manifests_prefix = f"_manifests/{prefix}/"
+    wait_for(lambda: len(up.listing(manifests_prefix)) == 50, 60, "50 manifests", every=0.25)
+    up.wait_idle()
+
+    variants = up.listing(f"{prefix}/")
+    assert len(variants) == 50 * 5
+    assert set(variants) == set().union(*(outputs_for(k) for k in keys))
+    processed_at = {}
+    for key in keys:
+        manifest = assert_processed(up, key, etags[key])
+        processed_at[key] = manifest["processed_at"]
+    manifests = up.listing(manifests_prefix)
+
+    time.sleep(3)  # time for any duplicate work to show
+    assert up.counts() == (0, 0)
+    assert up.listing(f"{prefix}/") == variants  # no output written again
+    assert up.listing(manifests_prefix) == manifests
+    for key in keys:
+        assert up.read_json(f"_manifests/{key}.json")["processed_at"] == processed_at[key]
+    # Each upload handled by exactly one worker, exactly once.
+    for key in keys:
+        lines = up.log_lines(key)
+        assert len(lines) == 1, lines
+        assert " processed s3://" in lines[0]
+
+
+def test_poison_upload_gets_a_failure_record_and_the_queue_drains(up: UpProcess) -> None:
+    key = f"{unique('poison')}/not-an-image.jpg"
+    body = b"this is a text file, not a JPEG\n" * 20
+    etag = up.s3.put_object(Bucket=SOURCE, Key=key, Body=body)["ETag"].strip('"')
+    fkey = f"_failures/{key}.json"
+    wait_for(lambda: up.head(fkey) is not None, DEADLINE, "the failure record")
+    record = up.read_json(fkey)
+    assert record["source"]["etag"] == etag
+    assert record["source"]["key"] == key
+    assert record["reason"]
+    assert record["error_class"] in ("UnsupportedImage", "CorruptImage")
+    up.wait_idle()
+    assert up.counts(up.dlq_url) == (0, 0)  # a permanent failure is not retried
+    assert up.head(f"_manifests/{key}.json") is None
+    assert not any(up.head(out) for out in outputs_for(key))
+    time.sleep(2)
+    assert up.counts() == (0, 0)
+    lines = up.log_lines(key)
+    assert len(lines) == 1, lines
+    assert " failed s3://" in lines[0]
+
+
+def test_deleting_a_source_removes_its_outputs(up: UpProcess) -> None:
+    prefix = unique("delete")
+    key = f"{prefix}/gone.png"
+    keep = f"{prefix}/kept.png"
+    etag = up.s3.put_object(Bucket=SOURCE, Key=key, Body=image_bytes("PNG", seed=3))["ETag"]
+    etag_keep = up.s3.put_object(Bucket=SOURCE, Key=keep, Body=image_bytes("PNG", seed=4))["ETag"]
+    up.wait_manifest(key)
+    up.wait_manifest(keep)
+    assert_processed(up, key, etag.strip('"'))
+
+    up.s3.delete_object(Bucket=SOURCE, Key=key)
+    wait_for(
+        lambda: not any(up.head(k) for k in [*outputs_for(key), f"_manifests/{key}.json"]),
+        DEADLINE,
+        "the outputs and manifest of the deleted source to go",
+    )
+    up.wait_idle()
+    assert up.head(f"_failures/{key}.json") is None
+    remaining = set(up.listing(f"{prefix}/")) | set(up.listing(f"_manifests/{prefix}/"))
+    assert remaining == outputs_for(keep) | {f"_manifests/{keep}.json"}
+    assert_processed(up, keep, etag_keep.strip('"'))
+
+
+# --------------------------------------------------------------------------------------------
+# Stacks of their own: a killed worker, stopping
+
+
+def test_sigkill_a_worker_mid_message_the_message_comes_back(tmp_path: Path) -> None:
+    """A worker killed while it holds a message: after the visibility timeout (3 s here) the
+    message is visible again and the other worker processes it. WebP output makes the job
+    take seconds, so the worker can be caught with it."""
+    stack = UpProcess(tmp_path, "--visibility-timeout", "3", "--format", "webp")
+    try:
+        stack.wait_ready()
+        workers = wait_for(lambda: len(stack.workers()) == 2 and stack.workers(), 10, "workers")
+
+        # Let the workers finish booting, so that CPU time they use from now on is the image's.
+        def settled() -> bool:
+            before = {pid: cpu_ticks(pid) for pid in workers}
+            time.sleep(0.5)
+            return all(cpu_ticks(pid) - before[pid] <= 5 for pid in workers)
+
+        wait_for(settled, 20, "the workers to settle")
+        baseline = {pid: cpu_ticks(pid) for pid in workers}
+        key = f"{unique('killed')}/big.png"
+        etag = stack.s3.put_object(Bucket=SOURCE, Key=key, Body=big_png(seed=5))["ETag"]
+
+        def holder() -> int | None:
+            busy = [pid for pid in workers if cpu_ticks(pid) - baseline[pid] >= 30]
+            return busy[0] if len(busy) == 1 else None
+
+        victim = wait_for(holder, DEADLINE, "one worker to work on the image", every=0.02)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic()
+        wait_for(lambda: not alive(victim), 5, "the killed worker to die")
+        assert stack.head(f"_manifests/{key}.json") is None, "killed too late: already done"
+        assert stack.counts() == (0, 1), "the message is held by the killed worker"
+
+        # Visibility timeout 3 s, then a few seconds of processing: well within the deadline.
+        manifest = stack.wait_manifest(key, timeout=DEADLINE)
+        took = time.monotonic() - killed_at
+        assert manifest["source"]["etag"] == etag.strip('"')
+        outputs = [o["key"] for o in manifest["outputs"]]
+        assert sorted(outputs) == sorted(
+            f"{key.rsplit('/', 1)[0]}/pixelated-{label}-big.webp" for label in LABELS
+        )
+        for out in outputs:
+            head = stack.head(out)
+            assert head is not None, out
+            assert head["Metadata"]["pixelpipe-source-etag"] == etag.strip('"')
+            assert head["ContentType"] == "image/webp"
+        stack.wait_idle()
+        assert stack.counts(stack.dlq_url) == (0, 0)
+        survivor = next(pid for pid in workers if pid != victim)
+        assert alive(survivor)
+        lines = stack.log_lines(key)
+        assert len(lines) == 1, lines  # the killed worker never logged
+        assert took < DEADLINE
+    finally:
+        stack.close()
+
+
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [
+        pytest.param(signal.SIGINT, False, id="SIGINT"),
+        pytest.param(signal.SIGTERM, False, id="SIGTERM"),
+        pytest.param(signal.SIGINT, True, id="ctrl-c-to-the-process-group"),
+    ],
+)
+def test_up_stops_cleanly_and_finishes_the_message_in_hand(
+    tmp_path: Path, sig: int, group: bool
+) -> None:
+    stack = UpProcess(tmp_path, "--format", "webp")  # WebP: the job takes a second or so
+    try:
+        stack.wait_ready()
+        out = stack.stdout()
+        assert f"endpoint          {stack.endpoint}" in out
+        assert f"aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{SOURCE}/" in out
+        workers = wait_for(lambda: len(stack.workers()) == 2 and stack.workers(), 10, "workers")
+
+        key = f"{unique('in-hand')}/big.png"
+        stack.s3.put_object(Bucket=SOURCE, Key=key, Body=big_png(seed=6, size=(2000, 1500)))
+        wait_for(lambda: stack.counts() == (0, 1), DEADLINE, "a worker to take it", every=0.01)
+        assert not stack.log_lines(key), "the job was done before the signal"
+        stack.signal(sig, group=group)
+
+        assert stack.wait_exit() == 0, stack.stderr()
+        out, err = stack.stdout(), stack.stderr()
+        assert "stopping: workers finish the message in hand" in out
+        assert out.rstrip().endswith("stopped")
+        assert "Traceback" not in err, err
+        # The worker holding the message finished it before exiting.
+        lines = stack.log_lines(key)
+        assert len(lines) == 1, err
+        assert re.search(r" processed s3://source/\S+: 5 variants", lines[0]), lines
+        for pid in workers:
+            wait_for(lambda pid=pid: not alive(pid), 5, f"worker {pid} to be gone")
+    finally:
+        stack.close()
+
+
+# --------------------------------------------------------------------------------------------
+# pixelpipe demo
+
+
+def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "pixelpipe", "demo", "--out", str(out_dir)],
+        env=child_env(tmp_path),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=150,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    samples = sorted(
+        p.name
+        for p in (Path(__file__).parents[1] / "examples" / "images").iterdir()
+        if p.is_file() and not p.name.startswith(".")
+    )
+    assert len(samples) == 5
+    table = done.stdout
+    assert f"pixelpipe {pixelpipe.__version__} demo: upload -> S3 event" in table
+    assert "upload-to-done s" in table
+    for name in samples:
+        row = next((line for line in table.splitlines() if f" {name} " in line), None)
+        assert row is not None, f"no table row for {name}:\n{table}"
+        assert re.search(r"\d+x\d+ .* 5 .* \d+\.\d\d", row), row
+    assert "25 variants in" in table
+
+    variants = sorted(p.name for p in out_dir.rglob("pixelated-*") if p.is_file())
+    assert len(variants) == 25
+    assert set(variants) == {f"pixelated-{label}-{name}" for name in samples for label in LABELS}
+    sheet = out_dir / "contact-sheet.png"
+    with Image.open(sheet) as im:
+        assert im.format == "PNG"
+        assert im.width > 100
+        assert im.height > 100
