@@ -401,34 +401,34 @@ def up(
     _start_or_exit(stack)
     count = _cores() if workers is None else workers
     stack.start_workers(count)
-    out = Console()
-    out.print(f"[bold]pixelpipe {__version__}[/bold] local stack is up", highlight=False)
-    out.print(f"  endpoint          {stack.endpoint}   (S3 and SQS)", highlight=False)
-    out.print(f"  source bucket     {source_bucket}", highlight=False)
-    out.print(f"  processed bucket  {processed_bucket}", highlight=False)
-    out.print(f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})", highlight=False)
-    out.print(f"  workers           {count}", highlight=False)
-    out.print("\nTry:", highlight=False)
-    out.print(f"  pixelpipe upload photo.jpg --endpoint-url {stack.endpoint}", highlight=False)
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"[bold]pixelpipe {__version__}[/bold] local stack is up")
+    out.print(f"  endpoint          {stack.endpoint}   (S3 and SQS)")
+    out.print(f"  source bucket     {source_bucket}")
+    out.print(f"  processed bucket  {processed_bucket}")
+    out.print(
+        f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})",
+    )
+    out.print(f"  workers           {count}")
+    out.print("\nTry:")
+    out.print(
+        f"  pixelpipe upload photo.jpg --endpoint-url {stack.endpoint}",
+    )
     out.print(
         f"  aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{source_bucket}/",
-        highlight=False,
-        soft_wrap=True,
     )
     out.print(
         f"  aws --endpoint-url {stack.endpoint} s3 ls s3://{processed_bucket}/",
-        highlight=False,
-        soft_wrap=True,
     )
-    out.print("\nCtrl-C to stop (nothing is kept after that).", highlight=False)
+    out.print("\nCtrl-C to stop (nothing is kept after that).")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     while not stop.wait(0.5):
         pass
-    out.print("stopping: workers finish the message in hand ...", highlight=False)
+    out.print("stopping: workers finish the message in hand ...")
     stack.stop()
-    out.print("stopped", highlight=False)
+    out.print("stopped")
 
 
 def _start_or_exit(stack: local.LocalStack) -> None:

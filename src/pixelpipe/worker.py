@@ -109,8 +109,12 @@ class Worker:
         ]
         for t in threads:
             t.start()
+        # Join with a timeout: a bare join() can keep the main thread from ever running a
+        # Python signal handler when two signals arrive close together (Ctrl-C to the
+        # process group, then SIGTERM from `pixelpipe up`), and stop would never be set.
         for t in threads:
-            t.join()
+            while t.is_alive():
+                t.join(0.5)
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
