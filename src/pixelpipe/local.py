@@ -59,6 +59,9 @@ def clients(endpoint: str) -> tuple[Any, Any]:
 
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
+        # As the server itself binds: a port whose last connections linger in TIME_WAIT
+        # (right after a previous `pixelpipe up` stopped) is free to use.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
