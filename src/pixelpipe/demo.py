@@ -54,7 +54,8 @@ def run_demo(
     stack.start()
     try:
         stack.start_workers(workers, wait_seconds=1)
-        s3, _ = clients(stack.endpoint)
+        s3, sqs = clients(stack.endpoint)
+        _wait_for_workers(sqs, stack.queue_url)
         settings = stack.settings
         items = [Item(path=p, key=p.name) for p in files]
         for item in items:
@@ -77,6 +78,18 @@ def run_demo(
     _table(items, out_dir, console)
     console.print(f"contact sheet: {sheet.resolve()}", highlight=False)
     return all(item.manifest is not None for item in items)
+
+
+def _wait_for_workers(sqs: Any, queue_url: str, timeout: float = 30.0) -> None:
+    """S3 put a test event on the queue when the notification was configured; once a worker
+    has taken and deleted it, workers are up, and upload-to-done times measure processing."""
+    end = time.perf_counter() + timeout
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    while time.perf_counter() < end:
+        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
+        if all(attrs.get(n) == "0" for n in names):
+            return
+        time.sleep(0.1)
 
 
 def _wait(
