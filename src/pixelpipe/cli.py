@@ -762,6 +762,29 @@ def dlq_redrive_cmd(
     click.echo(f"{moved} message(s) moved back to {main_url}")
 
 
+@cli.command()
+@click.option("--arch", type=click.Choice(["arm64", "x86_64"]), default="arm64", show_default=True)
+@click.option("--python", "python_version", default="3.13", show_default=True)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default="dist/pixelpipe-lambda.zip",
+    show_default=True,
+)
+def package(arch: str, python_version: str, output: str) -> None:
+    """Build the AWS Lambda deployment zip from wheels for Lambda's platform."""
+    from .package import build
+
+    report = build(Path(output), arch=arch, python=python_version)
+    versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
+    click.echo(
+        f"{report.path}: {report.zipped / 2**20:.1f} MiB zipped, "
+        f"{report.unzipped / 2**20:.1f} MiB unzipped, {report.files} files "
+        f"(python{report.python}, {report.arch}; {versions})"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     try:

@@ -1,0 +1,161 @@
+"""``pixelpipe package``: the AWS Lambda deployment zip, built from wheels for Lambda's platform.
+
+``pip install --platform ... --only-binary=:all: --implementation cp --python-version X
+--target DIR``, with the platform tags of the Lambda runtime: Amazon Linux 2023 (glibc 2.34)
+for python3.12 and newer. The usual ``manylinux2014`` recipe alone silently installs an *older*
+Pillow (Pillow 13 ships only manylinux_2_27/2_28 wheels), so the tags here go from
+``manylinux_2_34`` down, and the versions are pinned to the ones this pixelpipe was tested
+with: pip then fails loudly instead of picking something else. boto3 is bundled and pinned
+rather than taken from the runtime.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PixelpipeError
+
+ARCHES = {"arm64": "aarch64", "x86_64": "x86_64"}
+# Lambda's limits for a zip deployment.
+MAX_ZIPPED = 50 * 1024 * 1024
+MAX_UNZIPPED = 250 * 1024 * 1024
+# What the handler needs at run time, pinned to the versions installed here.
+RUNTIME_DEPENDENCIES = ("pillow", "boto3", "aws-lambda-powertools")
+_DROP_DIRS = {"__pycache__", "tests", "test"}
+_DROP_SUFFIXES = (".pyc", ".pyo")
+
+
+class PackageError(PixelpipeError):
+    """The package could not be built (or would not fit Lambda)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageReport:
+    path: Path
+    arch: str
+    python: str
+    zipped: int
+    unzipped: int
+    files: int
+    versions: dict[str, str]
+
+
+def platform_tags(arch: str, glibc_minor: int = 34) -> list[str]:
+    """manylinux tags a Lambda runtime on ``arch`` accepts, newest first."""
+    if arch not in ARCHES:
+        raise PackageError(f"--arch must be one of {', '.join(ARCHES)}, got {arch!r}")
+    machine = ARCHES[arch]
+    tags = [f"manylinux_2_{minor}_{machine}" for minor in range(glibc_minor, 16, -1)]
+    return [*tags, f"manylinux2014_{machine}"]
+
+
+def pins() -> dict[str, str]:
+    """The runtime dependencies at the versions this environment runs (and tested)."""
+    found = {}
+    for name in RUNTIME_DEPENDENCIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise PackageError(f"{name} is not installed here; cannot pin it") from exc
+    return found
+
+
+def project_root() -> Path:
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "pyproject.toml").is_file():
+        raise PackageError("pixelpipe package runs from a source checkout (no pyproject.toml)")
+    return root
+
+
+def build(
+    output: Path,
+    *,
+    arch: str = "arm64",
+    python: str = "3.13",
+    glibc_minor: int = 34,
+) -> PackageReport:
+    """Build the zip at ``output``; raises PackageError with a one-line reason."""
+    tags = platform_tags(arch, glibc_minor)
+    versions = pins()
+    with tempfile.TemporaryDirectory(prefix="pixelpipe-package-") as tmp:
+        wheels, target = Path(tmp) / "wheels", Path(tmp) / "target"
+        _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(project_root()))
+        (wheel,) = wheels.glob("pixelpipe-*.whl")
+        args = ["install", "--target", str(target), "--only-binary=:all:", "--no-compile"]
+        args += ["--implementation", "cp", "--python-version", python]
+        for tag in tags:
+            args += ["--platform", tag]
+        args += [str(wheel), *(f"{name}=={version}" for name, version in versions.items())]
+        _pip(*args)
+        _check_binary_wheels(target, ARCHES[arch], python)
+        _prune(target)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        files, unzipped = _zip(target, output)
+    zipped = output.stat().st_size
+    if zipped > MAX_ZIPPED or unzipped > MAX_UNZIPPED:
+        raise PackageError(
+            f"package is {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped: "
+            f"over Lambda's {MAX_ZIPPED / 2**20:.0f} / {MAX_UNZIPPED / 2**20:.0f} MiB limits"
+        )
+    return PackageReport(output, arch, python, zipped, unzipped, files, versions)
+
+
+def _pip(*args: str) -> None:
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--quiet"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR")]
+        detail = lines[0] if lines else (proc.stderr.strip().splitlines() or ["failed"])[-1]
+        raise PackageError(f"pip {args[0]} failed: {detail}")
+
+
+def _check_binary_wheels(target: Path, machine: str, python: str) -> None:
+    """Every compiled wheel installed must be for Lambda's machine and Python."""
+    cp = "cp" + python.replace(".", "")
+    for wheel_file in target.glob("*.dist-info/WHEEL"):
+        tags = [
+            ln.split(":", 1)[1].strip()
+            for ln in wheel_file.read_text().splitlines()
+            if ln.startswith("Tag:")
+        ]
+        binary = [t for t in tags if not t.endswith("-none-any")]
+        if binary and not any(machine in t and (cp in t or "abi3" in t) for t in binary):
+            raise PackageError(
+                f"{wheel_file.parent.name} is not built for {machine}/{cp}: {', '.join(tags)}"
+            )
+
+
+def _prune(target: Path) -> None:
+    for path in sorted(target.rglob("*"), reverse=True):
+        if path.is_dir() and path.name in _DROP_DIRS and "dist-info" not in str(path.parent):
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_file() and path.suffix in _DROP_SUFFIXES:
+            path.unlink()
+    shutil.rmtree(target / "bin", ignore_errors=True)
+
+
+def _zip(source: Path, output: Path) -> tuple[int, int]:
+    files = total = 0
+    with zipfile.ZipFile(output, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in sorted(p for p in source.rglob("*") if p.is_file()):
+            info = zipfile.ZipInfo(str(path.relative_to(source)), date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, path.read_bytes())
+            files += 1
+            total += path.stat().st_size
+    return files, total

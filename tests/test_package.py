@@ -1,0 +1,91 @@
+"""The Lambda zip: built from wheels, unzipped alone, and run against real S3/SQS (moto)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from moto_stack import Stack, image_bytes
+from pixelpipe.package import PackageError, build, platform_tags
+
+LOCAL_ARCH = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}[platform.machine()]
+LOCAL_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist") / "pixelpipe-lambda.zip"
+    report = build(out, arch=LOCAL_ARCH, python=LOCAL_PYTHON)
+    assert report.zipped < 50 * 2**20
+    assert report.unzipped < 250 * 2**20
+    return out
+
+
+def test_the_zip_runs_the_handler_on_its_own(
+    lambda_zip: Path, stack: Stack, tmp_path: Path
+) -> None:
+    root = tmp_path / "task"
+    with zipfile.ZipFile(lambda_zip) as zf:
+        names = zf.namelist()
+        zf.extractall(root)
+    assert "pixelpipe/handler.py" in names
+    assert not [n for n in names if n.endswith(".pyc") or "/__pycache__/" in n]
+    etag, message = stack.upload_and_receive("photos/cat.jpg", image_bytes("JPEG"))
+    event = stack.sqs_event(message)
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(root)!r})\n"
+        "import pixelpipe.handler as h\n"
+        "assert h.__file__.startswith(sys.path[0]), h.__file__\n"
+        "class Ctx:\n"
+        "    function_name = 'pixelpipe'; memory_limit_in_mb = 1024\n"
+        "    invoked_function_arn = 'arn:aws:lambda:us-east-1:123456789012:function:p'\n"
+        "    aws_request_id = 'r1'\n"
+        "print(json.dumps(h.lambda_handler(json.loads(sys.stdin.read()), Ctx())))\n"
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.startswith("AWS_") or k in ("PATH", "HOME", "POWERTOOLS_METRICS_NAMESPACE")
+    }
+    env["PROCESSED_BUCKET"] = stack.processed
+    # -I -S: no site-packages, no user site, no PYTHONPATH: only the unzipped folder.
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code],
+        input=json.dumps(event),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"batchItemFailures": []}
+    expected = {f"photos/pixelated-{n}x{n}-cat.jpg" for n in (8, 16, 32, 48, 64)}
+    assert expected | {"_manifests/photos/cat.jpg.json"} <= stack.objects()
+    assert stack.read_json("_manifests/photos/cat.jpg.json")["source"]["etag"] == etag
+
+
+def test_platform_tags_reach_down_from_al2023() -> None:
+    tags = platform_tags("arm64")
+    assert tags[0] == "manylinux_2_34_aarch64"
+    assert "manylinux_2_28_aarch64" in tags
+    assert tags[-1] == "manylinux2014_aarch64"
+    with pytest.raises(PackageError, match="--arch must be one of"):
+        platform_tags("sparc")
+
+
+def test_an_old_platform_fails_loudly_instead_of_installing_an_older_pillow(
+    tmp_path: Path,
+) -> None:
+    """manylinux2014 only (glibc 2.17): no Pillow 13 wheel exists; pinned, pip must fail."""
+    with pytest.raises(PackageError, match="pip install failed"):
+        build(tmp_path / "old.zip", arch=LOCAL_ARCH, python=LOCAL_PYTHON, glibc_minor=17)
+    assert not (tmp_path / "old.zip").exists()
