@@ -1,11 +1,12 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+# `make package` builds the AWS Lambda zip (dist/pixelpipe-lambda.zip).
 # Every target bootstraps .venv itself and re-installs when pyproject.toml changes.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck pytest bench samples clean
+.PHONY: demo test lint format typecheck pytest bench samples package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +22,7 @@ test: lint typecheck pytest
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/cfn-lint deploy/template.yaml
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -34,6 +36,9 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
+
+package: $(STAMP)
+	$(BIN)/pixelpipe package --arch arm64 -o dist/pixelpipe-lambda.zip
 
 samples: $(STAMP)
 	$(BIN)/python examples/make_samples.py --out examples/images
