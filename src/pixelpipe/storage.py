@@ -14,10 +14,10 @@ from __future__ import annotations
 import functools
 import json
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -124,6 +124,21 @@ def _is_missing(exc: ClientError) -> bool:
     return code in ("404", "NoSuchKey", "NotFound") or status == 404
 
 
+T = TypeVar("T")
+
+
+def _call_or_missing(call: Callable[[], T], action: str) -> T | None:
+    """``call()``, None when the object is missing, other errors translated."""
+    try:
+        return call()
+    except ClientError as exc:
+        if _is_missing(exc):
+            return None
+        raise _translate(exc, action) from exc
+    except BotoCoreError as exc:
+        raise _translate(exc, action) from exc
+
+
 class Storage:
     """S3 operations pixelpipe needs, with errors translated."""
 
@@ -132,14 +147,11 @@ class Storage:
 
     def head(self, bucket: str, key: str) -> ObjectInfo | None:
         """The object's current state, or None if it does not exist."""
-        try:
-            r = self.s3.head_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise _translate(exc, f"HEAD s3://{bucket}/{key}") from exc
-        except BotoCoreError as exc:
-            raise _translate(exc, f"HEAD s3://{bucket}/{key}") from exc
+        r = _call_or_missing(
+            lambda: self.s3.head_object(Bucket=bucket, Key=key), f"HEAD s3://{bucket}/{key}"
+        )
+        if r is None:
+            return None
         return ObjectInfo(
             bucket=bucket,
             key=key,
@@ -176,19 +188,16 @@ class Storage:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
         if if_match:
             kwargs["IfMatch"] = f'"{if_match}"'
-        try:
+
+        def read() -> tuple[bytes, str]:
             r = self.s3.get_object(**kwargs)
             length = int(r.get("ContentLength", 0))
             if max_bytes is not None and length > max_bytes:
                 r["Body"].close()
                 raise ImageTooLarge(byte_limit_reason(length, max_bytes))
             return bytes(r["Body"].read()), _strip(r.get("ETag"))
-        except ClientError as exc:
-            if _is_missing(exc):
-                return None
-            raise _translate(exc, f"GET s3://{bucket}/{key}") from exc
-        except BotoCoreError as exc:
-            raise _translate(exc, f"GET s3://{bucket}/{key}") from exc
+
+        return _call_or_missing(read, f"GET s3://{bucket}/{key}")
 
     def put(
         self,
@@ -247,13 +256,9 @@ class Storage:
 
     def delete(self, bucket: str, key: str) -> None:
         """Delete an object; deleting what is not there is fine."""
-        try:
-            self.s3.delete_object(Bucket=bucket, Key=key)
-        except ClientError as exc:
-            if not _is_missing(exc):
-                raise _translate(exc, f"DELETE s3://{bucket}/{key}") from exc
-        except BotoCoreError as exc:
-            raise _translate(exc, f"DELETE s3://{bucket}/{key}") from exc
+        _call_or_missing(
+            lambda: self.s3.delete_object(Bucket=bucket, Key=key), f"DELETE s3://{bucket}/{key}"
+        )
 
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` (metadata not included)."""
