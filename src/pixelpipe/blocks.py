@@ -8,11 +8,18 @@ copy of one of only ``grid_height`` distinct rows. Two things follow:
   compressed form of a run of zero rows is computed once and reused, and the zlib checksum is
   combined arithmetically. Output is a standard PNG, smaller than Pillow's for such images and
   an order of magnitude faster to produce.
+* ``encode_jpeg`` does the same for baseline JPEG: with a restart marker after every MCU row
+  the entropy-coded bytes of an MCU row depend only on its pixels, so each distinct MCU row is
+  encoded once (by libjpeg, through Pillow) and its bytes are repeated for every identical
+  row. The file is the one libjpeg writes for the full image with ``restart_marker_rows=1``.
 """
 
 from __future__ import annotations
 
+import io
 import mmap
+import os
+import re
 import struct
 import zlib
 from collections.abc import Mapping
@@ -124,6 +131,127 @@ class BlockLayout:
         chunks.append(_chunk(b"IDAT", idat))
         chunks.append(_chunk(b"IEND", b""))
         return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+
+    def encode_jpeg(self, g: Image.Image, save_kwargs: Mapping[str, Any]) -> bytes | None:
+        """The full-size image as baseline JPEG bytes, or None when this path does not apply
+        (a mode or option it does not handle: the caller then encodes the full image)."""
+        if g.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(save_kwargs):
+            return None
+        kwargs = {**save_kwargs, "restart_marker_rows": 1, "restart_marker_blocks": 0}
+        mcu_h = _jpeg_mcu_height(g.mode, kwargs)
+        if mcu_h is None:
+            return None
+        width, height = self.size
+        rows = [r for r, repeat in self.row_runs for _ in range(repeat)]
+        index: dict[tuple[int, ...], int] = {}
+        order: list[int] = []  # per MCU row of the output: which distinct MCU row it is
+        for top in range(0, height, mcu_h):
+            # Only the last MCU row can be short, so it is new and comes last in the stack,
+            # where libjpeg pads it exactly as it would pad the full image's last row.
+            order.append(index.setdefault(tuple(rows[top : top + mcu_h]), len(index)))
+        rawmode, bpp = Canvas.RAW[g.mode]  # RGB as RGBX: Pillow maps it without a copy
+        raw = memoryview(self.strip(g).tobytes("raw", rawmode))
+        stride = width * bpp
+        stacked_rows = [r for sig in index for r in sig]
+        stacked = b"".join(raw[r * stride : (r + 1) * stride] for r in stacked_rows)
+        size = (width, len(stacked_rows))
+        image = Image.frombuffer(g.mode, size, stacked, "raw", rawmode, 0, 1)
+        parsed = _split_jpeg(save_bytes(image, "JPEG", **kwargs))
+        if parsed is None or len(parsed[2]) != len(index):
+            return None
+        header, sof_height_at, segments = parsed
+        head = bytearray(header)
+        head[sof_height_at : sof_height_at + 2] = struct.pack(">H", height)
+        out = [bytes(head)]
+        for i, k in enumerate(order):
+            if i:
+                out.append(_RST[(i - 1) % 8])
+            out.append(segments[k])
+        out.append(b"\xff\xd9")
+        return b"".join(out)
+
+
+def save_bytes(image: Image.Image, pil_format: str, **kwargs: Any) -> bytes:
+    """``image.save`` into memory, as bytes.
+
+    Where the OS has in-memory files (Linux), the image is saved to one: Pillow then runs the
+    encoder with the GIL released (it does not for a BytesIO), so variants encode on several
+    cores at once.
+    """
+    if _MEMFD is None:
+        buf = io.BytesIO()
+        image.save(buf, pil_format, **kwargs)
+        return buf.getvalue()
+    with open(_MEMFD("pixelpipe", os.MFD_CLOEXEC), "w+b") as f:
+        image.save(f, pil_format, **kwargs)
+        f.seek(0)
+        return f.read()
+
+
+_MEMFD = getattr(os, "memfd_create", None)
+_RST = [bytes((0xFF, 0xD0 + i)) for i in range(8)]
+_RST_SPLIT = re.compile(rb"\xff[\xd0-\xd7]")
+_MCU_CACHE: dict[tuple[str, str], int | None] = {}
+
+
+def _jpeg_unhandled(kwargs: Mapping[str, Any]) -> bool:
+    """Options under which the stacked encoding would not be the full image's encoding."""
+    return bool(
+        kwargs.get("progressive")
+        or kwargs.get("progression")
+        or kwargs.get("restart_marker_blocks")
+        or kwargs.get("subsampling") == "keep"
+        or kwargs.get("qtables") == "keep"
+    )
+
+
+def _jpeg_mcu_height(mode: str, kwargs: Mapping[str, Any]) -> int | None:
+    """MCU height libjpeg uses for ``mode`` under ``kwargs`` (from a 16x16 probe's SOF)."""
+    key = (mode, repr(sorted((k, repr(v)) for k, v in kwargs.items() if k != "icc_profile")))
+    if key not in _MCU_CACHE:
+        buf = io.BytesIO()
+        probe = {k: v for k, v in kwargs.items() if k not in ("icc_profile", "exif", "comment")}
+        Image.new(mode, (16, 16)).save(buf, "JPEG", **probe)
+        data = buf.getvalue()
+        parsed = _jpeg_sof(data)
+        _MCU_CACHE[key] = None if parsed is None else parsed[1]
+    return _MCU_CACHE[key]
+
+
+def _jpeg_sof(data: bytes) -> tuple[int, int, int] | None:
+    """(offset of the SOF height field, MCU height, end of the header through SOS) of a
+    baseline/extended sequential Huffman JPEG; None for anything else."""
+    if data[:2] != b"\xff\xd8":
+        return None
+    pos, sof_at, mcu_h = 2, -1, 0
+    while pos + 4 <= len(data):
+        if data[pos] != 0xFF:
+            return None
+        marker = data[pos + 1]
+        length = struct.unpack_from(">H", data, pos + 2)[0]
+        if marker in (0xC0, 0xC1):
+            sof_at = pos + 5
+            ncomp = data[pos + 9]
+            vmax = max(data[pos + 11 + 3 * c] & 0x0F for c in range(ncomp))
+            # A one-component scan is not interleaved: its MCU is one 8x8 block, whatever
+            # sampling factors the header declares.
+            mcu_h = 8 if ncomp == 1 else 8 * vmax
+        elif 0xC2 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return None  # progressive, lossless or arithmetic: not this path
+        elif marker == 0xDA:
+            return (sof_at, mcu_h, pos + 2 + length) if sof_at > 0 else None
+        pos += 2 + length
+    return None
+
+
+def _split_jpeg(data: bytes) -> tuple[bytes, int, list[bytes]] | None:
+    """(header through SOS, offset of the SOF height, entropy-coded segment per restart
+    interval) of a single-scan JPEG written with restart markers."""
+    sof = _jpeg_sof(data)
+    if sof is None or not data.endswith(b"\xff\xd9"):
+        return None
+    sof_at, _, scan_at = sof
+    return data[:scan_at], sof_at, _RST_SPLIT.split(data[scan_at:-2])
 
 
 class Canvas:

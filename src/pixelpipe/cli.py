@@ -29,7 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__, local
-from .engine import pixelate
+from .engine import available_cpus, pixelate
 from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
 from .formats import BY_NAME
 from .keys import output_name
@@ -191,7 +191,10 @@ def run_batch(
                 report(i, process_file(path, out_dir, settings))
                 progress.advance(task)
         else:
-            with ProcessPoolExecutor(max_workers=min(jobs, len(todo))) as pool:
+            processes = min(jobs, len(todo))
+            if settings.threads == 0:  # share the CPUs between the processes
+                settings = settings.replace(threads=max(1, available_cpus() // processes))
+            with ProcessPoolExecutor(max_workers=processes) as pool:
                 futures: dict[Future[FileResult], tuple[int, str]] = {
                     pool.submit(process_file, path, out_dir, settings): (i, path)
                     for i, path in todo
@@ -256,6 +259,11 @@ def _settings_options(func: Any) -> Any:
         click.option("--max-bytes", metavar="SIZE", help="Input size limit.  [default: 50MiB]"),
         click.option(
             "--max-pixels", metavar="N", help="Pixel limit, all frames counted.  [default: 100M]"
+        ),
+        click.option(
+            "--threads",
+            type=click.IntRange(0, 256),
+            help="Threads encoding one image's variants; 0 = one per CPU.  [default: 0]",
         ),
     ]
     for option in reversed(options):

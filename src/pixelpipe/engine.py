@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import re
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -30,7 +32,7 @@ from typing import Any, Literal
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from . import __version__
-from .blocks import BlockLayout, Canvas
+from .blocks import BlockLayout, Canvas, save_bytes
 from .errors import (
     CorruptImage,
     EncodeError,
@@ -161,13 +163,20 @@ def plan_grids(width: int, height: int, settings: EngineSettings) -> list[_Plan]
 
 @contextmanager
 def _translate(stage: str) -> Iterator[None]:
+    """Quiet Pillow's warnings and translate its exceptions, in the calling thread."""
+    with _errors(stage), warnings.catch_warnings():
+        # We check our own pixel limit first; Pillow's warning adds nothing.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+@contextmanager
+def _errors(stage: str) -> Iterator[None]:
+    """Translate exceptions only: safe in encoding threads (catch_warnings is not)."""
     try:
-        with warnings.catch_warnings():
-            # We check our own pixel limit first; Pillow's warning adds nothing.
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            warnings.simplefilter("ignore", RuntimeWarning)
-            yield
+        yield
     except PixelpipeError:
         raise
     except Image.DecompressionBombError as exc:
@@ -263,42 +272,49 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         del frames
     width, height = per_frame[0][0]
 
-    variants: list[Variant] = []
     kinds: list[Kind] = {
         OutputMode.FULL: ["full"],
         OutputMode.GRID: ["grid"],
         OutputMode.BOTH: ["full", "grid"],
     }[settings.output]  # type: ignore[assignment]
-    canvas: Canvas | None = None  # full-size memory reused by every variant
-    for j, (plan, _) in enumerate(per_frame[0][1]):
+    # Full-size memory for variants that are built before encoding; one per thread at most.
+    canvases = _CanvasPool((width, height), rgb=out_format.pil in ("JPEG", "MPO"))
+
+    def render(j: int) -> list[Variant]:
+        """Every kind of variant for plan ``j``: convert, then build and encode."""
+        plan = per_frame[0][1][j][0]
         # Frame i's grid for plan j, and where it goes: its own size (TIFF pages may differ).
         grids = [frame_grids[j][1] for _, frame_grids in per_frame]
         layouts = [
             BlockLayout(frame_grids[j][0].grid, frame_grids[j][0].canvas, shown)
             for shown, frame_grids in per_frame
         ]
-        with _translate("converting"):
+        with _errors("converting"):
             ready, out_icc = _to_output_mode(grids, out_format, sixteen, wide, icc)
+        out: list[Variant] = []
         for kind in kinds:
-            with _translate("encoding"):
+            with _errors("encoding"):
                 out_w, out_h = (width, height) if kind == "full" else ready[0].size
                 _check_side(out_w, out_h, out_format)
                 blob = None
-                if kind == "full" and out_format.name == "png" and len(ready) == 1 and not meta:
-                    # Fast path: the PNG is written from the grid, never built at full size.
-                    blob = layouts[0].encode_png(ready[0], out_icc)
+                if kind == "full" and len(ready) == 1:
+                    # Fast paths: PNG and JPEG written from the grid, never built at full size.
+                    if out_format.name == "png" and not meta:
+                        blob = layouts[0].encode_png(ready[0], out_icc)
+                    elif out_format.pil == "JPEG":
+                        kwargs = _save_kwargs(out_format, settings, out_icc, meta)
+                        blob = layouts[0].encode_jpeg(ready[0], kwargs)
                 if blob is None:
                     if kind == "grid":
-                        images = ready
+                        blob = _encode(ready, out_format, settings, out_icc, meta, frame_info)
                     elif len(ready) == 1:
-                        if canvas is None:
-                            # JPEG takes RGB as RGBX straight from the shared memory.
-                            canvas = Canvas((width, height), rgb=out_format.pil in ("JPEG", "MPO"))
-                        images = [layouts[0].upscale(ready[0], canvas)]
+                        with canvases.take() as canvas:
+                            images = [layouts[0].upscale(ready[0], canvas)]
+                            blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
                     else:
                         images = [lay.upscale(g) for lay, g in zip(layouts, ready, strict=True)]
-                    blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
-            variants.append(
+                        blob = _encode(images, out_format, settings, out_icc, meta, frame_info)
+            out.append(
                 Variant(
                     size=plan.size,
                     unit=plan.unit,
@@ -313,6 +329,12 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
                     data=blob,
                 )
             )
+        return out
+
+    # Variants are independent and Pillow's codecs and zlib release the GIL while they
+    # work: encode them on several cores at once.
+    with _translate("encoding"):
+        variants = [v for group in _map(render, len(per_frame[0][1]), settings) for v in group]
     t_end = time.perf_counter()
     return Pixelated(
         source=SourceInfo(
@@ -357,6 +379,57 @@ def _spans(total: int, p: int) -> list[tuple[int, int, int, int]]:
     if total % p:
         spans.append((full * p, total, 1, full))
     return spans
+
+
+# --------------------------------------------------------------------------------------------
+# Parallel variants
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def _map(fn: Callable[[int], list[Variant]], count: int, settings: EngineSettings) -> list[Any]:
+    """``[fn(0), ..., fn(count - 1)]``, on up to ``settings.threads`` threads (0 = one per
+    CPU). The first exception is raised once every started task has finished."""
+    threads = min(count, settings.threads or available_cpus())
+    if threads <= 1:
+        return [fn(i) for i in range(count)]
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(threads, "pixelpipe-encode")
+    futures = [pool.submit(fn, i) for i in range(count)]
+    wait(futures)
+    return [f.result() for f in futures]
+
+
+class _CanvasPool:
+    """Canvases of one size, each lent to one thread at a time, made only when needed."""
+
+    def __init__(self, size: tuple[int, int], rgb: bool) -> None:
+        self.size, self.rgb = size, rgb
+        self.free: list[Canvas] = []
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def take(self) -> Iterator[Canvas]:
+        with self.lock:
+            canvas = self.free.pop() if self.free else None
+        if canvas is None:
+            canvas = Canvas(self.size, rgb=self.rgb)
+        try:
+            yield canvas
+        finally:
+            with self.lock:
+                self.free.append(canvas)
 
 
 _BOMB_LOCK = threading.Lock()
@@ -659,6 +732,16 @@ def _kept_metadata(im: Image.Image) -> dict[str, Any]:
 # Upscaling and encoding
 
 
+def _save_kwargs(
+    fmt: OutputFormat, settings: EngineSettings, icc: bytes | None, meta: dict[str, Any]
+) -> dict[str, Any]:
+    kwargs = fmt.save_kwargs(settings.quality, settings.encoder_options)
+    if icc:
+        kwargs["icc_profile"] = icc
+    kwargs.update(meta)
+    return kwargs
+
+
 def _encode(
     images: list[Image.Image],
     fmt: OutputFormat,
@@ -667,10 +750,7 @@ def _encode(
     meta: dict[str, Any],
     info: _FrameInfo,
 ) -> bytes:
-    kwargs = fmt.save_kwargs(settings.quality, settings.encoder_options)
-    if icc:
-        kwargs["icc_profile"] = icc
-    kwargs.update(meta)
+    kwargs = _save_kwargs(fmt, settings, icc, meta)
     first = images[0]
     for img in images:
         img.info = {}  # nothing from the source leaks through Pillow's info fallbacks
@@ -698,9 +778,7 @@ def _encode(
         kwargs["compression"] = "raw"
     if fmt.name == "ico":
         kwargs["sizes"] = [first.size]  # Pillow's default list would shrink it to a square
-    buf = io.BytesIO()
-    first.save(buf, fmt.pil, **kwargs)
-    return buf.getvalue()
+    return save_bytes(first, fmt.pil, **kwargs)
 
 
 def _has_transparency(im: Image.Image) -> bool:

@@ -36,6 +36,8 @@ class OutputFormat:
     # An indexed (palette) image is written as is when the grid has <= 256 colours.
     palette: bool = False
     needs_feature: str | None = None  # Pillow feature that must be compiled in
+    # Written losslessly with these options unless a quality is given (then lossy).
+    lossless_options: Mapping[str, Any] = field(default_factory=dict)
 
     def target_mode(self, work_mode: str, sixteen_bit: bool) -> str:
         """The mode to write for an image processed in ``work_mode``."""
@@ -48,7 +50,9 @@ class OutputFormat:
 
     def save_kwargs(self, quality: int | None, extra: Mapping[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(self.save_options)
-        if self.lossy:
+        if self.lossless_options and quality is None:
+            kwargs.update(self.lossless_options)  # exact, and better on block images
+        elif self.lossy:
             kwargs["quality"] = quality if quality is not None else self.default_quality
         kwargs.update(extra)
         return kwargs
@@ -69,7 +73,9 @@ _FORMATS: tuple[OutputFormat, ...] = (
         max_side=65500,
         modes={"L": "L", "LA": "L", "RGB": "RGB", "RGBA": "RGB", "CMYK": "CMYK"},
         # 4:2:0 keeps files small; flat blocks gain nothing from full chroma resolution.
-        save_options={"subsampling": 2, "optimize": False},
+        # Optimised Huffman tables: ~38 % smaller files for ~25 % more encoding time, and
+        # blocks.encode_jpeg only encodes the distinct MCU rows (docs/PERFORMANCE.md).
+        save_options={"subsampling": 2, "optimize": True},
     ),
     OutputFormat(
         "png",
@@ -97,6 +103,9 @@ _FORMATS: tuple[OutputFormat, ...] = (
         max_side=16383,
         modes={"RGB": "RGB", "RGBA": "RGBA"},
         save_options={"method": 4},
+        # Block images in lossless WebP are exact, ~5x smaller and ~3x faster to write than
+        # lossy at quality 80 (docs/PERFORMANCE.md). ``quality`` is then the effort.
+        lossless_options={"lossless": True, "quality": 75},
         needs_feature="webp",
     ),
     OutputFormat(

@@ -23,7 +23,6 @@ object is only ever read.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import time
@@ -90,7 +89,7 @@ class Result:
 
 def settings_digest(settings: Settings) -> str:
     """Changes when a setting that changes the outputs changes (then the work is redone)."""
-    engine = dataclasses.asdict(settings.engine)
+    engine = settings.engine.output_fields()
     payload = {"engine": engine, "key_template": settings.key_template}
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -382,9 +381,7 @@ class Pipeline:
                 for key, v in zip(keys, result.variants, strict=True)
             ],
             "settings": {
-                "engine": json.loads(
-                    json.dumps(dataclasses.asdict(self.settings.engine), default=str)
-                ),
+                "engine": json.loads(json.dumps(self.settings.engine.output_fields(), default=str)),
                 "key_template": self.settings.key_template,
             },
             "timings_ms": {

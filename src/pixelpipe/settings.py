@@ -17,6 +17,7 @@ Environment variables (all optional), as read by :meth:`EngineSettings.from_env`
 ``PIXELPIPE_FRAMES``        ``all`` or ``first`` for animated inputs
 ``PIXELPIPE_MAX_BYTES``     input byte limit (default 50 MiB; accepts ``20MiB``, ``5MB``)
 ``PIXELPIPE_MAX_PIXELS``    pixel limit over all frames (default 100 MP; accepts ``40M``)
+``PIXELPIPE_THREADS``       threads encoding one image's variants (default 0 = one per CPU)
 ==========================  ===================================================
 """
 
@@ -38,6 +39,9 @@ MAX_GRID = 1024
 MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
+MAX_THREADS = 256
+# Fields that change how fast outputs are made, never what they are.
+RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
 
 
 class BlockShape(StrEnum):
@@ -173,6 +177,9 @@ class EngineSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     # Extra keyword arguments for the encoder, e.g. {"subsampling": 0}; for experts.
     encoder_options: Mapping[str, Any] = field(default_factory=dict)
+    # Threads encoding one image's variants at once; 0 = one per available CPU. Changes
+    # speed only, never the outputs (so it is not part of the settings digest).
+    threads: int = 0
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise in place, once
@@ -229,6 +236,17 @@ class EngineSettings:
                 f"encoder_options must be a mapping, got {type(self.encoder_options).__name__}"
             )
         set_(self, "encoder_options", dict(self.encoder_options))
+        try:
+            threads = _strict_int(self.threads)
+        except (TypeError, ValueError):
+            raise SettingsError(f"threads must be a whole number, got {self.threads!r}") from None
+        if not 0 <= threads <= MAX_THREADS:
+            raise SettingsError(f"threads must be 0 (one per CPU) .. {MAX_THREADS}, got {threads}")
+        set_(self, "threads", threads)
+
+    def output_fields(self) -> dict[str, Any]:
+        """The fields that determine the outputs (for digests and manifests)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_ONLY}
 
     @property
     def uses_block_px(self) -> bool:
@@ -269,6 +287,7 @@ ENGINE_ENV: Mapping[str, tuple[str, str]] = {
     "frames": ("FRAMES", "PIXELPIPE_FRAMES"),
     "max_bytes": ("MAX_INPUT_BYTES", "PIXELPIPE_MAX_BYTES"),
     "max_pixels": ("MAX_PIXELS", "PIXELPIPE_MAX_PIXELS"),
+    "threads": ("ENGINE_THREADS", "PIXELPIPE_THREADS"),
 }
 PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
     "processed_bucket": ("PROCESSED_BUCKET", "PIXELPIPE_PROCESSED_BUCKET"),
@@ -281,7 +300,7 @@ PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
     "cache_control": ("CACHE_CONTROL", "PIXELPIPE_CACHE_CONTROL"),
     "endpoint_url": ("AWS_ENDPOINT_URL", "PIXELPIPE_ENDPOINT_URL"),
 }
-_INT_SETTINGS = frozenset({"quality"})
+_INT_SETTINGS = frozenset({"quality", "threads"})
 _BOOL_SETTINGS = frozenset({"keep_metadata", "delete_sync"})
 
 
