@@ -1,36 +1,62 @@
-"""Engine benchmark: pixelpipe against the straightforward approach of the original design.
+"""Engine benchmark: pixelpipe side by side with the original design, sharp and the codec floor.
 
-Not a test. Run ``make bench`` (or ``.venv/bin/python bench/bench_engine.py``). It generates a
-photo-like corpus at 0.3, 2, 12 and 24 MP as JPEG and PNG (cached under bench/.cache/), then,
-in one process, single-threaded, measures per image:
+Not a test. ``make bench`` (or ``.venv/bin/python bench/bench_engine.py``) generates a
+photo-like corpus at 0.3, 2, 12 and 24 MP as JPEG, PNG and WebP (cached in bench/.cache/) and
+measures, on this machine and in this run, per image:
 
-* straightforward: for each size, open + decode, resize to n x n (bilinear), resize back
-  (nearest), save in the input's format -- five full decodes, as the original Lambda did;
-* pixelpipe: ``pixelpipe.pixelate`` with the default settings (same five sizes, same format).
+* **straightforward** -- the original design: for each of the five sizes, open and decode,
+  resize to n x n (bilinear), resize back (nearest), save in the input's format with Pillow's
+  defaults; five full decodes, one thread;
+* **sharp** -- the same job with sharp/libvips as well as sharp can do it (bench/sharp_job.mjs:
+  one decode with shrink-on-load to pixelpipe's decode scale, five outputs concurrently, the
+  same encoder settings as pixelpipe). Installed by this script with ``npm install --prefix
+  bench`` into bench/node_modules (git-ignored); skipped, with a message, without Node/npm;
+* **floor** -- the codec's unavoidable cost: decode at the scale pixelpipe decodes at, plus
+  Pillow encoding the five finished full-size outputs (built beforehand, not timed) with
+  pixelpipe's encoder settings, on as many threads as pixelpipe uses;
+* **pixelpipe** -- ``pixelpipe.pixelate(data)`` with its defaults.
 
-Each figure is the best of ``--repeat`` runs (default 3). Ratios are straightforward/pixelpipe
-time (higher is better) and pixelpipe/straightforward output bytes (lower is better).
+Every measurement runs in a fresh process (so peak RSS is that job's): a warm-up run, then the
+best wall and CPU time (all threads) of ``--repeat`` runs; a job whose warm-up takes over 2 s is
+measured once. Ratios are pixelpipe / other: below 1 means pixelpipe is faster (or smaller).
+Quality is the same everywhere: JPEG 75 (Pillow's default), WebP 80 lossy for the
+straightforward approach (Pillow's default) and lossless (effort 0) for pixelpipe, sharp and
+the floor.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import platform
+import resource
+import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 import pixelpipe
+from pixelpipe.blocks import save_bytes
+from pixelpipe.engine import available_cpus
+from pixelpipe.formats import BY_NAME
+from pixelpipe.settings import EngineSettings
 
 SIZES = (8, 16, 32, 48, 64)
 MEGAPIXELS = (0.3, 2, 12, 24)
-CACHE = Path(__file__).parent / ".cache"
+FORMATS = {"jpeg": ("JPEG", "jpg", {"quality": 90}), "png": ("PNG", "png", {}),
+           "webp": ("WEBP", "webp", {"quality": 90})}  # fmt: skip
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+APPROACHES = ("straightforward", "sharp", "floor", "pixelpipe")
+SLOW_MS = 2000  # a warm-up slower than this is the only run
 
 
 def photo_like(megapixels: float, seed: int = 0) -> Image.Image:
@@ -50,75 +76,228 @@ def photo_like(megapixels: float, seed: int = 0) -> Image.Image:
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
 
 
-def corpus() -> list[tuple[str, bytes]]:
+def corpus(megapixels: list[float], formats: list[str]) -> list[Path]:
     CACHE.mkdir(exist_ok=True)
-    items = []
-    for mp in MEGAPIXELS:
+    paths = []
+    for mp in megapixels:
         im = None
-        for fmt, ext in (("JPEG", "jpg"), ("PNG", "png")):
-            path = CACHE / f"photo-{mp}mp.{ext}"
+        for fmt in formats:
+            pil, ext, kwargs = FORMATS[fmt]
+            path = CACHE / f"photo-{mp:g}mp.{ext}"
             if not path.exists():
                 im = im or photo_like(mp)
-                kwargs = {"quality": 90} if fmt == "JPEG" else {}
-                im.save(path, fmt, **kwargs)
-            items.append((path.name, path.read_bytes()))
-    return items
+                im.save(path, pil, **kwargs)
+            paths.append(path)
+    return paths
 
 
-def straightforward(data: bytes) -> int:
-    """The original design: decode, resize, resize, save -- once per size."""
-    total = 0
-    for n in SIZES:
-        with Image.open(io.BytesIO(data)) as im:
-            fmt = im.format
-            small = im.resize((n, n), Image.Resampling.BILINEAR)
-            out = small.resize(im.size, Image.Resampling.NEAREST)
-        buf = io.BytesIO()
-        out.save(buf, fmt)
-        total += buf.tell()
-    return total
+# --------------------------------------------------------------------------------------------
+# The jobs (each returns the total output bytes)
 
 
-def engine(data: bytes) -> int:
+def straightforward(data: bytes) -> Callable[[], int]:
+    def run() -> int:
+        total = 0
+        for n in SIZES:
+            with Image.open(io.BytesIO(data)) as im:
+                fmt = im.format
+                small = im.resize((n, n), Image.Resampling.BILINEAR)
+                out = small.resize(im.size, Image.Resampling.NEAREST)
+            buf = io.BytesIO()
+            out.save(buf, fmt)
+            total += buf.tell()
+        return total
+
+    return run
+
+
+def engine(data: bytes) -> Callable[[], int]:
+    return lambda: sum(len(v.data) for v in pixelpipe.pixelate(data).variants)
+
+
+def floor(data: bytes) -> Callable[[], int]:
+    """Decode at pixelpipe's scale + encode pixelpipe's five finished outputs, nothing else."""
     result = pixelpipe.pixelate(data)
-    return sum(len(v.data) for v in result.variants)
+    scale = result.decode_scale
+    fmt = BY_NAME[result.variants[0].format]
+    kwargs = fmt.save_kwargs(None, {})
+    grids = pixelpipe.pixelate(data, EngineSettings(output="grid", format="png")).variants
+    size = (result.source.width, result.source.height)
+    outputs = []
+    for g in grids:
+        with Image.open(io.BytesIO(g.data)) as im:
+            im = im if fmt.name == "png" else im.convert("RGB")
+            outputs.append(im.resize(size, Image.Resampling.NEAREST))
+    pool = ThreadPoolExecutor(min(len(outputs), available_cpus()))
+
+    def run() -> int:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.format == "JPEG" and scale > 1:
+                im.draft(im.mode, (im.width // scale, im.height // scale))
+            im.load()
+        sizes = pool.map(lambda o: len(save_bytes(o, fmt.pil, **kwargs)), outputs)
+        return sum(sizes)
+
+    return run
 
 
-def best_ms(fn: Callable[[bytes], int], data: bytes, repeat: int) -> tuple[float, int]:
-    best, size = float("inf"), 0
-    for _ in range(repeat):
-        t0 = time.process_time()
-        size = fn(data)
-        best = min(best, (time.process_time() - t0) * 1000)
-    return best, size
+JOBS = {"straightforward": straightforward, "pixelpipe": engine, "floor": floor}
+
+
+def measure(approach: str, path: Path, repeat: int) -> dict[str, float]:
+    """Run in a fresh process: best wall and CPU ms, peak RSS MB, output bytes."""
+    run = JOBS[approach](path.read_bytes())
+
+    def timed() -> tuple[float, float, int]:
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = run()
+        return (time.perf_counter() - w0) * 1000, (time.process_time() - c0) * 1000, out
+
+    wall, cpu, out = timed()
+    if wall < SLOW_MS:
+        wall = cpu = float("inf")
+        for _ in range(repeat):
+            w, c, out = timed()
+            wall, cpu = min(wall, w), min(cpu, c)
+    return {"wall_ms": wall, "cpu_ms": cpu, "rss_mb": peak_rss_mb(), "bytes": out}
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM: ru_maxrss would include the parent's peak,
+    which Linux carries across fork and exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --------------------------------------------------------------------------------------------
+# The harness
+
+
+def ensure_sharp() -> str | None:
+    """None when sharp is ready, else why it is skipped."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        return "sharp skipped: node and npm not found (install Node.js >= 18 to compare)"
+    if not (HERE / "node_modules" / "sharp").is_dir():
+        print("# installing sharp into bench/node_modules (npm ci --prefix bench) ...", flush=True)
+        done = subprocess.run(
+            ["npm", "ci", "--prefix", str(HERE), "--no-audit", "--no-fund"],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["npm failed"])[-1]
+            return f"sharp skipped: npm could not install it ({last})"
+    return None
+
+
+def child(args: list[str]) -> dict[str, float]:
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ})
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["failed"]
+        last = next((x for x in lines if "Error" in x), lines[-1])
+        raise RuntimeError(f"{' '.join(args[:3])}...: {last}")
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def run_one(approach: str, path: Path, fmt: str, scale: int, repeat: int) -> dict[str, float]:
+    if approach == "sharp":
+        script = HERE / "sharp_job.mjs"
+        return child(["node", str(script), str(path), fmt, str(scale), str(repeat)])
+    me = Path(__file__).resolve()
+    return child([sys.executable, str(me), "--measure", approach, str(path), f"--repeat={repeat}"])
+
+
+def fmt_ms(r: dict[str, float] | None) -> str:
+    return "-" if r is None else f"{r['wall_ms']:.0f} / {r['cpu_ms']:.0f}"
+
+
+def ratio(pp: dict[str, float], other: dict[str, float] | None, key: str) -> str:
+    return "-" if other is None else f"{pp[key] / other[key]:.2f}"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per job (best wins)")
+    parser.add_argument("--mp", default=",".join(map(str, MEGAPIXELS)), help="megapixels")
+    parser.add_argument("--formats", default=",".join(FORMATS), help="jpeg,png,webp")
+    parser.add_argument("--only", default=",".join(APPROACHES), help="approaches to run")
+    parser.add_argument("--measure", nargs=2, metavar=("APPROACH", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    if args.measure:
+        print(json.dumps(measure(args.measure[0], Path(args.measure[1]), args.repeat)))
+        return 0
+
+    approaches = [a for a in APPROACHES if a in args.only.split(",")]
+    skip = ensure_sharp() if "sharp" in approaches else None
+    if skip:
+        approaches.remove("sharp")
+    cpus = available_cpus()
     print(
-        f"# pixelpipe {pixelpipe.__version__}, Pillow {Image.__version__}, "
-        f"Python {platform.python_version()}, {platform.machine()}, CPU time, best of "
-        f"{args.repeat}"
+        f"# pixelpipe {pixelpipe.__version__}, Pillow {Image.__version__}, Python "
+        f"{platform.python_version()}, {platform.machine()}, {cpus} CPUs; best of {args.repeat}"
     )
-    print()
-    header = (
-        "| image | MP | straightforward ms | pixelpipe ms | speed-up | "
-        "straightforward bytes | pixelpipe bytes | bytes ratio |"
-    )
-    print(header)
-    print("|" + "---|" * 8)
-    for name, data in corpus():
-        with Image.open(io.BytesIO(data)) as im:
-            mp = im.width * im.height / 1e6
-        s_ms, s_bytes = best_ms(straightforward, data, args.repeat)
-        p_ms, p_bytes = best_ms(engine, data, args.repeat)
+    if skip:
+        print(f"# {skip}")
+    paths = corpus([float(m) for m in args.mp.split(",")], args.formats.split(","))
+    rows = []
+    for path in paths:
+        data = path.read_bytes()
+        probe = pixelpipe.pixelate(data)
+        fmt = probe.variants[0].format
+        res: dict[str, dict[str, float] | None] = dict.fromkeys(APPROACHES)
+        for a in approaches:
+            res[a] = run_one(a, path, fmt, probe.decode_scale, args.repeat)
+        mp = probe.source.width * probe.source.height / 1e6
+        rows.append((path.name, mp, probe, res))
+        line = ", ".join(f"{a} {fmt_ms(res[a])}" for a in approaches)
+        print(f"# {path.name}: {line}", flush=True)
+
+    print("\n## Time: wall / CPU ms (CPU counts every thread); ratios pixelpipe / other (wall)\n")
+    print("| image | MP | straightforward | sharp | floor | pixelpipe | "
+          "pp/straightforward | pp/sharp | pp/floor |")  # fmt: skip
+    print("|" + "---|" * 9)
+    for name, mp, _, res in rows:
+        pp = res["pixelpipe"]
+        assert pp is not None
         print(
-            f"| {name} | {mp:.1f} | {s_ms:.0f} | {p_ms:.0f} | {s_ms / p_ms:.2f}x | "
-            f"{s_bytes:,} | {p_bytes:,} | {p_bytes / s_bytes:.2f} |",
-            flush=True,
+            f"| {name} | {mp:.1f} | {fmt_ms(res['straightforward'])} | {fmt_ms(res['sharp'])} | "
+            f"{fmt_ms(res['floor'])} | {fmt_ms(pp)} | "
+            f"{ratio(pp, res['straightforward'], 'wall_ms')} | "
+            f"{ratio(pp, res['sharp'], 'wall_ms')} | {ratio(pp, res['floor'], 'wall_ms')} |"
+        )
+    print("\n## CPU ratios, pixelpipe / other (all threads' CPU time)\n")
+    print("| image | pp/straightforward | pp/sharp | pp/floor |")
+    print("|---|---|---|---|")
+    for name, _, _, res in rows:
+        pp = res["pixelpipe"]
+        assert pp is not None
+        print(
+            f"| {name} | {ratio(pp, res['straightforward'], 'cpu_ms')} | "
+            f"{ratio(pp, res['sharp'], 'cpu_ms')} | {ratio(pp, res['floor'], 'cpu_ms')} |"
+        )
+    print("\n## Output bytes (five variants) and peak RSS of the process\n")
+    print("| image | straightforward B | sharp B | pixelpipe B | pp/straightforward | pp/sharp | "
+          "RSS MB straightforward / sharp / pixelpipe | decoded RGB MB |")  # fmt: skip
+    print("|" + "---|" * 8)
+    for name, _, probe, res in rows:
+        pp = res["pixelpipe"]
+        assert pp is not None
+
+        def b(r: dict[str, float] | None) -> str:
+            return "-" if r is None else f"{int(r['bytes']):,}"
+
+        rss = " / ".join("-" if res[a] is None else f"{res[a]['rss_mb']:.0f}"  # type: ignore[index]
+                         for a in ("straightforward", "sharp", "pixelpipe"))  # fmt: skip
+        rgb = probe.source.width * probe.source.height * 3 / 2**20
+        print(
+            f"| {name} | {b(res['straightforward'])} | {b(res['sharp'])} | {b(pp)} | "
+            f"{ratio(pp, res['straightforward'], 'bytes')} | {ratio(pp, res['sharp'], 'bytes')} "
+            f"| {rss} | {rgb:.0f} |"
         )
     return 0
 

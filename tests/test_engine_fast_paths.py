@@ -63,7 +63,7 @@ def test_jpeg_writer_is_libjpegs_file_for_the_full_image(
     g = grid(mode, gw, gh, seed)
     layout = BlockLayout(g.size, (w, h), (w, h))
     kwargs = {"quality": quality, "subsampling": subsampling}
-    assert layout.encode_jpeg(g, kwargs) == full_encode(g, layout, **kwargs)
+    assert layout.encode_jpeg(g, kwargs, max_distinct=1.0) == full_encode(g, layout, **kwargs)
 
 
 @pytest.mark.parametrize("mode", ["L", "RGB", "CMYK"])
@@ -75,7 +75,8 @@ def test_jpeg_writer_with_optimised_tables_decodes_to_the_same_pixels(
     # bytes differ, the decoded pixels must not.
     g = grid(mode, n, n, seed=n)
     layout = BlockLayout(g.size, (w, h), (w, h))
-    ours = layout.encode_jpeg(g, {"quality": 75, "subsampling": 2, "optimize": True})
+    kwargs = {"quality": 75, "subsampling": 2, "optimize": True}
+    ours = layout.encode_jpeg(g, kwargs, max_distinct=1.0)
     assert ours is not None
     theirs = full_encode(g, layout, quality=75, subsampling=2, optimize=True)
     assert decode(ours).tobytes() == decode(theirs).tobytes()
@@ -90,7 +91,7 @@ def test_jpeg_writer_crops_a_wider_canvas_and_keeps_icc_and_exif() -> None:
     exif = Image.Exif()
     exif[0x010F] = "maker"
     kwargs = {"quality": 80, "icc_profile": icc, "exif": exif.tobytes()}
-    ours = layout.encode_jpeg(g, kwargs)
+    ours = layout.encode_jpeg(g, kwargs, max_distinct=1.0)
     assert ours == full_encode(g, layout, **kwargs)
     with Image.open(io.BytesIO(ours)) as im:
         assert im.size == (103, 70)
@@ -110,7 +111,31 @@ def test_jpeg_writer_crops_a_wider_canvas_and_keeps_icc_and_exif() -> None:
 )
 def test_jpeg_writer_declines_what_it_does_not_handle(mode: str, kwargs: dict[str, object]) -> None:
     g = grid("RGB", 4, 4, seed=1).convert(mode)
-    assert BlockLayout(g.size, (64, 64), (64, 64)).encode_jpeg(g, kwargs) is None
+    assert BlockLayout(g.size, (64, 64), (64, 64)).encode_jpeg(g, kwargs, 1.0) is None
+
+
+def test_jpeg_writer_declines_when_most_mcu_rows_are_distinct() -> None:
+    g = grid("RGB", 8, 8, seed=4)
+    tall = BlockLayout(g.size, (64, 1600), (64, 1600))  # 100 MCU rows, 16 distinct
+    assert tall.encode_jpeg(g, {"quality": 75}) is not None
+    short = BlockLayout(g.size, (64, 64), (64, 64))  # 4 MCU rows, all distinct
+    assert short.encode_jpeg(g, {"quality": 75}) is None
+    assert short.encode_jpeg(g, {"quality": 75}, max_distinct=1.0) is not None
+
+
+def test_engine_jpeg_outputs_decode_to_the_blocks_either_way() -> None:
+    # 8x8 takes the distinct-row writer, 64x64 (most MCU rows distinct) the full-image
+    # encode: both decode to exactly what libjpeg gives for the upscaled block image, whose
+    # blocks come from a lossless PNG run of the same engine.
+    data = encode(photo_like(800, 600, seed=9), "JPEG", quality=95)
+    sizes = (8, 64)
+    jpeg = engine.pixelate(data, EngineSettings(sizes=sizes))
+    png = engine.pixelate(data, EngineSettings(sizes=sizes, output="grid", format="png"))
+    blocks = {v.size: decode(v.data).convert("RGB") for v in png.variants}
+    for v in jpeg.variants:
+        big = blocks[v.size].resize((800, 600), Image.Resampling.NEAREST)
+        expected = decode(encode(big, "JPEG", quality=75, subsampling=2))
+        assert decode(v.data).tobytes() == expected.tobytes(), v.size
 
 
 def test_progressive_jpeg_output_still_comes_out_right() -> None:
