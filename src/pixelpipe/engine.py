@@ -699,7 +699,15 @@ def _encode(
     if fmt.name == "ico":
         kwargs["sizes"] = [first.size]  # Pillow's default list would shrink it to a square
     buf = io.BytesIO()
-    first.save(buf, fmt.pil, **kwargs)
+    try:
+        first.save(buf, fmt.pil, **kwargs)
+    except TypeError:
+        if not isinstance(kwargs.get("disposal"), list):
+            raise
+        # Pillow merges identical consecutive GIF frames; when every frame is the same it
+        # writes one, but hands it the whole per-frame disposal list (Pillow 11-13).
+        buf = io.BytesIO()
+        first.save(buf, fmt.pil, **{**kwargs, "disposal": kwargs["disposal"][0]})
     return buf.getvalue()
 
 
