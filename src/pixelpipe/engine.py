@@ -54,6 +54,11 @@ PARITY_OVERSAMPLE = 4
 # rounding of a coarse decode no longer averages out (grids of 1, 2 or 4 blocks need it).
 PARITY_MIN_SIDE = 128
 
+# Most frames (or pages) pixelated from one input. Every frame costs its grids and a few
+# Pillow images whatever its size (~2 ms and ~50 KiB per frame with the default sizes), so a
+# file of tiny frames -- two million fit in 50 MiB -- is refused however few pixels it has.
+MAX_FRAMES = 5000
+
 # Largest grid for which a palette image is built in pure Python (exact, no quantisation).
 _PALETTE_MAX_PIXELS = 1 << 16
 
@@ -213,10 +218,20 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     with _translate("reading the header"), _pillow_bomb_limit(settings.max_pixels):
         im = Image.open(io.BytesIO(data), formats=readable_formats())
         im_format = im.format or "unknown"
-        n_frames = max(1, int(getattr(im, "n_frames", 1)))
+        n_frames = _count_frames(im, MAX_FRAMES)
     out_format = output_format_for(settings.format, im_format)
     animated_out = out_format.animation and settings.frames is Frames.ALL
     frames_used = n_frames if animated_out else 1
+    if frames_used > MAX_FRAMES:
+        many = "more than " if n_frames == MAX_FRAMES + 1 else ""
+        raise ImageTooLarge(
+            f"image has {many}{n_frames - bool(many):,} frames, over the {MAX_FRAMES:,}-frame "
+            "limit (--frames first takes the first frame only)"
+        )
+    if n_frames > MAX_FRAMES:  # only the first frame is used: count them all, for the record
+        with _translate("reading the header"):
+            n_frames = max(1, int(getattr(im, "n_frames", 1)))
+            im.seek(0)
     if out_format.name == "mpo" and frames_used == 1:
         out_format = BY_NAME["jpeg"]  # one picture is a plain JPEG, named and typed as one
     with _translate("reading the header"):
@@ -420,6 +435,23 @@ class _Decoded:
     image: Image.Image  # in a work mode, reduced by ``scale``
     size: tuple[int, int]  # the frame's size as stored (before reduction)
     scale: int
+
+
+def _count_frames(im: Image.Image, cap: int) -> int:
+    """Frames (or pages) in ``im``; over ``cap`` comes back as ``cap + 1``. Pillow counts GIF
+    frames and TIFF pages by reading every one: stop after ``cap`` instead. (One frame at a
+    time: a TIFF seek past the end records the target frame as the page count.)"""
+    if im.format not in ("GIF", "TIFF"):
+        return max(1, int(getattr(im, "n_frames", 1)))
+    count = 1
+    try:
+        while count <= cap:
+            im.seek(count)
+            count += 1
+    except EOFError:
+        pass
+    im.seek(0)
+    return count
 
 
 def _frame_sizes(im: Image.Image, count: int) -> list[tuple[int, int]]:
