@@ -243,6 +243,20 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         raise ImageTooLarge(
             f"image is {what} = {_fmt_mp(total)}, over the {_fmt_mp(settings.max_pixels)} limit"
         )
+    if frames_used > 1:
+        # Each frame's grids (n x n whatever its size) stay in memory until every frame is
+        # done: count a frame as the larger of its pixels and its grids', so thousands of
+        # tiny frames cannot ask for gigabytes of 1024 x 1024 grids.
+        grid_px = {
+            s: sum(p.grid[0] * p.grid[1] for p in plan_grids(*s, settings)) for s in set(sizes)
+        }
+        cost = sum(max(w * h, grid_px[w, h]) for w, h in sizes)
+        if cost > settings.max_pixels:
+            fw, fh = sizes[0]
+            raise ImageTooLarge(
+                f"image is {frames_used} frames ({fw}x{fh}, ...) with their grids = "
+                f"{_fmt_mp(cost)}, over the {_fmt_mp(settings.max_pixels)} limit"
+            )
 
     with _translate("reading metadata"):
         orientation = _orientation(im)
