@@ -59,6 +59,11 @@ PARITY_MIN_SIDE = 128
 # file of tiny frames -- two million fit in 50 MiB -- is refused however few pixels it has.
 MAX_FRAMES = 5000
 
+# Largest ICC profile copied into the outputs. Real ones, CMYK press profiles included, are
+# far smaller; a JPEG, WebP or TIFF can carry many megabytes of "profile", which would
+# otherwise be written again into every variant.
+MAX_ICC_BYTES = 4 << 20
+
 # Largest grid for which a palette image is built in pure Python (exact, no quantisation).
 _PALETTE_MAX_PIXELS = 1 << 16
 
@@ -601,7 +606,9 @@ def _to_output_mode(
         if fmt.palette and (g.mode == "RGB" or (g.mode == "RGBA" and fmt.name == "png")):
             g = _exact_palette(g) or g
         out.append(g)
-    if out_icc is not None and not _icc_matches(out_icc, out[0].mode):
+    if out_icc is not None and (
+        len(out_icc) > MAX_ICC_BYTES or not _icc_matches(out_icc, out[0].mode)
+    ):
         out_icc = None
     return out, out_icc
 
