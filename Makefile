@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck pytest bench samples package clean
+.PHONY: demo test lint format typecheck pytest bench load samples package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
+
+# 1000 small uploads through the local stack, 2 workers: throughput, latency, 0 lost/duplicated.
+load: $(STAMP)
+	$(BIN)/python bench/load.py --uploads 1000 --workers 2 --size small
 
 package: $(STAMP)
 	$(BIN)/pixelpipe package --arch arm64 -o dist/pixelpipe-lambda.zip

@@ -56,6 +56,16 @@ PARITY_OVERSAMPLE = 4
 # rounding of a coarse decode no longer averages out (grids of 1, 2 or 4 blocks need it).
 PARITY_MIN_SIDE = 128
 
+# Most frames (or pages) pixelated from one input. Every frame costs its grids and a few
+# Pillow images whatever its size (~2 ms and ~50 KiB per frame with the default sizes), so a
+# file of tiny frames -- two million fit in 50 MiB -- is refused however few pixels it has.
+MAX_FRAMES = 5000
+
+# Largest ICC profile copied into the outputs. Real ones, CMYK press profiles included, are
+# far smaller; a JPEG, WebP or TIFF can carry many megabytes of "profile", which would
+# otherwise be written again into every variant.
+MAX_ICC_BYTES = 4 << 20
+
 # Largest grid for which a palette image is built in pure Python (exact, no quantisation).
 _PALETTE_MAX_PIXELS = 1 << 16
 
@@ -222,10 +232,20 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     with _translate("reading the header"), _pillow_bomb_limit(settings.max_pixels):
         im = Image.open(io.BytesIO(data), formats=readable_formats())
         im_format = im.format or "unknown"
-        n_frames = max(1, int(getattr(im, "n_frames", 1)))
+        n_frames = _count_frames(im, MAX_FRAMES)
     out_format = output_format_for(settings.format, im_format)
     animated_out = out_format.animation and settings.frames is Frames.ALL
     frames_used = n_frames if animated_out else 1
+    if frames_used > MAX_FRAMES:
+        many = "more than " if n_frames == MAX_FRAMES + 1 else ""
+        raise ImageTooLarge(
+            f"image has {many}{n_frames - bool(many):,} frames, over the {MAX_FRAMES:,}-frame "
+            "limit (--frames first takes the first frame only)"
+        )
+    if n_frames > MAX_FRAMES:  # only the first frame is used: count them all, for the record
+        with _translate("reading the header"):
+            n_frames = max(1, int(getattr(im, "n_frames", 1)))
+            im.seek(0)
     if out_format.name == "mpo" and frames_used == 1:
         out_format = BY_NAME["jpeg"]  # one picture is a plain JPEG, named and typed as one
     with _translate("reading the header"):
@@ -237,6 +257,20 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         raise ImageTooLarge(
             f"image is {what} = {_fmt_mp(total)}, over the {_fmt_mp(settings.max_pixels)} limit"
         )
+    if frames_used > 1:
+        # Each frame's grids (n x n whatever its size) stay in memory until every frame is
+        # done: count a frame as the larger of its pixels and its grids', so thousands of
+        # tiny frames cannot ask for gigabytes of 1024 x 1024 grids.
+        grid_px = {
+            s: sum(p.grid[0] * p.grid[1] for p in plan_grids(*s, settings)) for s in set(sizes)
+        }
+        cost = sum(max(w * h, grid_px[w, h]) for w, h in sizes)
+        if cost > settings.max_pixels:
+            fw, fh = sizes[0]
+            raise ImageTooLarge(
+                f"image is {frames_used} frames ({fw}x{fh}, ...) with their grids = "
+                f"{_fmt_mp(cost)}, over the {_fmt_mp(settings.max_pixels)} limit"
+            )
 
     with _translate("reading metadata"):
         orientation = _orientation(im)
@@ -495,6 +529,23 @@ class _Decoded:
     scale: int
 
 
+def _count_frames(im: Image.Image, cap: int) -> int:
+    """Frames (or pages) in ``im``; over ``cap`` comes back as ``cap + 1``. Pillow counts GIF
+    frames and TIFF pages by reading every one: stop after ``cap`` instead. (One frame at a
+    time: a TIFF seek past the end records the target frame as the page count.)"""
+    if im.format not in ("GIF", "TIFF"):
+        return max(1, int(getattr(im, "n_frames", 1)))
+    count = 1
+    try:
+        while count <= cap:
+            im.seek(count)
+            count += 1
+    except EOFError:
+        pass
+    im.seek(0)
+    return count
+
+
 def _frame_sizes(im: Image.Image, count: int) -> list[tuple[int, int]]:
     """Each frame's size, read from headers only. Pages of a TIFF or MPO may differ."""
     if count == 1 or im.format not in ("TIFF", "MPO"):
@@ -628,7 +679,9 @@ def _to_output_mode(
         if fmt.palette and (g.mode == "RGB" or (g.mode == "RGBA" and fmt.name == "png")):
             g = _exact_palette(g) or g
         out.append(g)
-    if out_icc is not None and not _icc_matches(out_icc, out[0].mode):
+    if out_icc is not None and (
+        len(out_icc) > MAX_ICC_BYTES or not _icc_matches(out_icc, out[0].mode)
+    ):
         out_icc = None
     return out, out_icc
 
@@ -778,7 +831,14 @@ def _encode(
         kwargs["compression"] = "raw"
     if fmt.name == "ico":
         kwargs["sizes"] = [first.size]  # Pillow's default list would shrink it to a square
-    return save_bytes(first, fmt.pil, **kwargs)
+    try:
+        return save_bytes(first, fmt.pil, **kwargs)
+    except TypeError:
+        if not isinstance(kwargs.get("disposal"), list):
+            raise
+        # Pillow merges identical consecutive GIF frames; when every frame is the same it
+        # writes one, but hands it the whole per-frame disposal list (Pillow 11-13).
+        return save_bytes(first, fmt.pil, **{**kwargs, "disposal": kwargs["disposal"][0]})
 
 
 def _has_transparency(im: Image.Image) -> bool:

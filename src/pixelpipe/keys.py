@@ -111,10 +111,11 @@ def check_template(template: str) -> None:
 
 def local_path(root: str, key: str) -> str:
     """Where object ``key`` goes under folder ``root``, refusing anything that would land
-    outside it (``..`` segments, absolute keys, empty segments are not followed)."""
+    outside it (``..`` segments, absolute keys, empty segments are not followed; backslashes
+    count as separators; a NUL byte is refused)."""
     import posixpath
 
     parts = [p for p in key.replace("\\", "/").split("/") if p not in ("", ".")]
-    if not parts or any(p == ".." for p in parts):
+    if not parts or any(p == ".." for p in parts) or "\x00" in key:
         raise ValueError(f"object key {key!r} cannot be written under {root}")
     return posixpath.join(root, *parts)
