@@ -30,6 +30,7 @@ from web_stack import (
 )
 
 LIMIT = 300 * 1024  # --max-bytes of the shared stack
+pytestmark = pytest.mark.xdist_group("web-api")  # one shared stack (make: --dist loadgroup)
 
 
 @pytest.fixture(scope="module")
