@@ -540,10 +540,10 @@ class Handler(BaseHTTPRequestHandler):
         length = self._content_length()
         limit = gallery.config.max_upload_bytes
         if length > limit:
+            upload_key(name)  # a bad name is the first thing to say
+            reason = byte_limit_reason(length, limit).replace(" limit", " upload limit")
             raise HttpError(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                f"{upload_key(name)}: {byte_limit_reason(length, limit)} "
-                "(pixelpipe up --max-bytes); not uploaded",
+                HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{reason} (pixelpipe up --max-bytes)"
             )
         body = self._read_body(length)
         result = gallery.upload(name, body)

@@ -227,9 +227,9 @@
     const divider = el("div", { class: "compare-divider", "aria-hidden": "true" });
     const view = el("div", { class: "compare-view" }, base, top, divider);
     if (item.width && item.height) {
-      // At most ~22rem high, whatever the shape of the image.
+      // At most ~18rem high, whatever the shape of the image.
       view.style.aspectRatio = `${item.width} / ${item.height}`;
-      view.style.maxWidth = `calc(22rem * ${item.width / item.height})`;
+      view.style.maxWidth = `calc(18rem * ${item.width / item.height})`;
     }
     const update = () => {
       const pct = Number(range.value);
@@ -309,7 +309,7 @@
         row.ok(`uploaded (${bytes(doc.bytes)})`);
       } else {
         const reason = doc.error || response.statusText;
-        row.fail(`not uploaded: ${response.status} ${reason}`);
+        row.fail(`not uploaded (${response.status}): ${reason}`);
         announce(`${file.name} not uploaded: ${reason}`);
       }
     } catch (err) {
