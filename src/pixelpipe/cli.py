@@ -343,7 +343,7 @@ def _stack_options(func: Any) -> Any:
             "--host",
             default=local.DEFAULT_HOST,
             show_default=True,
-            help="Address to bind; loopback unless you mean it.",
+            help="Address the endpoint and the web page bind to; loopback unless you mean it.",
         ),
         click.option(
             "--port",
