@@ -149,7 +149,11 @@ def test_upload_with_the_file_picker_shows_every_variant(
     for name in ("street.jpg", "sprite.png"):
         assert_every_variant_shown(page, up, name)
     meta = card(page, "street.jpg").locator(".meta").inner_text()
-    assert re.search(rf"1600{X}1067 · JPEG · 233\.9 KiB · processed in \d+ ms", meta), meta
+    assert re.search(
+        rf"^1600{X}1067 · JPEG · 233\.9 KiB · processed in (\d+ ms|\d+\.\d s) · "
+        r"ready (\d+ ms|\d+\.\d s) after upload$",
+        meta,
+    ), meta
     assert card(page, "street.jpg").locator(".badge").inner_text().lower() == "done"
     page.screenshot(path=str(artifacts / "web-ui-upload.png"), full_page=True)
 
