@@ -351,7 +351,7 @@ def _stack_options(func: Any) -> Any:
             "--host",
             default=local.DEFAULT_HOST,
             show_default=True,
-            help="Address to bind; loopback unless you mean it.",
+            help="Address the endpoint and the web page bind to; loopback unless you mean it.",
         ),
         click.option(
             "--port",
@@ -383,6 +383,14 @@ def _stack_options(func: Any) -> Any:
     show_default=True,
     help="Seconds a received message stays hidden (a crashed worker's comes back after it).",
 )
+@click.option(
+    "--ui-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Port of the web page (on --host); 0 picks a free one.  "
+    "[default: 8080, or a free port if 8080 is taken]",
+)
+@click.option("--no-ui", is_flag=True, help="Do not serve the web page.")
 @_settings_options
 def up(
     host: str,
@@ -391,13 +399,18 @@ def up(
     processed_bucket: str,
     workers: int | None,
     visibility_timeout: int,
+    ui_port: int | None,
+    no_ui: bool,
     **flags: Any,
 ) -> None:
-    """Run the whole pipeline locally: S3 + SQS endpoint, buckets, queue, workers.
+    """Run the whole pipeline locally: S3 + SQS endpoint, buckets, queue, workers, and a
+    web page to upload images and watch their variants appear.
 
-    Upload with any S3 client; variants appear in the processed bucket. Ctrl-C stops it:
-    workers finish the message in hand. Data is kept in memory only.
+    Upload with the page or any S3 client; variants appear in the processed bucket. The
+    page's uploads are limited to --max-bytes (413 above it). Ctrl-C stops it: workers
+    finish the message in hand. Data is kept in memory only.
     """
+    web, ui_note = (None, "") if no_ui else _bind_web(host, ui_port)
     stack = local.LocalStack(
         host=host,
         port=port,
@@ -406,11 +419,22 @@ def up(
         engine=_build_settings(**flags),
         visibility_timeout=visibility_timeout,
     )
-    _start_or_exit(stack)
+    try:
+        _start_or_exit(stack)
+    except BaseException:
+        if web is not None:
+            web.stop()
+        raise
     count = _cores() if workers is None else workers
     stack.start_workers(count)
+    if web is not None:
+        from .web.server import gallery_for
+
+        web.start(gallery_for(stack))
     out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]pixelpipe {__version__}[/bold] local stack is up")
+    if web is not None:
+        out.print(f"  web page          {web.url}{ui_note}")
     out.print(f"  endpoint          {stack.endpoint}   (S3 and SQS)")
     out.print(f"  source bucket     {source_bucket}")
     out.print(f"  processed bucket  {processed_bucket}")
@@ -435,8 +459,31 @@ def up(
     while not stop.wait(0.5):
         pass
     out.print("stopping: workers finish the message in hand ...")
+    if web is not None:
+        web.stop()
     stack.stop()
     out.print("stopped")
+
+
+def _bind_web(host: str, ui_port: int | None) -> tuple[Any, str]:
+    """The web page's server, bound (not serving yet), and a note for the start-up lines.
+    The default port, when taken, gives way to a free one; a port asked for does not."""
+    from .web.server import DEFAULT_UI_PORT, WebServer
+
+    try:
+        return WebServer(host, DEFAULT_UI_PORT if ui_port is None else ui_port), ""
+    except OSError as exc:
+        if ui_port is not None:
+            raise click.UsageError(
+                f"cannot serve the web page on {host}:{ui_port}: {exc.strerror or exc}; "
+                "pass another --ui-port, 0 for a free one, or --no-ui"
+            ) from None
+    try:
+        return WebServer(host, 0), f"   (port {DEFAULT_UI_PORT} is in use)"
+    except OSError as exc:
+        raise click.UsageError(
+            f"cannot serve the web page on {host}: {exc.strerror or exc}; pass --no-ui"
+        ) from None
 
 
 def _start_or_exit(stack: local.LocalStack) -> None:
