@@ -60,9 +60,13 @@ SLOW_MS = 2000  # a warm-up slower than this is the only run
 
 
 def photo_like(megapixels: float, seed: int = 0) -> Image.Image:
-    """A deterministic 4:3 image with smooth gradients, edges and sensor-like noise."""
+    """A deterministic 4:3 image of about ``megapixels``: see :func:`scene`."""
     w = int((megapixels * 1e6 * 4 / 3) ** 0.5)
-    h = int(w * 3 / 4)
+    return scene(w, int(w * 3 / 4), seed)
+
+
+def scene(w: int, h: int, seed: int = 0) -> Image.Image:
+    """A deterministic w x h image with smooth gradients, hard edges and sensor-like noise."""
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     x /= w

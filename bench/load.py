@@ -24,6 +24,7 @@ manifest is there.
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import json
 import socket
@@ -41,7 +42,13 @@ from PIL import Image
 from pixelpipe.local import LocalStack, clients
 
 LABELS = ("8x8", "16x16", "32x32", "48x48", "64x64")
-SIZES = {"small": (64, 48), "medium": (640, 480), "large": (1600, 1200)}
+SIZES = {
+    "small": (64, 48),
+    "medium": (640, 480),
+    "large": (1600, 1200),
+    "2mp": (1632, 1224),  # photo-like content (bench_engine.photo_like), as the engine bench
+    "12mp": (4000, 3000),
+}
 
 
 @dataclass
@@ -49,6 +56,7 @@ class Report:
     uploads: int
     workers: int
     size: str
+    serial: bool = False
     seconds: float = 0.0
     throughput: float = 0.0  # images per second
     p50_ms: float = 0.0
@@ -76,6 +84,7 @@ class Report:
                 f"{self.uploads} ({self.size}, {SIZES[self.size][0]}x{SIZES[self.size][1]} JPEG)",
             ),
             ("workers", str(self.workers)),
+            ("uploads sent", "one at a time" if self.serial else "all at once"),
             ("wall time, first upload to last manifest", f"{self.seconds:.1f} s"),
             ("throughput", f"{self.throughput:.1f} images/s"),
             (
@@ -94,14 +103,32 @@ class Report:
 
 
 def make_image(i: int, size: tuple[int, int]) -> bytes:
-    """A distinct small picture per index."""
+    """A distinct picture per index: gradients when small, a photo-like scene when large."""
     w, h = size
+    if w * h >= 1_000_000:
+        return _photo(i, size)
     base = Image.linear_gradient("L").resize((w, h))
     tint = Image.new("L", (w, h), (i * 37) % 256)
     im = Image.merge("RGB", (base, tint, base.rotate(90 * (i % 4)).resize((w, h))))
     im.putpixel((i % w, (i // w) % h), (255, 255 - i % 256, i % 256))
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+@functools.cache
+def _scene(size: tuple[int, int]) -> Image.Image:
+    from bench_engine import scene  # the engine benchmark's corpus generator
+
+    return scene(*size)
+
+
+def _photo(i: int, size: tuple[int, int]) -> bytes:
+    im = _scene(size).copy()
+    x = i * 64 % (size[0] - 64)
+    im.paste((i * 37 % 256, i * 91 % 256, i * 13 % 256), (x, 0, x + 64, 64))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
     return buf.getvalue()
 
 
@@ -136,8 +163,11 @@ def run(
     concurrency: int = 16,
     timeout: float = 600.0,
     prefix: str = "load/",
+    serial: bool = False,
 ) -> Report:
-    report = Report(uploads=uploads, workers=workers, size=size)
+    """``serial``: one upload at a time, the next once the last one's manifest is written
+    (latency on an idle stack); otherwise every upload at once (throughput, queueing)."""
+    report = Report(uploads=uploads, workers=workers, size=size, serial=serial)
     stack = LocalStack(port=_free_port())
     stack.start()
     try:
@@ -154,10 +184,15 @@ def run(
             s3.put_object(Bucket=stack.source_bucket, Key=key, Body=bodies[key])
             uploaded_at[key] = time.time()
 
-        start = time.time()
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(put, bodies))
         deadline = time.monotonic() + timeout
+        start = time.time()
+        if serial:
+            for key in bodies:
+                put(key)
+                _wait_for(s3, stack.processed_bucket, key, deadline)
+        else:
+            with ThreadPoolExecutor(concurrency) as pool:
+                list(pool.map(put, bodies))
         manifests: set[str] = set()
         while time.monotonic() < deadline:
             manifests = _keys(s3, stack.processed_bucket, "_manifests/" + prefix)
@@ -221,6 +256,15 @@ def _verify(
         report.max_ms = max(latencies)
 
 
+def _wait_for(s3: Any, bucket: str, key: str, deadline: float) -> None:
+    """Until ``key``'s manifest or failure record is in ``bucket`` (or the deadline)."""
+    while time.monotonic() < deadline:
+        for record in (f"_manifests/{key}.json", f"_failures/{key}.json"):
+            if _keys(s3, bucket, record):
+                return
+        time.sleep(0.05)
+
+
 def _keys(s3: Any, bucket: str, prefix: str) -> set[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
     return {o["Key"] for p in pages for o in p.get("Contents", [])}
@@ -243,10 +287,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="small")
     parser.add_argument("--concurrency", type=int, default=16, help="upload threads")
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument(
+        "--serial", action="store_true", help="one upload at a time (latency when idle)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON too")
     args = parser.parse_args(argv)
     report = run(
-        args.uploads, args.workers, args.size, concurrency=args.concurrency, timeout=args.timeout
+        args.uploads,
+        args.workers,
+        args.size,
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        serial=args.serial,
     )
     print(report.table())
     if args.json:

@@ -200,6 +200,43 @@ def test_save_bytes_is_pillows_save(fmt: str) -> None:
     assert save_bytes(im, fmt) == buf.getvalue()
 
 
+def test_memory_budget_is_the_lambda_functions_memory_when_smaller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
+    free = engine.memory_budget()
+    assert 0 < free < 1 << 62  # /proc/meminfo on Linux
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    assert engine.memory_budget() == 128 << 20
+
+
+@pytest.mark.parametrize(
+    ("fmt", "budget_mb", "threads", "expected"),
+    [
+        ("webp", 4096, 0, 2),  # 800x600 lossless WebP: ~8 MB per encode, both CPUs
+        ("webp", 20, 0, 1),  # half of 20 MB holds one encode at a time
+        ("webp", 20, 2, 2),  # an explicit thread count is taken as asked
+    ],
+)
+def test_auto_threads_are_capped_by_memory(
+    monkeypatch: pytest.MonkeyPatch, fmt: str, budget_mb: int, threads: int, expected: int
+) -> None:
+    used: list[int] = []
+    real_map = engine._map
+
+    def spy(fn: object, count: int, n: int) -> list[object]:
+        used.append(n)
+        return real_map(fn, count, n)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "_map", spy)
+    monkeypatch.setattr(engine, "memory_budget", lambda: budget_mb << 20)
+    monkeypatch.setattr(engine, "available_cpus", lambda: 2)
+    data = encode(photo_like(800, 600, seed=3), "PNG")
+    result = engine.pixelate(data, EngineSettings(format=fmt, threads=threads))
+    assert used == [expected]
+    assert len(result.variants) == 5
+
+
 def test_threads_setting_is_validated_and_read_from_the_environment() -> None:
     assert EngineSettings().threads == 0
     assert EngineSettings.from_env({"PIXELPIPE_THREADS": "3"}).threads == 3

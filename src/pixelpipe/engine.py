@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image, ImageCms, UnidentifiedImageError
@@ -367,8 +368,15 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
 
     # Variants are independent and Pillow's codecs and zlib release the GIL while they
     # work: encode them on several cores at once.
+    count = len(per_frame[0][1])
+    threads = min(count, settings.threads or available_cpus())
+    if not settings.threads and "full" in kinds:
+        # Auto: no more full-size encodes at once than half the memory budget holds (a 24 MP
+        # lossless WebP takes ~380 MB to write; two at once would not fit a 1 GB Lambda).
+        per_encode = out_format.encode_bytes_per_px * width * height * frames_used
+        threads = max(1, min(threads, memory_budget() // 2 // per_encode))
     with _translate("encoding"):
-        variants = [v for group in _map(render, len(per_frame[0][1]), settings) for v in group]
+        variants = [v for group in _map(render, count, threads) for v in group]
     t_end = time.perf_counter()
     return Pixelated(
         source=SourceInfo(
@@ -430,10 +438,32 @@ def available_cpus() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _map(fn: Callable[[int], list[Variant]], count: int, settings: EngineSettings) -> list[Any]:
-    """``[fn(0), ..., fn(count - 1)]``, on up to ``settings.threads`` threads (0 = one per
-    CPU). The first exception is raised once every started task has finished."""
-    threads = min(count, settings.threads or available_cpus())
+def memory_budget() -> int:
+    """Bytes this process can count on: the Lambda function's memory size, the cgroup's
+    memory limit and the memory available now, whichever is smallest of those known."""
+    known = []
+    lambda_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if lambda_mb.isdigit():
+        known.append(int(lambda_mb) << 20)
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            known.append(int(limit))
+    except OSError:
+        pass
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                known.append(int(line.split()[1]) << 10)
+    except (OSError, ValueError, IndexError):
+        pass
+    return min(known) if known else 1 << 62
+
+
+def _map(fn: Callable[[int], list[Variant]], count: int, threads: int) -> list[Any]:
+    """``[fn(0), ..., fn(count - 1)]`` on up to ``threads`` threads. The first exception is
+    raised once every started task has finished."""
+    threads = min(count, threads)
     if threads <= 1:
         return [fn(i) for i in range(count)]
     with _POOLS_LOCK:

@@ -38,6 +38,9 @@ class OutputFormat:
     needs_feature: str | None = None  # Pillow feature that must be compiled in
     # Written losslessly with these options unless a quality is given (then lossy).
     lossless_options: Mapping[str, Any] = field(default_factory=dict)
+    # Memory one full-size variant takes while it is encoded, per output pixel: the canvas
+    # plus the encoder's own buffers (measured at 24 MP; see docs/PERFORMANCE.md).
+    encode_bytes_per_px: int = 8
 
     def target_mode(self, work_mode: str, sixteen_bit: bool) -> str:
         """The mode to write for an image processed in ``work_mode``."""
@@ -107,6 +110,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         # and no slower to write at effort ("quality") 0: at 12 MP 4x faster; higher efforts
         # cost up to 40 % more time for < 1 % (docs/PERFORMANCE.md).
         lossless_options={"lossless": True, "quality": 0},
+        encode_bytes_per_px=16,  # libwebp's lossless encoder: 15 B/px measured
         needs_feature="webp",
     ),
     OutputFormat(
@@ -121,6 +125,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         max_side=65536,
         modes={"RGB": "RGB", "RGBA": "RGBA"},
         save_options={"speed": 8},
+        encode_bytes_per_px=30,  # 28 B/px measured
         needs_feature="avif",
     ),
     OutputFormat(
@@ -133,6 +138,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         lossy=False,
         modes={"L": "L", "RGB": "RGB", "RGBA": "RGBA"},
         palette=True,
+        encode_bytes_per_px=12,  # 11.7 B/px measured (Pillow quantises an RGB canvas)
     ),
     OutputFormat(
         "tiff",

@@ -17,7 +17,8 @@ Environment variables (all optional), as read by :meth:`EngineSettings.from_env`
 ``PIXELPIPE_FRAMES``        ``all`` or ``first`` for animated inputs
 ``PIXELPIPE_MAX_BYTES``     input byte limit (default 50 MiB; accepts ``20MiB``, ``5MB``)
 ``PIXELPIPE_MAX_PIXELS``    pixel limit over all frames (default 100 MP; accepts ``40M``)
-``PIXELPIPE_THREADS``       threads encoding one image's variants (default 0 = one per CPU)
+``PIXELPIPE_THREADS``       threads encoding one image's variants (default 0 = one per CPU, fewer
+                           when memory is short)
 ==========================  ===================================================
 """
 
@@ -177,8 +178,9 @@ class EngineSettings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     # Extra keyword arguments for the encoder, e.g. {"subsampling": 0}; for experts.
     encoder_options: Mapping[str, Any] = field(default_factory=dict)
-    # Threads encoding one image's variants at once; 0 = one per available CPU. Changes
-    # speed only, never the outputs (so it is not part of the settings digest).
+    # Threads encoding one image's variants at once; 0 = one per available CPU, fewer when
+    # half the memory (Lambda's, the cgroup's or what is free) cannot hold that many
+    # full-size encodes. Changes speed only, never the outputs (not in the settings digest).
     threads: int = 0
 
     def __post_init__(self) -> None:
