@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck pytest bench load samples package clean
+.PHONY: demo test lint format typecheck pytest bench encoders e2e load samples package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,12 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
 
 # 1000 small uploads through the local stack, 2 workers: throughput, latency, 0 lost/duplicated.
+encoders: $(STAMP)
+	$(BIN)/python bench/encoders.py
+
+e2e: $(STAMP)
+	$(BIN)/python bench/e2e.py
+
 load: $(STAMP)
 	$(BIN)/python bench/load.py --uploads 1000 --workers 2 --size small
 
