@@ -133,12 +133,13 @@ class BlockLayout:
         return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
     def encode_jpeg(
-        self, g: Image.Image, save_kwargs: Mapping[str, Any], max_distinct: float = 0.6
+        self, g: Image.Image, save_kwargs: Mapping[str, Any], max_distinct: float = 0.9
     ) -> bytes | None:
         """The full-size image as baseline JPEG bytes, or None when this path does not apply
         (a mode or option it does not handle) or does not pay: more than ``max_distinct`` of
-        the MCU rows distinct (measured: above ~0.6 encoding the full image is as fast, and
-        its file has no restart markers). The caller then encodes the full image."""
+        the MCU rows distinct. Measured against building and encoding the full image: 0.23
+        distinct 6x faster, 0.5 2x, 0.66 1.6x, 0.82 1.2x, all distinct equal (and then the
+        file has no restart markers). The caller then encodes the full image."""
         if g.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(save_kwargs):
             return None
         kwargs = {**save_kwargs, "restart_marker_rows": 1, "restart_marker_blocks": 0}
