@@ -56,9 +56,12 @@ def main() -> int:
         ("JPEG", "progressive", job(j, encoder_options={"progressive": True})),
     ]
     for label, options in [
-        ("lossless, effort 0 (default)", {}),
+        ("lossless, effort 0, method 4 (default)", {}),
         ("lossless, effort 50", {"encoder_options": {"quality": 50}}),
         ("lossless, effort 100", {"encoder_options": {"quality": 100}}),
+        ("lossless, effort 0, method 0", {"encoder_options": {"method": 0}}),
+        ("lossless, effort 0, method 2", {"encoder_options": {"method": 2}}),
+        ("lossless, effort 0, method 6", {"encoder_options": {"method": 6}}),
         ("lossy, quality 80", {"quality": 80}),
     ]:
         rows.append(("WebP", label, job(j, format="webp", **options)))
