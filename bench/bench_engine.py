@@ -39,8 +39,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 from PIL import Image
 
 import pixelpipe
@@ -67,6 +67,8 @@ def photo_like(megapixels: float, seed: int = 0) -> Image.Image:
 
 def scene(w: int, h: int, seed: int = 0) -> Image.Image:
     """A deterministic w x h image with smooth gradients, hard edges and sensor-like noise."""
+    import numpy as np  # here: the measured processes should not carry it
+
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     x /= w
@@ -224,12 +226,109 @@ def ratio(pp: dict[str, float], other: dict[str, float] | None, key: str) -> str
     return "-" if other is None else f"{pp[key] / other[key]:.2f}"
 
 
+Row = tuple[str, float, Any, dict[str, dict[str, float] | None]]
+
+
+def tables(rows: list[Row]) -> list[str]:
+    """The results as Markdown: time, CPU ratios, bytes and memory, the targets."""
+    out = ["### Time: wall / CPU ms (CPU: all threads); ratios pixelpipe / other (wall)", ""]
+    out.append("| image | MP | straightforward | sharp | floor | pixelpipe | "
+               "pp/straightforward | pp/sharp | pp/floor |")  # fmt: skip
+    out.append("|" + "---|" * 9)
+    for name, mp, _, res in rows:
+        pp = _pp(res)
+        out.append(
+            f"| {name} | {mp:.1f} | {fmt_ms(res['straightforward'])} | {fmt_ms(res['sharp'])} | "
+            f"{fmt_ms(res['floor'])} | {fmt_ms(pp)} | "
+            f"{ratio(pp, res['straightforward'], 'wall_ms')} | "
+            f"{ratio(pp, res['sharp'], 'wall_ms')} | {ratio(pp, res['floor'], 'wall_ms')} |"
+        )
+    out += ["", "### CPU ratios, pixelpipe / other (all threads' CPU time)", ""]
+    out += ["| image | pp/straightforward | pp/sharp | pp/floor |", "|---|---|---|---|"]
+    for name, _, _, res in rows:
+        pp = _pp(res)
+        out.append(
+            f"| {name} | {ratio(pp, res['straightforward'], 'cpu_ms')} | "
+            f"{ratio(pp, res['sharp'], 'cpu_ms')} | {ratio(pp, res['floor'], 'cpu_ms')} |"
+        )
+    out += ["", "### Output bytes (five variants) and peak RSS of the process", ""]
+    out.append(
+        "| image | straightforward B | sharp B | pixelpipe B | pp/straightforward | pp/sharp | "
+        "RSS MB straightforward / sharp / pixelpipe | decoded RGB MB |"
+    )
+    out.append("|" + "---|" * 8)
+    for name, _, probe, res in rows:
+        pp = _pp(res)
+        rss = " / ".join(_get(res[a], "rss_mb", "{:.0f}") for a in APPROACHES if a != "floor")
+        rgb = probe.source.width * probe.source.height * 3 / 2**20
+        out.append(
+            f"| {name} | {_get(res['straightforward'], 'bytes', '{:,.0f}')} | "
+            f"{_get(res['sharp'], 'bytes', '{:,.0f}')} | {pp['bytes']:,.0f} | "
+            f"{ratio(pp, res['straightforward'], 'bytes')} | {ratio(pp, res['sharp'], 'bytes')} "
+            f"| {rss} | {rgb:.0f} |"
+        )
+    return [*out, "", *targets(rows)]
+
+
+def targets(rows: list[Row]) -> list[str]:
+    """Issue #6's targets, checked against this run's figures."""
+    out = ["### Targets (issue #6)", "", "| target | pixelpipe / other, wall | met |"]
+    out.append("|---|---|---|")
+
+    def check(what: str, value: float | None, ok: bool) -> None:
+        shown = "not measured" if value is None else f"{value:.2f}"
+        out.append(f"| {what} | {shown} | {'yes' if value is not None and ok else 'NO'} |")
+
+    for name, mp, probe, res in rows:
+        pp = _pp(res)
+        if round(mp) == 12 and probe.source.format in ("JPEG", "PNG"):
+            for other, limit, label in (
+                ("straightforward", 0.25, ">= 4x faster than straightforward (<= 0.25)"),
+                ("sharp", 1.0, "faster than sharp (< 1.00)"),
+                ("floor", 1.3, "<= 1.3x the codec floor (<= 1.30)"),
+            ):  # fmt: skip
+                r = res[other]
+                value = None if r is None else pp["wall_ms"] / r["wall_ms"]
+                ok = value is not None and (value < limit if other == "sharp" else value <= limit)
+                check(f"{name}: {label}", value, ok)
+        if round(mp) == 24 and probe.source.format == "JPEG":
+            rgb = probe.source.width * probe.source.height * 3 / 2**20
+            check(
+                f"{name}: peak RSS / decoded RGB <= 3", pp["rss_mb"] / rgb, pp["rss_mb"] <= 3 * rgb
+            )
+    return out
+
+
+def _pp(res: dict[str, dict[str, float] | None]) -> dict[str, float]:
+    pp = res["pixelpipe"]
+    assert pp is not None, "pixelpipe is always measured"
+    return pp
+
+
+def _get(r: dict[str, float] | None, key: str, fmt: str) -> str:
+    return "-" if r is None else fmt.format(r[key])
+
+
+MARK = ("<!-- bench_engine: start -->", "<!-- bench_engine: end -->")
+
+
+def update_doc(path: Path, text: str) -> None:
+    """Replace what is between the two MARK comments in ``path`` with ``text``."""
+    doc = path.read_text()
+    head, sep, rest = doc.partition(MARK[0])
+    _, sep2, tail = rest.partition(MARK[1])
+    if not (sep and sep2):
+        raise SystemExit(f"{path}: no {MARK[0]} ... {MARK[1]} section to write into")
+    path.write_text(f"{head}{MARK[0]}\n{text}\n{MARK[1]}{tail}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per job (best wins)")
     parser.add_argument("--mp", default=",".join(map(str, MEGAPIXELS)), help="megapixels")
     parser.add_argument("--formats", default=",".join(FORMATS), help="jpeg,png,webp")
     parser.add_argument("--only", default=",".join(APPROACHES), help="approaches to run")
+    parser.add_argument("--doc", help="also write the results into this Markdown file")
     parser.add_argument("--measure", nargs=2, metavar=("APPROACH", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -240,11 +339,12 @@ def main() -> int:
     skip = ensure_sharp() if "sharp" in approaches else None
     if skip:
         approaches.remove("sharp")
-    cpus = available_cpus()
-    print(
-        f"# pixelpipe {pixelpipe.__version__}, Pillow {Image.__version__}, Python "
-        f"{platform.python_version()}, {platform.machine()}, {cpus} CPUs; best of {args.repeat}"
+    header = (
+        f"pixelpipe {pixelpipe.__version__}, Pillow {Image.__version__}, Python "
+        f"{platform.python_version()}, {platform.machine()}, {available_cpus()} CPUs, "
+        f"{time.strftime('%Y-%m-%d')}; best of {args.repeat}"
     )
+    print(f"# {header}")
     if skip:
         print(f"# {skip}")
     paths = corpus([float(m) for m in args.mp.split(",")], args.formats.split(","))
@@ -258,51 +358,14 @@ def main() -> int:
             res[a] = run_one(a, path, fmt, probe.decode_scale, args.repeat)
         mp = probe.source.width * probe.source.height / 1e6
         rows.append((path.name, mp, probe, res))
-        line = ", ".join(f"{a} {fmt_ms(res[a])}" for a in approaches)
+        line = ", ".join(f"{a} {fmt_ms(res[a])}" for a in approaches)  # progress
         print(f"# {path.name}: {line}", flush=True)
 
-    print("\n## Time: wall / CPU ms (CPU counts every thread); ratios pixelpipe / other (wall)\n")
-    print("| image | MP | straightforward | sharp | floor | pixelpipe | "
-          "pp/straightforward | pp/sharp | pp/floor |")  # fmt: skip
-    print("|" + "---|" * 9)
-    for name, mp, _, res in rows:
-        pp = res["pixelpipe"]
-        assert pp is not None
-        print(
-            f"| {name} | {mp:.1f} | {fmt_ms(res['straightforward'])} | {fmt_ms(res['sharp'])} | "
-            f"{fmt_ms(res['floor'])} | {fmt_ms(pp)} | "
-            f"{ratio(pp, res['straightforward'], 'wall_ms')} | "
-            f"{ratio(pp, res['sharp'], 'wall_ms')} | {ratio(pp, res['floor'], 'wall_ms')} |"
-        )
-    print("\n## CPU ratios, pixelpipe / other (all threads' CPU time)\n")
-    print("| image | pp/straightforward | pp/sharp | pp/floor |")
-    print("|---|---|---|---|")
-    for name, _, _, res in rows:
-        pp = res["pixelpipe"]
-        assert pp is not None
-        print(
-            f"| {name} | {ratio(pp, res['straightforward'], 'cpu_ms')} | "
-            f"{ratio(pp, res['sharp'], 'cpu_ms')} | {ratio(pp, res['floor'], 'cpu_ms')} |"
-        )
-    print("\n## Output bytes (five variants) and peak RSS of the process\n")
-    print("| image | straightforward B | sharp B | pixelpipe B | pp/straightforward | pp/sharp | "
-          "RSS MB straightforward / sharp / pixelpipe | decoded RGB MB |")  # fmt: skip
-    print("|" + "---|" * 8)
-    for name, _, probe, res in rows:
-        pp = res["pixelpipe"]
-        assert pp is not None
-
-        def b(r: dict[str, float] | None) -> str:
-            return "-" if r is None else f"{int(r['bytes']):,}"
-
-        rss = " / ".join("-" if res[a] is None else f"{res[a]['rss_mb']:.0f}"  # type: ignore[index]
-                         for a in ("straightforward", "sharp", "pixelpipe"))  # fmt: skip
-        rgb = probe.source.width * probe.source.height * 3 / 2**20
-        print(
-            f"| {name} | {b(res['straightforward'])} | {b(res['sharp'])} | {b(pp)} | "
-            f"{ratio(pp, res['straightforward'], 'bytes')} | {ratio(pp, res['sharp'], 'bytes')} "
-            f"| {rss} | {rgb:.0f} |"
-        )
+    out = [header, *([f"# {skip}"] if skip else []), "", *tables(rows)]
+    print("\n".join(out[1:]))
+    if args.doc:
+        update_doc(Path(args.doc), "\n".join(out))
+        print(f"\n# results written into {args.doc}")
     return 0
 
 
