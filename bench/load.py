@@ -27,7 +27,6 @@ import argparse
 import functools
 import io
 import json
-import socket
 import statistics
 import sys
 import time
@@ -39,7 +38,7 @@ from typing import Any
 
 from PIL import Image
 
-from pixelpipe.local import LocalStack, clients
+from pixelpipe.local import LocalStack, clients, free_port
 
 LABELS = ("8x8", "16x16", "32x32", "48x48", "64x64")
 SIZES = {
@@ -138,12 +137,6 @@ def outputs_for(key: str) -> set[str]:
     return {f"{folder}pixelated-{label}-{name}" for label in LABELS}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -168,7 +161,7 @@ def run(
     """``serial``: one upload at a time, the next once the last one's manifest is written
     (latency on an idle stack); otherwise every upload at once (throughput, queueing)."""
     report = Report(uploads=uploads, workers=workers, size=size, serial=serial)
-    stack = LocalStack(port=_free_port())
+    stack = LocalStack(port=free_port())
     stack.start()
     try:
         s3, sqs = clients(stack.endpoint)

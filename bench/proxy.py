@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import http.client
 import random
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -188,9 +187,3 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])

@@ -22,7 +22,6 @@ import itertools
 import json
 import logging
 import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -38,6 +37,7 @@ from moto.server import ThreadedMotoServer
 from PIL import Image
 
 import pixelpipe.handler
+from pixelpipe.local import free_port
 from pixelpipe.settings import EngineSettings, Settings
 from pixelpipe.storage import Storage
 
@@ -95,17 +95,11 @@ def image_bytes(
 # The server
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """One moto server for the session; its URL. AWS variables set for the whole session."""
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    port = _free_port()
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"

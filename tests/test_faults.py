@@ -25,7 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +66,17 @@ class StallingProxy(FaultProxy):
 
 
 class WorkerProcess:
-    def __init__(self, tmp: Path, index: int, queue_url: str, endpoint: str) -> None:
+    """``pixelpipe worker`` against the stack, in a session of its own; its output in a file
+    (``env`` adds to the dummy environment)."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        index: int | str,
+        queue_url: str,
+        endpoint: str,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.log = tmp / f"worker-{index}.err"
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
@@ -86,10 +96,10 @@ class WorkerProcess:
                     "--wait-seconds",
                     "1",
                 ],
-                stdout=subprocess.DEVNULL,
+                stdout=err,
                 stderr=err,
                 stdin=subprocess.DEVNULL,
-                env=child_env(tmp),
+                env={**child_env(tmp), **(env or {})},
                 cwd=tmp,
                 start_new_session=True,
             )

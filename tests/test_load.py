@@ -40,12 +40,10 @@ def test_hundred_uploads_none_lost_none_duplicated(tmp_path: Path) -> None:
 
 def test_duplicates_are_detectable() -> None:
     """The versioning check sees a second PUT of identical bytes (what it relies on)."""
-    from pixelpipe.local import LocalStack, clients
+    from pixelpipe.local import LocalStack, clients, free_port
 
     name = uuid.uuid4().hex[:8]  # moto's state is per process: names of this test's own
-    stack = LocalStack(
-        port=load._free_port(), source_bucket=f"s-{name}", processed_bucket=f"p-{name}"
-    )
+    stack = LocalStack(port=free_port(), source_bucket=f"s-{name}", processed_bucket=f"p-{name}")
     stack.start()
     try:
         s3, _ = clients(stack.endpoint)

@@ -48,7 +48,7 @@ def test_defaults_are_loopback() -> None:
 
 
 def test_up_binds_loopback_without_host(tmp_path: Path) -> None:
-    port = local_free_port()
+    port = local.free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "pixelpipe", "up", "--port", str(port), "--workers", "0"],
         stdout=subprocess.PIPE,
@@ -63,14 +63,6 @@ def test_up_binds_loopback_without_host(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
-
-
-def local_free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,31 +140,7 @@ def test_worker_logs_carry_no_credentials(tmp_path: Path) -> None:
     up = UpProcess(tmp_path, workers=0).wait_ready()
     try:
         env_patch = {"AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": token}
-        worker = WorkerProcess.__new__(WorkerProcess)
-        worker.log = tmp_path / "worker-secret.err"
-        env = {**child_env(tmp_path), **env_patch}
-        with worker.log.open("ab") as err:
-            worker.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "pixelpipe",
-                    "worker",
-                    "--queue-url",
-                    up.queue_url,
-                    "--processed-bucket",
-                    "processed",
-                    "--endpoint-url",
-                    up.endpoint,
-                    "--wait-seconds",
-                    "1",
-                ],
-                stdout=err,
-                stderr=err,
-                env=env,
-                cwd=tmp_path,
-                start_new_session=True,
-            )
+        worker = WorkerProcess(tmp_path, "secret", up.queue_url, up.endpoint, env=env_patch)
         try:
             up.s3.put_object(
                 Bucket=SOURCE, Key="sec/good.jpg", Body=encode(photo_like(64, 48), "JPEG")

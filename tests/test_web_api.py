@@ -18,16 +18,11 @@ import pytest
 
 from moto_stack import Stack, image_bytes
 from pixelpipe.events import ObjectRef
+from pixelpipe.local import free_port
 from pixelpipe.pipeline import Pipeline
 from pixelpipe.web.server import Gallery, GalleryConfig, WebServer, object_url
-from web_stack import (
-    LABELS,
-    SAMPLES,
-    WebUp,
-    child_env,
-    free_port,
-    listening_addresses,
-)
+from test_local_stack import child_env
+from web_stack import LABELS, SAMPLES, WebUp, listening_addresses
 
 LIMIT = 300 * 1024  # --max-bytes of the shared stack
 pytestmark = pytest.mark.xdist_group("web-api")  # one shared stack (make: --dist loadgroup)

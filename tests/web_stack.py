@@ -6,19 +6,16 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
 import re
-import signal
 import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
+
+from test_local_stack import UpCommand, wait_for
 
 START_TIMEOUT = 30.0
 DEADLINE = 30.0  # upload -> done
@@ -28,70 +25,13 @@ LABELS = ("8x8", "16x16", "32x32", "48x48", "64x64")
 WEB_LINE = re.compile(r"web page\s+(http://\S+/)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def child_env(tmp: Path) -> dict[str, str]:
-    """Dummy credentials; nothing AWS or pixelpipe from the developer's shell."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("AWS_", "PIXELPIPE_")) and k not in ("COLUMNS", "LINES")
-    }
-    env.update(
-        AWS_ACCESS_KEY_ID="dummy-key",
-        AWS_SECRET_ACCESS_KEY="dummy-secret",
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE=str(tmp / "no-aws-config"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp / "no-aws-credentials"),
-        PYTHONUNBUFFERED="1",
-        COLUMNS="200",
-    )
-    return env
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
-class WebUp:
+class WebUp(UpCommand):
     """``python -m pixelpipe up --ui-port 0`` (the OS picks the page's port; it is read from
     the start-up lines) in a session of its own."""
 
     def __init__(self, tmp: Path, *extra: str, workers: int = 1) -> None:
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.tmp = tmp
-        self.port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.stdout_path, self.stderr_path = tmp / "up.out", tmp / "up.err"
-        args = ["--port", str(self.port), "--workers", str(workers), "--ui-port", "0", *extra]
-        with self.stdout_path.open("ab") as out, self.stderr_path.open("ab") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "pixelpipe", "up", *args],
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-                env=child_env(tmp),
-                cwd=tmp,
-                start_new_session=True,
-            )
+        super().__init__(tmp, ["--workers", str(workers), "--ui-port", "0", *extra])
         self.url = ""
-
-    def stdout(self) -> str:
-        return self.stdout_path.read_text(errors="replace")
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text(errors="replace")
 
     def wait_ready(self) -> WebUp:
         def ready() -> str | None:
@@ -143,15 +83,6 @@ class WebUp:
             {"X-Pixelpipe-Upload": "1", "Content-Type": "application/octet-stream"},
         )
         return status, json.loads(body)
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
 
 
 def request(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import stat
 import sys
 import tempfile
@@ -608,18 +607,12 @@ def demo(
         files,
         Path(out_dir),
         engine=engine,
-        port=port or _free_port(),
+        port=port or local.free_port(),
         workers=workers or min(2, _cores()),
         deadline=deadline,
         console=Console(),
     )
     sys.exit(EXIT_OK if ok else EXIT_REJECTED)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------

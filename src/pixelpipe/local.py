@@ -57,6 +57,13 @@ def clients(endpoint: str) -> tuple[Any, Any]:
     return s3, sqs
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port on ``host`` that nothing listens on now (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
         # As the server itself binds: a port whose last connections linger in TIME_WAIT
