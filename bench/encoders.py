@@ -21,7 +21,7 @@ from typing import Any
 from PIL import Image
 
 from bench_engine import corpus
-from pixelpipe import pixelate
+from pixelpipe import blocks, pixelate
 from pixelpipe.blocks import BlockLayout
 from pixelpipe.settings import EngineSettings
 
@@ -39,6 +39,19 @@ def best(fn: Callable[[], int], repeat: int) -> tuple[float, int]:
 def job(data: bytes, **kwargs: Any) -> Callable[[], int]:
     settings = EngineSettings(threads=1, **kwargs)
     return lambda: sum(len(v.data) for v in pixelate(data, settings).variants)
+
+
+def zlib_level(level: int, fn: Callable[[], int]) -> Callable[[], int]:
+    """``fn`` with the PNG row writer's zlib level set to ``level`` while it runs."""
+
+    def run() -> int:
+        saved, blocks._ZLEVEL = blocks._ZLEVEL, level
+        try:
+            return fn()
+        finally:
+            blocks._ZLEVEL = saved
+
+    return run
 
 
 def main() -> int:
@@ -67,6 +80,8 @@ def main() -> int:
         rows.append(("WebP", label, job(j, format="webp", **options)))
     rows += [
         ("PNG", "rows compressed once, zlib 9 (default)", job(p)),
+        ("PNG", "rows compressed once, zlib 6", zlib_level(6, job(p))),
+        ("PNG", "rows compressed once, zlib 1", zlib_level(1, job(p))),
         ("PNG", "same, as JPEG input", job(j, format="png")),
     ]
     grids = pixelate(p, EngineSettings(sizes=(8, 16), output="grid", format="png")).variants
