@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import boto3
 import botocore.config
@@ -142,6 +142,12 @@ class UpCommand:
                 cwd=tmp,
                 start_new_session=True,
             )
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def stdout(self) -> str:
         return self.stdout_path.read_text(errors="replace")
@@ -282,11 +288,8 @@ def big_png(seed: int, size: tuple[int, int] = (4000, 3000)) -> bytes:
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UpProcess]:
-    stack = UpProcess(tmp_path_factory.mktemp("up-shared"))
-    try:
+    with UpProcess(tmp_path_factory.mktemp("up-shared")) as stack:
         yield stack.wait_ready()
-    finally:
-        stack.close()
 
 
 def unique(prefix: str) -> str:

@@ -31,11 +31,8 @@ pytestmark = pytest.mark.xdist_group("web-api")  # one shared stack (make: --dis
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUp]:
     # No --host: the defaults are under test too.
-    stack = WebUp(tmp_path_factory.mktemp("web-api"), "--max-bytes", "300KiB")
-    try:
+    with WebUp(tmp_path_factory.mktemp("web-api"), "--max-bytes", "300KiB") as stack:
         yield stack.wait_ready()
-    finally:
-        stack.close()
 
 
 def unique(stem: str, ext: str = ".jpg") -> str:

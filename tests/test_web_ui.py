@@ -42,11 +42,8 @@ X = "\u00d7"  # the page writes grid sizes with a multiplication sign
 
 @pytest.fixture(scope="module")
 def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebUp]:
-    stack = WebUp(tmp_path_factory.mktemp("web-ui"), "--max-bytes", "300KiB")
-    try:
+    with WebUp(tmp_path_factory.mktemp("web-ui"), "--max-bytes", "300KiB") as stack:
         yield stack.wait_ready()
-    finally:
-        stack.close()
 
 
 @pytest.fixture(scope="module")

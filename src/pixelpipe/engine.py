@@ -369,7 +369,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     # Variants are independent and Pillow's codecs and zlib release the GIL while they
     # work: encode them on several cores at once.
     count = len(per_frame[0][1])
-    threads = min(count, settings.threads or available_cpus())
+    threads = settings.threads or available_cpus()
     if not settings.threads and "full" in kinds:
         # Auto: no more full-size encodes at once than half the memory budget holds (a 24 MP
         # lossless WebP takes ~380 MB to write; two at once would not fit a 1 GB Lambda).
