@@ -33,6 +33,7 @@ from typing import Any, Literal
 from PIL import Image, ImageCms, UnidentifiedImageError
 
 from . import __version__
+from .areas import Area, block_grid, face_areas, hide, region_areas
 from .blocks import BlockLayout, Canvas, save_bytes
 from .errors import (
     CorruptImage,
@@ -138,6 +139,9 @@ class Pixelated:
     decode_scale: int  # 1 = full resolution; 8 = decoded at 1/8 scale
     timings_ms: dict[str, float]
     engine_version: str = ENGINE_VERSION
+    # What was hidden when only regions and faces were asked for (the first frame's areas,
+    # with faces found in any frame; see areas.py). Empty when the whole image is pixelated.
+    areas: tuple[Area, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +285,10 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
 
     if settings.output is not OutputMode.GRID:  # refuse before decoding, not after
         _check_side(*((sizes[0][1], sizes[0][0]) if swap else sizes[0]), out_format)
+    if settings.hides_areas:
+        return _pixelate_areas(
+            im, data, n_frames, frames_used, orientation, out_format, settings, t0
+        )
 
     def scale_for(size: tuple[int, int]) -> int:
         """Largest reduction leaving PARITY_OVERSAMPLE px per block, PARITY_MIN_SIDE px."""
@@ -398,29 +406,148 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     )
 
 
-def _block_grid(frame: Image.Image, plan: _Plan, size: tuple[int, int], scale: int) -> Image.Image:
-    """The grid for P-pixel blocks: each cell averages exactly its own P x P region.
+def _pixelate_areas(
+    im: Image.Image,
+    data: bytes,
+    n_frames: int,
+    frames_used: int,
+    orientation: int,
+    out_format: OutputFormat,
+    settings: EngineSettings,
+    t0: float,
+) -> Pixelated:
+    """Only the regions and faces are pixelated; every other pixel is the source's.
 
-    The complete blocks and the partial last column/row are resized separately, so a block
-    never borrows a stretched share of its neighbours (which resizing the whole image to
-    ceil(W/P) cells would do).
+    Decoded at full resolution (a reduced decode would blur what is kept), each frame
+    oriented upright, areas found on the displayed frames, then one full-size image per
+    variant: a copy of the frame with its areas hidden, encoded by the format's encoder.
     """
-    p = plan.size
-    grid = Image.new(frame.mode, plan.grid)
-    for x0, x1, nx, cx in _spans(size[0], p):
-        for y0, y1, ny, cy in _spans(size[1], p):
-            box = (x0 / scale, y0 / scale, x1 / scale, y1 / scale)
-            grid.paste(frame.resize((nx, ny), Image.Resampling.BILINEAR, box=box), (cx, cy))
-    return grid
+    im_format = im.format or "unknown"
+    transform = 1 if im_format in ORIENTED_ON_LOAD else orientation
+    threads = settings.threads or available_cpus()
+    with _translate("decoding"):
+        source_mode = im.mode
+        icc = im.info.get("icc_profile") or None
+        meta = _private_metadata(_kept_metadata(im)) if settings.keep_metadata else {}
+        keep_tables = _jpeg_tables(im, out_format, settings)
+        decoded, frame_info = _decode_frames(im, frames_used, lambda size: 1)
+        shown = [
+            f.image.transpose(_TRANSPOSE[transform]) if transform in _TRANSPOSE else f.image
+            for f in decoded
+        ]
+        del decoded
+    width, height = shown[0].size
+    areas = [region_areas(settings.regions, *f.size) for f in shown]
+    t_decode = time.perf_counter()
+    detect_ms = 0.0
+    if settings.faces:
+        with _translate("detecting faces"):
+            found, detect_ms = face_areas(shown, settings, threads)
+        areas = [a + f for a, f in zip(areas, found, strict=True)]
+    sixteen = source_mode.startswith("I;16")
+    wide = sixteen or (shown[0].mode == "I" and int(shown[0].getextrema()[1]) > 255)  # type: ignore[arg-type]
+    plans = plan_grids(width, height, settings)
+    encoding = settings.replace(encoder_options={**keep_tables, **settings.encoder_options})
+
+    def render(j: int) -> list[Variant]:
+        plan = plans[j]
+        with _errors("pixelating"):
+            hidden = [
+                hide(f, a, settings, plan.size, plan.unit)
+                for f, a in zip(shown, areas, strict=True)
+            ]
+        with _errors("converting"):
+            ready, out_icc = _to_output_mode(hidden, out_format, sixteen, wide, icc)
+        with _errors("encoding"):
+            blob = _encode(ready, out_format, encoding, out_icc, meta, frame_info)
+        return [
+            Variant(
+                size=plan.size,
+                unit=plan.unit,
+                kind="full",
+                grid=plan.grid,
+                width=width,
+                height=height,
+                format=out_format.name,
+                extension=out_format.extension,
+                content_type=out_format.content_type,
+                frames=len(ready),
+                data=blob,
+            )
+        ]
+
+    per_encode = out_format.encode_bytes_per_px * width * height * frames_used
+    if not settings.threads:
+        threads = max(1, min(threads, memory_budget() // 2 // (2 * per_encode)))
+    with _translate("encoding"):
+        variants = [v for group in _map(render, len(plans), threads) for v in group]
+    t_end = time.perf_counter()
+    union = list(areas[0])
+    for frame_areas in areas[1:]:
+        union.extend(a for a in frame_areas if a not in union)
+    return Pixelated(
+        source=SourceInfo(
+            format=im_format,
+            mode=source_mode,
+            width=width,
+            height=height,
+            frames=n_frames,
+            orientation=orientation,
+            bytes=len(data),
+        ),
+        variants=tuple(variants),
+        decode_scale=1,
+        timings_ms={
+            "decode": round((t_decode - t0) * 1000, 3),
+            "detect": round(detect_ms, 3),
+            "pixelate_encode": round((t_end - t_decode) * 1000 - detect_ms, 3),
+            "total": round((t_end - t0) * 1000, 3),
+        },
+        areas=tuple(union),
+    )
 
 
-def _spans(total: int, p: int) -> list[tuple[int, int, int, int]]:
-    """(start px, end px, cells, first cell) for the complete blocks and the partial one."""
-    full = total // p
-    spans = [(0, full * p, full, 0)] if full else []
-    if total % p:
-        spans.append((full * p, total, 1, full))
-    return spans
+def _jpeg_tables(im: Image.Image, fmt: OutputFormat, settings: EngineSettings) -> dict[str, Any]:
+    """JPEG in, JPEG out, no quality asked for: re-encode with the source's own quantisation
+    tables and sampling, so the pixels kept from the source change as little as a JPEG
+    re-encode allows (instead of dropping to quality 75 and 4:2:0)."""
+    if (
+        settings.quality is not None
+        or fmt.pil not in ("JPEG", "MPO")
+        or im.format not in ("JPEG", "MPO")
+    ):
+        return {}
+    tables = getattr(im, "quantization", None)
+    if not tables or im.mode == "CMYK":
+        return {}
+    from PIL import JpegImagePlugin
+
+    options: dict[str, Any] = {"qtables": [list(t) for _, t in sorted(tables.items())]}
+    sampling = JpegImagePlugin.get_sampling(im)
+    if sampling >= 0:
+        options["subsampling"] = sampling
+    return options
+
+
+# EXIF tags that can hold a picture of the original or where faces were: MakerNote (camera
+# makers store previews and face-detection boxes there).
+_PRIVATE_EXIF = (0x927C,)
+
+
+def _private_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """Kept metadata fit for an image with hidden areas: XMP goes (it carries face regions
+    and names: mwg-rs:Regions, MP:RegionInfo, Iptc4xmpExt:PersonInImage); EXIF loses its
+    MakerNote. EXIF's thumbnail (IFD1) is never copied (``_kept_metadata`` writes IFD0 and
+    its sub-IFDs only)."""
+    out = {k: v for k, v in meta.items() if k != "xmp"}
+    if "exif" in out:
+        exif = Image.Exif()
+        exif.load(out["exif"])
+        sub = exif.get_ifd(0x8769)
+        for tag in _PRIVATE_EXIF:
+            sub.pop(tag, None)
+        out["exif"] = exif.tobytes()
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -647,7 +774,7 @@ def _pixelate_frame(
     grids = []
     for plan in plan_grids(*shown, settings):
         if plan.unit == "px":
-            g = _block_grid(img, plan, (fw, fh), scale)
+            g = block_grid(img, plan.size, (fw, fh), scale)
         else:
             file_grid = (plan.grid[1], plan.grid[0]) if swap else plan.grid
             box = (0.0, 0.0, fw / scale, fh / scale)

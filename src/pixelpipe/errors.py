@@ -9,7 +9,8 @@ is that reason. Callers (the CLI, the pipeline, the workers) print or record it 
         ├── UnsupportedImage   not an image, or a format/mode pixelpipe does not read
         ├── CorruptImage       recognised, but truncated or damaged
         ├── ImageTooLarge      over the byte, pixel or frame limits
-        └── EncodeError        the variant could not be written in the requested format
+        ├── EncodeError        the variant could not be written in the requested format
+        └── AreaError          what was asked to be hidden cannot be hidden: nothing is written
 
 All ``ImageError`` subclasses are *permanent*: retrying the same bytes gives the same result.
 """
@@ -53,6 +54,12 @@ class EncodeError(ImageError):
     """A variant could not be encoded in the requested output format."""
 
 
+class AreaError(ImageError):
+    """Regions or faces were asked to be hidden and cannot be: malformed region metadata, a
+    region outside the image, face detection unavailable or failing. Privacy fails closed:
+    no output is written for the image."""
+
+
 def byte_limit_reason(size: int, limit: int) -> str:
     """The one-line reason for an input of ``size`` bytes over a ``limit``-byte limit."""
     return f"input is {_fmt_bytes(size)}, over the {_fmt_bytes(limit)} limit"
@@ -67,6 +74,7 @@ def _fmt_bytes(n: int) -> str:
 
 
 __all__ = [
+    "AreaError",
     "CorruptImage",
     "EncodeError",
     "ImageError",

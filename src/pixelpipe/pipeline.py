@@ -34,11 +34,12 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import __version__
+from .areas import parse_regions
 from .engine import Pixelated, pixelate
-from .errors import ImageError, PixelpipeError
+from .errors import AreaError, ImageError, PixelpipeError, SettingsError
 from .events import ObjectRef, parse_message_body, sequencer_order
 from .keys import failure_key, manifest_key, render, split_key
-from .settings import Settings
+from .settings import EngineSettings, Settings, parse_bool
 from .storage import (
     META_SOURCE_BUCKET,
     META_SOURCE_ETAG,
@@ -52,6 +53,11 @@ from .storage import (
 )
 
 MANIFEST_VERSION = 1
+
+# User metadata an uploader may set on a source object (``aws s3 cp --metadata``, any SDK):
+# more areas to hide, and whether faces are hidden (overriding the deployment's FACES).
+META_REGIONS = "pixelpipe-regions"  # x,y,w,h;x,y,w,h in pixels of the displayed image
+META_FACES = "pixelpipe-faces"  # true | false
 
 
 class KeyCollision(PixelpipeError):
@@ -87,12 +93,29 @@ class Result:
     timings_ms: Mapping[str, float] = field(default_factory=dict)
 
 
-def settings_digest(settings: Settings) -> str:
-    """Changes when a setting that changes the outputs changes (then the work is redone)."""
-    engine = settings.engine.output_fields()
-    payload = {"engine": engine, "key_template": settings.key_template}
+def settings_digest(settings: Settings, engine: EngineSettings | None = None) -> str:
+    """Changes when a setting that changes the outputs changes (then the work is redone).
+    ``engine``: an object's own engine settings (its regions and faces), if it has them."""
+    fields = (engine or settings.engine).output_fields()
+    payload = {"engine": fields, "key_template": settings.key_template}
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSettings:
+    """The engine settings for one source object: the deployment's, plus the regions its
+    ``pixelpipe-regions`` metadata names, with faces on or off as ``pixelpipe-faces`` says.
+    Malformed metadata raises :class:`AreaError` (permanent; never an unredacted output)."""
+    raw_regions, raw_faces = metadata.get(META_REGIONS), metadata.get(META_FACES)
+    base = settings.engine
+    if raw_regions is None and raw_faces is None:
+        return base
+    try:
+        regions = parse_regions(raw_regions or "", f"{META_REGIONS} metadata")
+        faces = base.faces if raw_faces is None else parse_bool(raw_faces, f"{META_FACES} metadata")
+        return base.replace(regions=base.regions + regions, faces=faces)
+    except SettingsError as exc:
+        raise AreaError(exc.reason) from None
 
 
 class Pipeline:
@@ -130,6 +153,7 @@ class Pipeline:
             found[0] if found else None,
             manifest_key(s.manifest_prefix, key),
             failure_key(s.failure_prefix, key),
+            self._digest_for(head),
         )
         if done is None:
             return "pending"
@@ -156,9 +180,16 @@ class Pipeline:
                 return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
             found = store.get_json(s.processed_bucket, mkey)
             manifest, manifest_etag = found if found else (None, None)
-            done = None if clobbered else self._already_done(ref, head, manifest, mkey, fkey)
+            digest = self._digest_for(head)
+            done = None
+            if not clobbered:
+                done = self._already_done(ref, head, manifest, mkey, fkey, digest)
             if done is not None:
                 return done
+            try:
+                engine = object_engine(s, head.metadata)
+            except AreaError as exc:
+                return self._fail(ref, head, exc, manifest, fkey, mkey, written, digest)
             t_fetch = time.perf_counter()
             try:
                 data = store.get(
@@ -167,16 +198,16 @@ class Pipeline:
                 if data is None:
                     return Result(ref, Outcome.GONE, "the object no longer exists")
                 t_engine = time.perf_counter()
-                result = pixelate(data, s.engine)
+                result = pixelate(data, engine)
             except Conflict:
                 continue  # replaced between HEAD and GET: start over for the new version
             except ImageError as exc:
-                return self._fail(ref, head, exc, manifest, fkey, mkey, written)
+                return self._fail(ref, head, exc, manifest, fkey, mkey, written, digest)
             t_store = time.perf_counter()
             keys = [render(s.key_template, ref.key, v) for v in result.variants]
             collision = self._collision(ref, keys)
             if collision is not None:
-                return self._fail(ref, head, collision, manifest, fkey, mkey, written)
+                return self._fail(ref, head, collision, manifest, fkey, mkey, written, digest)
             meta = self._output_metadata(ref, head)
             written.update(keys)
             for key, variant in zip(keys, result.variants, strict=True):
@@ -205,7 +236,7 @@ class Pipeline:
                 "engine": _ms(t_engine, t_store),
                 "store": _ms(t_store, time.perf_counter()),
             }
-            doc = self._manifest(ref, head, result, keys, timings, t0)
+            doc = self._manifest(ref, head, result, keys, timings, t0, engine, digest)
             try:
                 store.put_json(
                     s.processed_bucket,
@@ -243,9 +274,10 @@ class Pipeline:
         manifest: Mapping[str, Any] | None,
         mkey: str,
         fkey: str,
+        digest: str,
     ) -> Result | None:
         """A result when this version needs no work (done or failed before), else None."""
-        if manifest is not None and self._covers(manifest, head):
+        if manifest is not None and _covers(manifest, head, digest):
             older = _older_event(ref, head, manifest)
             outputs = tuple(str(o.get("key")) for o in manifest.get("outputs", []))
             if older:
@@ -254,7 +286,7 @@ class Pipeline:
                 ref, Outcome.DUPLICATE, "already processed", outputs=outputs, manifest_key=mkey
             )
         found = self.storage.get_json(self.settings.processed_bucket, fkey)
-        if found and self._covers(found[0], head):
+        if found and _covers(found[0], head, digest):
             record = found[0]
             return Result(
                 ref,
@@ -265,13 +297,17 @@ class Pipeline:
             )
         return None
 
-    def _covers(self, doc: Mapping[str, Any], head: ObjectInfo) -> bool:
-        source = doc.get("source", {})
-        return bool(
-            source.get("etag") == head.etag
-            and (head.version_id is None or source.get("version_id") == head.version_id)
-            and doc.get("settings_digest") == self.digest
-        )
+    def _digest_for(self, head: ObjectInfo) -> str:
+        """The settings digest for this object: the deployment's, changed by its own region
+        and faces metadata (malformed metadata too, so that fixing it reprocesses)."""
+        own = {k: head.metadata[k] for k in (META_REGIONS, META_FACES) if k in head.metadata}
+        if not own:
+            return self.digest
+        try:
+            return settings_digest(self.settings, object_engine(self.settings, own))
+        except AreaError:
+            text = json.dumps({"digest": self.digest, "metadata": own}, sort_keys=True)
+            return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def _collision(self, ref: ObjectRef, keys: Sequence[str]) -> KeyCollision | None:
         """Another source's variants at our keys? (``a.jpg`` and ``a.png`` both become
@@ -301,6 +337,7 @@ class Pipeline:
         fkey: str,
         mkey: str,
         written: set[str] | None = None,
+        digest: str | None = None,
     ) -> Result:
         """Permanent failure: record it, and remove the outputs of the version it replaced
         and any this call wrote (they show an image that is no longer there)."""
@@ -311,7 +348,7 @@ class Pipeline:
             "error_class": type(exc).__name__,
             "time": _now(),
             "engine_version": __version__,
-            "settings_digest": self.digest,
+            "settings_digest": digest or self.digest,
         }
         self.storage.put_json(s.processed_bucket, fkey, record, metadata={OUTPUT_MARKER: "failure"})
         stale = set(written or ())
@@ -347,12 +384,14 @@ class Pipeline:
         keys: Sequence[str],
         timings: dict[str, float],
         t0: float,
+        engine: EngineSettings,
+        digest: str,
     ) -> dict[str, Any]:
         src = result.source
         return {
             "manifest_version": MANIFEST_VERSION,
             "engine_version": result.engine_version,
-            "settings_digest": self.digest,
+            "settings_digest": digest,
             "processed_at": _now(),
             "source": {
                 **_source_doc(ref, head),
@@ -380,14 +419,17 @@ class Pipeline:
                 }
                 for key, v in zip(keys, result.variants, strict=True)
             ],
+            # What was hidden, when only regions and faces were (absent: the whole image).
+            **({"areas": [a.to_json() for a in result.areas]} if engine.hides_areas else {}),
             "settings": {
-                "engine": json.loads(json.dumps(self.settings.engine.output_fields(), default=str)),
+                "engine": json.loads(json.dumps(engine.output_fields(), default=str)),
                 "key_template": self.settings.key_template,
             },
             "timings_ms": {
                 **timings,
                 "decode": result.timings_ms.get("decode"),
                 "pixelate_encode": result.timings_ms.get("pixelate_encode"),
+                **({"detect": result.timings_ms["detect"]} if engine.faces else {}),
                 "total": _ms(t0, time.perf_counter()),
             },
         }
@@ -422,6 +464,16 @@ class Pipeline:
         )
 
 
+def _covers(doc: Mapping[str, Any], head: ObjectInfo, digest: str) -> bool:
+    """``doc`` (a manifest or failure record) is about this version, with these settings."""
+    source = doc.get("source", {})
+    return bool(
+        source.get("etag") == head.etag
+        and (head.version_id is None or source.get("version_id") == head.version_id)
+        and doc.get("settings_digest") == digest
+    )
+
+
 def _source_doc(ref: ObjectRef, head: ObjectInfo) -> dict[str, Any]:
     return {
         "bucket": ref.bucket,
@@ -452,4 +504,13 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-__all__ = ["MANIFEST_VERSION", "Outcome", "Pipeline", "Result", "settings_digest"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "META_FACES",
+    "META_REGIONS",
+    "Outcome",
+    "Pipeline",
+    "Result",
+    "object_engine",
+    "settings_digest",
+]

@@ -19,6 +19,11 @@ Environment variables (all optional), as read by :meth:`EngineSettings.from_env`
 ``PIXELPIPE_MAX_PIXELS``    pixel limit over all frames (default 100 MP; accepts ``40M``)
 ``PIXELPIPE_THREADS``       threads encoding one image's variants (default 0 = one per CPU, fewer
                            when memory is short)
+``PIXELPIPE_REGIONS``       areas to hide instead of the whole image, ``x,y,w,h;x,y,w,h``
+``PIXELPIPE_FACES``         ``1``/``true``: detect faces and hide them (the ``faces`` extra)
+``PIXELPIPE_FACE_PADDING``  how far a face box is grown on each side, as a fraction of its size
+``PIXELPIPE_FACE_WORKING_SIZE`` long side, in pixels, of the copy faces are detected on
+``PIXELPIPE_STYLE``         how areas are hidden: ``pixelate`` (default) or ``fill`` (solid)
 ==========================  ===================================================
 """
 
@@ -41,6 +46,12 @@ MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_THREADS = 256
+# Faces: the box is grown by this fraction of its size on every side (more above, for hair;
+# see faces.pad), and faces are detected on a copy whose long side is at most this many
+# pixels. Both measured on the test set: docs/PRIVACY.md.
+DEFAULT_FACE_PADDING = 0.3
+DEFAULT_FACE_WORKING_SIZE = 1632
+MAX_FACE_PADDING = 2.0
 # Fields that change how fast outputs are made, never what they are.
 RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
 
@@ -58,6 +69,13 @@ class OutputMode(StrEnum):
     FULL = "full"  # the pixelated image at the input's size (the original design)
     GRID = "grid"  # the tiny grid image itself (previews, ML)
     BOTH = "both"
+
+
+class RedactStyle(StrEnum):
+    """How an area (a region or a face) is hidden."""
+
+    PIXELATE = "pixelate"  # the area pixelated at each variant's size
+    FILL = "fill"  # the area painted solid black: nothing of it survives
 
 
 class Frames(StrEnum):
@@ -141,13 +159,21 @@ def parse_quantity(value: object, what: str, *, pixels: bool = False) -> int:
     return int(float(m.group(1)) * _SIZE_UNITS[unit])
 
 
-def _parse_bool(value: str, what: str) -> bool:
+def parse_bool(value: str, what: str) -> bool:
     v = value.strip().lower()
     if v in {"1", "true", "yes", "on"}:
         return True
     if v in {"0", "false", "no", "off", ""}:
         return False
     raise SettingsError(f"{what} must be true or false, got {value!r}")
+
+
+def _as_bool(value: object, what: str) -> bool:
+    if isinstance(value, str):  # from a config file: "false" must not mean True
+        return parse_bool(value, what)
+    if not isinstance(value, bool):
+        raise SettingsError(f"{what} must be true or false, got {value!r}")
+    return value
 
 
 def _enum(cls: type[StrEnum], value: object, what: str) -> Any:
@@ -182,6 +208,13 @@ class EngineSettings:
     # half the memory (Lambda's, the cgroup's or what is free) cannot hold that many
     # full-size encodes. Changes speed only, never the outputs (not in the settings digest).
     threads: int = 0
+    # Hide only these areas (x, y, w, h in pixels of the displayed image) and/or the faces
+    # found, instead of pixelating the whole image. See areas.py.
+    regions: tuple[tuple[int, int, int, int], ...] = ()
+    faces: bool = False
+    face_padding: float = DEFAULT_FACE_PADDING
+    face_working_size: int = DEFAULT_FACE_WORKING_SIZE
+    style: RedactStyle = RedactStyle.PIXELATE
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise in place, once
@@ -221,12 +254,7 @@ class EngineSettings:
             if not 1 <= quality <= 100:
                 raise SettingsError(f"quality must be 1..100, got {quality}")
             set_(self, "quality", quality)
-        keep = self.keep_metadata
-        if isinstance(keep, str):  # from a config file: "false" must not mean True
-            keep = _parse_bool(keep, "keep_metadata")
-        elif not isinstance(keep, bool):
-            raise SettingsError(f"keep_metadata must be true or false, got {keep!r}")
-        set_(self, "keep_metadata", keep)
+        set_(self, "keep_metadata", _as_bool(self.keep_metadata, "keep_metadata"))
         set_(self, "max_bytes", parse_quantity(self.max_bytes, "max_bytes"))
         set_(self, "max_pixels", parse_quantity(self.max_pixels, "max_pixels", pixels=True))
         if self.max_bytes < 1:
@@ -245,6 +273,52 @@ class EngineSettings:
         if not 0 <= threads <= MAX_THREADS:
             raise SettingsError(f"threads must be 0 (one per CPU) .. {MAX_THREADS}, got {threads}")
         set_(self, "threads", threads)
+        self._check_areas()
+
+    def _check_areas(self) -> None:
+        set_ = object.__setattr__
+        from .areas import parse_regions  # late import: areas imports this module's types
+
+        set_(self, "regions", parse_regions(self.regions))
+        set_(self, "faces", _as_bool(self.faces, "faces"))
+        set_(self, "style", _enum(RedactStyle, self.style, "style"))
+        try:
+            padding = float(self.face_padding)
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"face_padding must be a number, got {self.face_padding!r}"
+            ) from None
+        if not 0 <= padding <= MAX_FACE_PADDING:
+            raise SettingsError(
+                f"face_padding must be 0..{MAX_FACE_PADDING} (a fraction of the face's size), "
+                f"got {self.face_padding!r}"
+            )
+        set_(self, "face_padding", padding)
+        try:
+            working = _strict_int(self.face_working_size)
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"face_working_size must be a whole number, got {self.face_working_size!r}"
+            ) from None
+        if not 64 <= working <= 8192:
+            raise SettingsError(f"face_working_size must be 64..8192 pixels, got {working}")
+        set_(self, "face_working_size", working)
+        if self.hides_areas and self.output is not OutputMode.FULL:
+            raise SettingsError(
+                f"output mode {self.output.value} writes grids of the whole image, which would "
+                "show what regions and faces hide; use output mode full with them"
+            )
+        if self.faces:
+            from .faces import unavailable_reason
+
+            reason = unavailable_reason()
+            if reason:
+                raise SettingsError(reason)
+
+    @property
+    def hides_areas(self) -> bool:
+        """Only parts of the image are hidden (regions and/or faces), not the whole."""
+        return bool(self.regions) or self.faces
 
     def output_fields(self) -> dict[str, Any]:
         """The fields that determine the outputs (for digests and manifests)."""
@@ -290,6 +364,11 @@ ENGINE_ENV: Mapping[str, tuple[str, str]] = {
     "max_bytes": ("MAX_INPUT_BYTES", "PIXELPIPE_MAX_BYTES"),
     "max_pixels": ("MAX_PIXELS", "PIXELPIPE_MAX_PIXELS"),
     "threads": ("ENGINE_THREADS", "PIXELPIPE_THREADS"),
+    "regions": ("REGIONS", "PIXELPIPE_REGIONS"),
+    "faces": ("FACES", "PIXELPIPE_FACES"),
+    "face_padding": ("FACE_PADDING", "PIXELPIPE_FACE_PADDING"),
+    "face_working_size": ("FACE_WORKING_SIZE", "PIXELPIPE_FACE_WORKING_SIZE"),
+    "style": ("REDACT_STYLE", "PIXELPIPE_STYLE"),
 }
 PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
     "processed_bucket": ("PROCESSED_BUCKET", "PIXELPIPE_PROCESSED_BUCKET"),
@@ -302,8 +381,8 @@ PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
     "cache_control": ("CACHE_CONTROL", "PIXELPIPE_CACHE_CONTROL"),
     "endpoint_url": ("AWS_ENDPOINT_URL", "PIXELPIPE_ENDPOINT_URL"),
 }
-_INT_SETTINGS = frozenset({"quality", "threads"})
-_BOOL_SETTINGS = frozenset({"keep_metadata", "delete_sync"})
+_INT_SETTINGS = frozenset({"quality", "threads", "face_working_size"})
+_BOOL_SETTINGS = frozenset({"keep_metadata", "delete_sync", "faces"})
 
 
 def _read_env(
@@ -319,7 +398,7 @@ def _read_env(
         if not raw.strip():
             continue  # set but empty: the default, as for every other setting
         if name in _BOOL_SETTINGS:
-            values[name] = _parse_bool(raw, var)
+            values[name] = parse_bool(raw, var)
         elif name in _INT_SETTINGS:
             try:
                 values[name] = int(raw)
@@ -447,7 +526,9 @@ __all__ = [
     "EngineSettings",
     "Frames",
     "OutputMode",
+    "RedactStyle",
     "Settings",
+    "parse_bool",
     "parse_int_list",
     "parse_quantity",
 ]
