@@ -29,6 +29,11 @@ from .settings import BlockShape, EngineSettings, RedactStyle
 Box = tuple[int, int, int, int]  # x, y, width, height in displayed pixels
 AreaSource = Literal["region", "face"]
 
+# User metadata an uploader may set on a source object (``aws s3 cp --metadata``, any SDK):
+# more areas to hide, and whether faces are hidden (overriding the deployment's FACES).
+META_REGIONS = "pixelpipe-regions"  # x,y,w,h;x,y,w,h in pixels of the displayed image
+META_FACES = "pixelpipe-faces"  # true | false
+
 # Most areas one request may name (metadata is at most 2 KiB anyway; a list this long is a
 # mistake, and each area costs a crop and two resizes per variant).
 MAX_REGIONS = 256
@@ -229,6 +234,8 @@ def _spans(total: int, p: int) -> list[tuple[int, int, int, int]]:
 
 
 __all__ = [
+    "META_FACES",
+    "META_REGIONS",
     "Area",
     "Box",
     "block_grid",

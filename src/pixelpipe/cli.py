@@ -28,11 +28,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__, local
+from .areas import Area
 from .engine import available_cpus, pixelate
 from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
 from .formats import BY_NAME
 from .keys import output_name
-from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode, Settings
+from .settings import (
+    OUTPUT_FORMATS,
+    BlockShape,
+    EngineSettings,
+    Frames,
+    OutputMode,
+    RedactStyle,
+    Settings,
+)
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -51,6 +60,7 @@ class FileResult:
     frames: int = 1
     outputs: tuple[str, ...] = field(default_factory=tuple)
     ms: float = 0.0
+    hidden: str = ""  # with --region/--faces: what was hidden, e.g. "2 faces, 1 region"
 
 
 def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResult:
@@ -86,6 +96,7 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
             frames=result.source.frames,
             outputs=tuple(written),
             ms=(time.perf_counter() - t0) * 1000,
+            hidden=_hidden_summary(result.areas) if settings.hides_areas else "",
         )
     except ImageError as exc:
         return FileResult(path, False, exc.reason)
@@ -93,6 +104,16 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
         return FileResult(path, False, f"cannot write output: {exc.strerror or exc}")
     except Exception as exc:  # a bug: still one line, and the batch goes on
         return FileResult(path, False, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _hidden_summary(areas: Sequence[Area]) -> str:
+    """``2 faces, 1 region`` (``no face found`` when faces were looked for in vain)."""
+    faces = sum(a.source == "face" for a in areas)
+    regions = len(areas) - faces
+    parts = [f"{faces} face{'s' * (faces != 1)}"] if faces or not regions else []
+    if regions:
+        parts.append(f"{regions} region{'s' * (regions != 1)}")
+    return ", ".join(parts)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
@@ -168,9 +189,11 @@ def run_batch(
 
     def report(i: int, r: FileResult) -> None:
         results[i] = r
+        line = f"{r.path}: {r.hidden} hidden" if r.hidden else ""
         if not r.ok:
-            reason = " ".join(r.reason.split())  # one line, whatever the exception said
-            console.print(f"{r.path}: {reason}", markup=False, highlight=False, soft_wrap=True)
+            line = f"{r.path}: {' '.join(r.reason.split())}"  # one line, whatever was raised
+        if line:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     for i, r in sorted(results.items()):
         report(i, r)
@@ -264,6 +287,31 @@ def _settings_options(func: Any) -> Any:
             type=click.IntRange(0, 256),
             help="Threads encoding one image's variants; 0 = one per CPU.  [default: 0]",
         ),
+        click.option(
+            "--region",
+            "regions",
+            metavar="X,Y,W,H",
+            multiple=True,
+            help="Hide only this area (pixels of the displayed image), not the whole image; "
+            "repeatable. Everything else keeps the source's pixels.",
+        ),
+        click.option(
+            "--faces/--no-faces",
+            default=None,
+            help="Detect faces and hide each (needs the 'faces' extra); combines with --region.",
+        ),
+        click.option(
+            "--face-padding",
+            type=click.FloatRange(0, 2),
+            help="Grow each face box by this fraction of its size, so hair, ears and chin are "
+            "hidden too.  [default: 0.3]",
+        ),
+        click.option(
+            "--style",
+            type=click.Choice([s.value for s in RedactStyle]),
+            help="How regions and faces are hidden: pixelate (default, at each size) or fill "
+            "(solid black: nothing of the area survives).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -274,6 +322,9 @@ def _build_settings(**flags: Any) -> EngineSettings:
     fmt = flags.pop("fmt", None)
     if flags.get("sizes") and flags.get("block_px"):
         raise SettingsError("use either --sizes or --block-px, not both")
+    regions = flags.pop("regions", None) or ()
+    if regions:
+        flags["regions"] = ";".join(regions)
     return EngineSettings.from_env(prefixed_only=True, format=fmt, **flags)
 
 

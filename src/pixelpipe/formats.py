@@ -58,6 +58,8 @@ class OutputFormat:
         elif self.lossy:
             kwargs["quality"] = quality if quality is not None else self.default_quality
         kwargs.update(extra)
+        if "qtables" in extra and "quality" not in extra:
+            kwargs.pop("quality", None)  # libjpeg: tables and a quality scale cannot both apply
         return kwargs
 
 

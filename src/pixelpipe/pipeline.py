@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from . import __version__
-from .areas import parse_regions
+from .areas import META_FACES, META_REGIONS, parse_regions
 from .engine import Pixelated, pixelate
 from .errors import AreaError, ImageError, PixelpipeError, SettingsError
 from .events import ObjectRef, parse_message_body, sequencer_order
@@ -53,11 +53,6 @@ from .storage import (
 )
 
 MANIFEST_VERSION = 1
-
-# User metadata an uploader may set on a source object (``aws s3 cp --metadata``, any SDK):
-# more areas to hide, and whether faces are hidden (overriding the deployment's FACES).
-META_REGIONS = "pixelpipe-regions"  # x,y,w,h;x,y,w,h in pixels of the displayed image
-META_FACES = "pixelpipe-faces"  # true | false
 
 
 class KeyCollision(PixelpipeError):

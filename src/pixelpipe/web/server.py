@@ -45,8 +45,11 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import byte_limit_reason
+from ..areas import META_FACES, META_REGIONS, format_regions, parse_regions
+from ..errors import SettingsError, byte_limit_reason
+from ..faces import unavailable_reason
 from ..local import LocalStack, clients
+from ..settings import parse_bool
 
 DEFAULT_UI_PORT = 8080
 MAX_ITEMS = 200  # the newest source objects shown; the page says how many there are
@@ -90,6 +93,8 @@ class GalleryConfig:
     failure_prefix: str = "_failures/"
     queue_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
+    faces: bool = False  # the workers' setting: faces hidden unless an upload says otherwise
+    faces_unavailable: str | None = None  # why faces cannot be hidden here, if they cannot
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +205,7 @@ class Gallery:
             "queue": queue,
             "max_upload_bytes": c.max_upload_bytes,
             "buckets": {"source": c.source_bucket, "processed": c.processed_bucket},
+            "faces": {"default": c.faces, "unavailable": c.faces_unavailable},
         }
 
     def _item(
@@ -249,6 +255,12 @@ class Gallery:
                 upload_to_done_ms=_ms_between(obj.last_modified, manifest.get("processed_at")),
                 variants=variants,
             )
+            if isinstance(manifest.get("areas"), list):  # only parts were hidden: which
+                item["areas"] = [
+                    {"box": a["box"], "source": a.get("source"), "score": a.get("score")}
+                    for a in manifest["areas"]
+                    if isinstance(a, dict) and isinstance(a.get("box"), list)
+                ]
         elif failure is not None and _etag_of(failure) == obj.etag:
             item.update(
                 status="failed",
@@ -260,20 +272,53 @@ class Gallery:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def upload(self, name: str, body: bytes) -> dict[str, Any]:
+    def upload(
+        self, name: str, body: bytes, *, faces: bool | None = None, regions: str = ""
+    ) -> dict[str, Any]:
+        """Put an upload into the source bucket; ``faces`` and ``regions`` become the
+        object's ``pixelpipe-faces`` / ``pixelpipe-regions`` metadata (what the workers
+        hide)."""
         from ..ops import content_type_for
 
         key = upload_key(name)
         content_type = content_type_for(key)
+        metadata = {}
+        if faces is not None:
+            metadata[META_FACES] = "true" if faces else "false"
+        if regions:
+            metadata[META_REGIONS] = regions
         r = self.s3.put_object(
-            Bucket=self.config.source_bucket, Key=key, Body=body, ContentType=content_type
+            Bucket=self.config.source_bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata=metadata,
         )
         return {
             "key": key,
             "etag": str(r.get("ETag", "")).strip('"'),
             "bytes": len(body),
             "content_type": content_type,
+            "metadata": metadata,
         }
+
+
+def _upload_areas(query: Mapping[str, list[str]]) -> tuple[bool | None, str]:
+    """An upload's ``faces=1|0`` and ``regions=x,y,w,h;...``, checked before the body is
+    read (a malformed box would otherwise fail in the worker, after the upload)."""
+    faces = None
+    if "faces" in query:
+        try:
+            faces = parse_bool(query["faces"][0], "faces")
+        except SettingsError as exc:
+            raise HttpError(HTTPStatus.BAD_REQUEST, exc.reason) from None
+    regions = (query.get("regions") or [""])[0]
+    if regions:
+        try:
+            regions = format_regions(parse_regions(regions))
+        except SettingsError as exc:
+            raise HttpError(HTTPStatus.BAD_REQUEST, exc.reason) from None
+    return faces, regions
 
 
 def _etag_of(doc: Mapping[str, Any]) -> str | None:
@@ -536,7 +581,9 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(HTTPStatus.NOT_FOUND, "not found")
         self._check_same_origin()
         gallery = self._gallery
-        name = (parse_qs(parts.query).get("name") or [""])[0]
+        query = parse_qs(parts.query)
+        name = (query.get("name") or [""])[0]
+        faces, regions = _upload_areas(query)
         length = self._content_length()
         limit = gallery.config.max_upload_bytes
         if length > limit:
@@ -546,7 +593,7 @@ class Handler(BaseHTTPRequestHandler):
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{reason} (pixelpipe up --max-bytes)"
             )
         body = self._read_body(length)
-        result = gallery.upload(name, body)
+        result = gallery.upload(name, body, faces=faces, regions=regions)
         self._json(HTTPStatus.CREATED, result)
 
     def _check_same_origin(self) -> None:
@@ -685,6 +732,8 @@ def gallery_for(stack: LocalStack) -> Gallery:
             failure_prefix=settings.failure_prefix,
             queue_url=stack.queue_url or None,
             max_upload_bytes=stack.engine.max_bytes,
+            faces=stack.engine.faces,
+            faces_unavailable=unavailable_reason(),
         ),
     )
 

@@ -84,7 +84,22 @@
     }
   }
 
+  let facesSet = false;
+
+  function renderFaces(faces) {
+    // The switch starts as the workers' setting; each upload then says what it wants.
+    const box = $("faces");
+    if (!faces || facesSet) return;
+    facesSet = true;
+    box.checked = Boolean(faces.default);
+    if (faces.unavailable) {
+      box.disabled = !faces.default;
+      $("faces-note").textContent = `: not available here (${faces.unavailable})`;
+    }
+  }
+
   function render(state) {
+    renderFaces(state.faces);
     $("limit").textContent = bytes(state.max_upload_bytes);
     $("source-bucket").textContent = state.buckets.source;
     $("processed-bucket").textContent = state.buckets.processed;
@@ -179,7 +194,15 @@
       return li;
     }
     const tiles = el("ul", { class: "tiles", "aria-label": `Original and variants of ${item.key}` });
-    tiles.append(tile(item, { label: "original", title: `${item.key} (original)`, url: item.url, download: item.download, bytes: item.bytes, focus: "original" }));
+    tiles.append(tile(item, { label: "original", title: `${item.key} (original)`, url: item.url, download: item.download, bytes: item.bytes, focus: "original", areas: item.areas }));
+    if (item.areas) {
+      const faces = item.areas.filter((a) => a.source === "face").length;
+      const regions = item.areas.length - faces;
+      const what = [];
+      if (faces || !regions) what.push(`${faces} face${faces === 1 ? "" : "s"}`);
+      if (regions) what.push(`${regions} region${regions === 1 ? "" : "s"}`);
+      li.insertBefore(el("p", { class: "hidden-areas", text: `Hidden: ${what.join(", ")} (outlined on the original)` }), tiles);
+    }
     for (const v of item.variants) {
       tiles.append(tile(item, { label: gridLabel(v), title: `${item.key}: ${v.label}`, url: v.url, download: v.download, bytes: v.bytes, focus: `v-${v.label}`, variant: v }));
     }
@@ -189,12 +212,31 @@
     return li;
   }
 
+  function framed(img, item, areas) {
+    // The picture in a box of its own aspect ratio, with each hidden area outlined on it.
+    if (!areas || !item.width || !item.height) return img;
+    const frame = el("span", { class: "frame" }, img);
+    frame.style.aspectRatio = `${item.width} / ${item.height}`;
+    if (item.width >= item.height) frame.style.width = "100%";
+    else frame.style.height = "100%";
+    for (const a of areas) {
+      const [x, y, w, h] = a.box;
+      const box = el("span", { class: `area area-${a.source}`, title: a.source === "face" ? `face (score ${a.score})` : "region" });
+      box.style.left = `${(100 * x) / item.width}%`;
+      box.style.top = `${(100 * y) / item.height}%`;
+      box.style.width = `${(100 * w) / item.width}%`;
+      box.style.height = `${(100 * h) / item.height}%`;
+      frame.append(box);
+    }
+    return frame;
+  }
+
   function tile(item, t) {
     const what = t.variant ? `${t.label} variant` : "original";
     const open = el(
       "button",
       { type: "button", class: "thumb", "data-focus": t.focus, "aria-label": `View the ${what} of ${item.key} full size` },
-      el("img", { src: t.url, alt: "", loading: "lazy", decoding: "async" }),
+      framed(el("img", { src: t.url, alt: "", loading: "lazy", decoding: "async" }), item, t.areas),
     );
     open.addEventListener("click", () => openViewer(t.title, t.url, t.download, open));
     return el(
@@ -299,7 +341,8 @@
   async function uploadOne(file) {
     const row = uploadRow(file.name);
     try {
-      const response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}`, {
+      const faces = $("faces").disabled ? "" : `&faces=${$("faces").checked ? 1 : 0}`;
+      const response = await fetch(`/api/upload?name=${encodeURIComponent(file.name)}${faces}`, {
         method: "POST",
         headers: { "X-Pixelpipe-Upload": "1", "Content-Type": "application/octet-stream" },
         body: file,
