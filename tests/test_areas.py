@@ -70,7 +70,8 @@ def test_area_loses_its_detail() -> None:
     )
     x, y, w, h = box
     colours = out.convert("RGB").crop((x, y, x + w, y + h)).getcolors(10_000)
-    assert colours is not None and len(colours) <= 64  # 8 x 8 blocks, nothing finer
+    assert colours is not None
+    assert len(colours) <= 64
     assert len(src.crop((x, y, x + w, y + h)).getcolors(100_000) or []) > 1000
 
 
@@ -240,11 +241,13 @@ def test_kept_metadata_carries_no_xmp_makernote_or_thumbnail() -> None:
     )
     data = encode(src, "JPEG", exif=exif.tobytes(), xmp=xmp)
     plain = pixelate(data, EngineSettings(sizes=(8,), keep_metadata=True)).variants[0].data
-    assert b"Jane Doe" in plain and b"MAKERNOTE" in plain  # without areas, all is kept
+    assert b"Jane Doe" in plain
+    assert b"MAKERNOTE" in plain
     assert plain.count(b"\xff\xd8") == 2
     settings = EngineSettings(sizes=(8,), keep_metadata=True, regions=((10, 10, 50, 50),))
     out = pixelate(data, settings).variants[0].data
-    assert b"Jane Doe" not in out and b"mwg-rs" not in out
+    assert b"Jane Doe" not in out
+    assert b"mwg-rs" not in out
     assert b"MAKERNOTE" not in out
     assert out.count(b"\xff\xd8") == 1  # one JPEG in the file: no embedded thumbnail
     assert decode(out).getexif()[0x010F] == "Camera maker"  # the rest of EXIF is kept
@@ -290,9 +293,9 @@ def test_area_settings_from_the_environment() -> None:
     assert s.style == "fill"
     assert (s.face_padding, s.face_working_size) == (0.5, 800)
     assert s.hides_areas
-    with pytest.raises(SettingsError, match="face_padding must be 0..2.0"):
+    with pytest.raises(SettingsError, match=r"face_padding must be 0\.\.2\.0"):
         EngineSettings(face_padding=3)
     with pytest.raises(SettingsError, match="style must be one of pixelate, fill"):
         EngineSettings(style="blur")
-    with pytest.raises(SettingsError, match="PIXELPIPE_REGIONS|regions"):
+    with pytest.raises(SettingsError, match=r"regions: '1,2' is not X,Y,W,H"):
         EngineSettings.from_env({"PIXELPIPE_REGIONS": "1,2"}, prefixed_only=True)
