@@ -136,6 +136,37 @@ def test_an_over_limit_upload_gets_413_with_a_reason_and_is_not_stored(up: WebUp
     assert status == 201
 
 
+def test_an_upload_with_regions_hides_them_and_the_gallery_lists_them(up: WebUp) -> None:
+    name = unique("plate")
+    data = (SAMPLES / "street.jpg").read_bytes()
+    status, doc = up.upload(name, data, "&regions=1168,618,124,42;0,0,10,10&faces=0")
+    assert status == 201, doc
+    item = up.wait_status(name, "done", "failed")
+    assert item["status"] == "done", item
+    assert item["areas"] == [
+        {"box": [1168, 618, 124, 42], "source": "region", "score": None},
+        {"box": [0, 0, 10, 10], "source": "region", "score": None},
+    ]
+    assert up.state()["faces"]["default"] is False
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("&regions=1,2,3", "regions: '1,2,3' is not X,Y,W,H"),
+        ("&faces=maybe", "faces must be true or false, got 'maybe'"),
+    ],
+)
+def test_an_upload_with_malformed_areas_is_refused_and_not_stored(
+    up: WebUp, query: str, reason: str
+) -> None:
+    name = unique("bad-area", ".png")
+    status, doc = up.upload(name, image_bytes("PNG", size=(40, 30)), query)
+    assert status == 400
+    assert reason in doc["error"]
+    assert up.item(name) is None
+
+
 def test_a_huge_declared_length_is_refused_before_any_body_is_sent(up: WebUp) -> None:
     for expect in ({}, {"Expect": "100-continue"}):
         with socket.create_connection(("127.0.0.1", up.ui_port), timeout=10) as sock:

@@ -75,10 +75,11 @@ class WebUp(UpCommand):
         found: dict[str, Any] = wait_for(reached, timeout, f"{key} to be {'/'.join(statuses)}")
         return found
 
-    def upload(self, name: str, data: bytes) -> tuple[int, dict[str, Any]]:
+    def upload(self, name: str, data: bytes, query: str = "") -> tuple[int, dict[str, Any]]:
+        """POST /api/upload; ``query``: more parameters, e.g. ``&regions=1,2,3,4``."""
         status, _, body = self.request(
             "POST",
-            f"/api/upload?name={quote(name, safe='')}",
+            f"/api/upload?name={quote(name, safe='')}{query}",
             data,
             {"X-Pixelpipe-Upload": "1", "Content-Type": "application/octet-stream"},
         )

@@ -47,7 +47,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..areas import META_FACES, META_REGIONS, format_regions, parse_regions
 from ..errors import SettingsError, byte_limit_reason
-from ..faces import unavailable_reason
 from ..local import LocalStack, clients
 from ..settings import parse_bool
 
@@ -299,7 +298,6 @@ class Gallery:
             "etag": str(r.get("ETag", "")).strip('"'),
             "bytes": len(body),
             "content_type": content_type,
-            "metadata": metadata,
         }
 
 
@@ -720,6 +718,7 @@ class WebServer:
 
 def gallery_for(stack: LocalStack) -> Gallery:
     """The gallery of a started local stack; uploads limited to its engine's max bytes."""
+    from ..faces import unavailable_reason
     s3, sqs = clients(stack.endpoint)
     settings = stack.settings
     return Gallery(
