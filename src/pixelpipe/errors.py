@@ -9,7 +9,8 @@ is that reason. Callers (the CLI, the pipeline, the workers) print or record it 
         ├── UnsupportedImage   not an image, or a format/mode pixelpipe does not read
         ├── CorruptImage       recognised, but truncated or damaged
         ├── ImageTooLarge      over the byte, pixel or frame limits
-        └── EncodeError        the variant could not be written in the requested format
+        ├── EncodeError        the variant could not be written in the requested format
+        └── DetectionError     faces were asked for and the detector cannot run (fail closed)
 
 All ``ImageError`` subclasses are *permanent*: retrying the same bytes gives the same result.
 """
@@ -53,6 +54,14 @@ class EncodeError(ImageError):
     """A variant could not be encoded in the requested output format."""
 
 
+class DetectionError(ImageError):
+    """Faces were asked for but the face detector cannot run (missing, broken, failed).
+
+    Permanent, and fail closed: the object gets a failure record and no outputs, never a
+    variant that should have been redacted and was not.
+    """
+
+
 def byte_limit_reason(size: int, limit: int) -> str:
     """The one-line reason for an input of ``size`` bytes over a ``limit``-byte limit."""
     return f"input is {_fmt_bytes(size)}, over the {_fmt_bytes(limit)} limit"
@@ -68,6 +77,7 @@ def _fmt_bytes(n: int) -> str:
 
 __all__ = [
     "CorruptImage",
+    "DetectionError",
     "EncodeError",
     "ImageError",
     "ImageTooLarge",
