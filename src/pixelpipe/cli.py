@@ -303,8 +303,8 @@ def _settings_options(func: Any) -> Any:
         click.option(
             "--face-padding",
             type=click.FloatRange(0, 2),
-            help="Grow each face box by this fraction of its size, so hair, ears and chin are "
-            "hidden too.  [default: 0.3]",
+            help="Grow each face box by this many face heights at the sides (more above, less "
+            "below), so hair, ears and chin are hidden too.  [default: 0.9]",
         ),
         click.option(
             "--style",

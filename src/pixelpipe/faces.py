@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from .errors import DetectionError, SettingsError
+from .settings import DEFAULT_FACE_PADDING, DEFAULT_FACE_WORKING_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -58,7 +59,7 @@ INSTALL_HINT = (
 )
 # Long side of the reduced copy the detector sees. Measured (docs/faces-evidence.md): at 1632 a
 # 12 MP photo costs ~0.5 s on one core and faces of >= 24 px *in the working copy* are found.
-DEFAULT_WORKING_SIZE = 1632
+DEFAULT_WORKING_SIZE = DEFAULT_FACE_WORKING_SIZE  # the setting's default, settings.py
 # Heat-map score threshold. Measured: 0 false positives on the face-free set down to 0.2;
 # 0.3 keeps a margin and still finds every face of >= 24 px.
 DEFAULT_MIN_SCORE = 0.3
@@ -66,7 +67,7 @@ DEFAULT_MIN_SCORE = 0.3
 # set's hand-drawn head boxes (hair, ears, chin; a profile's back of the head is the widest
 # part): 0.9 covers every head of every detected face of >= 24 px, upright, flipped, dark,
 # blurred and rotated by 15 and 30 degrees. docs/faces-evidence.md.
-DEFAULT_PADDING = 0.9
+DEFAULT_PADDING = DEFAULT_FACE_PADDING  # the setting's default, settings.py
 # Above the face ``pad`` grows by PAD_TOP times as much (hair), below by PAD_BOTTOM (chin).
 PAD_TOP = 1.25
 PAD_BOTTOM = 0.4

