@@ -165,6 +165,41 @@ def test_a_bad_file_shows_its_failure_reason(page: Any, up: WebUp, tmp_path: Pat
     assert failed.locator(".tile").count() == 0
 
 
+def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
+    page: Any, up: WebUp, tmp_path: Path, artifacts: Path
+) -> None:
+    """The switch (off: the workers' setting) makes an upload ask for its faces to be hidden;
+    the done card says what was hidden and outlines each box over the original."""
+    from face_images import scene
+
+    path = tmp_path / "two-people.jpg"
+    scene(96, "original", count=2).image.save(path, quality=85)  # under the 300 KiB limit
+    switch = page.locator("#faces")
+    assert switch.is_enabled()
+    assert not switch.is_checked()
+    switch.check()
+    page.set_input_files("#file-input", str(path))
+    done = card(page, "two-people.jpg", "done")
+    assert (
+        done.locator(".hidden-areas").inner_text() == "Hidden: 2 faces (outlined on the original)"
+    )
+    outlines = done.locator(".tile.original .area-face")
+    assert outlines.count() == 2
+    item = up.item("two-people.jpg")
+    assert item is not None
+    assert [a["source"] for a in item["areas"]] == ["face", "face"]
+    frame = done.locator(".tile.original .frame").bounding_box()
+    for i, area in enumerate(item["areas"]):
+        box = outlines.nth(i).bounding_box()
+        x, y, w, _ = area["box"]
+        scale = frame["width"] / item["width"]
+        assert abs(box["x"] - (frame["x"] + x * scale)) <= 2
+        assert abs(box["y"] - (frame["y"] + y * scale)) <= 2
+        assert abs(box["width"] - w * scale) <= 2
+    done.screenshot(path=str(artifacts / "web-ui-faces.png"))
+    switch.uncheck()
+
+
 def test_drag_and_drop_uploads(page: Any, up: WebUp) -> None:
     data = base64.b64encode(image_bytes("PNG", size=(96, 64), seed=5)).decode()
     dragging = page.evaluate(

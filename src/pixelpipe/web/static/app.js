@@ -201,7 +201,7 @@
       const what = [];
       if (faces || !regions) what.push(`${faces} face${faces === 1 ? "" : "s"}`);
       if (regions) what.push(`${regions} region${regions === 1 ? "" : "s"}`);
-      li.insertBefore(el("p", { class: "hidden-areas", text: `Hidden: ${what.join(", ")} (outlined on the original)` }), tiles);
+      li.append(el("p", { class: "hidden-areas", text: `Hidden: ${what.join(", ")} (outlined on the original)` }));
     }
     for (const v of item.variants) {
       tiles.append(tile(item, { label: gridLabel(v), title: `${item.key}: ${v.label}`, url: v.url, download: v.download, bytes: v.bytes, focus: `v-${v.label}`, variant: v }));
