@@ -7,8 +7,8 @@ user: unexpected exceptions are reported in one line too.
 
 from __future__ import annotations
 
-import logging
 import os
+import re
 import signal
 import stat
 import sys
@@ -16,23 +16,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+# Imports are kept to what `--version` and `--help` need: each command imports what it uses
+# (Pillow, rich, boto3 ...), so `pixelpipe pixelate` never loads boto3 (docs/PERFORMANCE.md).
 from . import __version__, local
-from .engine import available_cpus, pixelate
 from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
-from .formats import BY_NAME
-from .keys import output_name
 from .settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode, Settings
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -54,7 +51,10 @@ class FileResult:
 
 
 def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResult:
-    """Pixelate one file into ``out_dir``. Never raises: failures come back as a reason."""
+    """Pixelate one file into ``out_dir`` (created if missing). Never raises: failures come
+    back as a reason."""
+    from .engine import pixelate
+
     t0 = time.perf_counter()
     try:
         try:
@@ -73,6 +73,7 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
             return FileResult(path, False, f"cannot read: {exc.strerror or exc}")
         result = pixelate(data, settings)
         name = Path(path).name
+        Path(out_dir).mkdir(parents=True, exist_ok=True)  # a mirrored sub-folder (-r)
         written = []
         for variant in result.variants:
             target = Path(out_dir) / variant.filename(name)
@@ -95,10 +96,27 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
         return FileResult(path, False, f"internal error: {type(exc).__name__}: {exc}")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: once, at import
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_umask()
+
+
 def _write_atomically(target: Path, data: bytes) -> None:
-    """Write via a temporary file and rename: a reader never sees half an image."""
+    """Write via a temporary file and rename: a reader never sees half an image.
+
+    The file gets the mode any program's new file gets (``0666 & ~umask``), or the mode of
+    the file it replaces, not mkstemp's private 0600."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = _NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(prefix=".pixelpipe-", dir=target.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
@@ -107,25 +125,85 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
+# pixelpipe's own output names (``pixelated-8x8-cat.jpg``, ``pixelated-16px-grid-cat.png``):
+# a folder holding earlier outputs is not pixelated again.
+_OUTPUT_NAME = re.compile(r"pixelated-\d+(?:x\d+|px)(?:-grid)?-.")
+
+
+def is_own_output(name: str) -> bool:
+    return _OUTPUT_NAME.match(name) is not None
+
+
+@dataclass
+class Inputs:
+    """The files a command line names, each with the sub-folder its outputs go to."""
+
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, relative out dir)
+    skipped_dirs: int = 0  # sub-folders not read (no --recursive)
+    skipped_outputs: int = 0  # pixelpipe's own outputs found in the folders
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.files]
+
+
+def collect_inputs(
+    inputs: Iterable[str],
+    *,
+    recursive: bool = False,
+    skip_outputs: bool = False,
+    exclude: str | None = None,
+) -> Inputs:
     """Files as given; directories replaced by their (non-hidden) files, sorted.
 
-    A directory that cannot be listed stays in the list as itself, so that it is reported
-    like any other unreadable input and the rest of the batch goes on.
+    ``recursive`` reads sub-folders too (outputs mirror them); otherwise they are counted
+    in ``skipped_dirs``. ``skip_outputs`` leaves out files named like pixelpipe's outputs
+    (counted); ``exclude`` is a folder never read (the output folder, when it is inside an
+    input folder). A directory that cannot be listed stays in the list as itself, so that
+    it is reported like any other unreadable input and the rest of the batch goes on.
     """
-    files: list[str] = []
+    found = Inputs()
+    excluded = os.path.realpath(exclude) if exclude else None
+
+    def walk(folder: Path, rel: str) -> None:
+        try:
+            children = sorted(folder.iterdir())
+        except OSError:
+            found.files.append((str(folder), rel))
+            return
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                if excluded is not None and os.path.realpath(child) == excluded:
+                    continue
+                if recursive and not child.is_symlink():  # no symlink loops
+                    walk(child, os.path.join(rel, child.name))
+                else:
+                    found.skipped_dirs += 1
+            elif child.is_file():
+                if skip_outputs and is_own_output(child.name):
+                    found.skipped_outputs += 1
+                else:
+                    found.files.append((str(child), rel))
+
     for item in inputs:
         p = Path(item)
-        if not p.is_dir():
-            files.append(item)
-            continue
-        try:
-            children = sorted(p.iterdir())
-        except OSError:
-            files.append(item)
-            continue
-        files.extend(str(c) for c in children if c.is_file() and not c.name.startswith("."))
-    return files
+        if p.is_dir():
+            walk(p, "")
+        else:
+            found.files.append((item, ""))
+    return found
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files as given; directories replaced by their (non-hidden) files, one level deep."""
+    return collect_inputs(inputs).paths
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 variant``, ``2 variants``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def _make_out_dir(out_dir: str) -> None:
@@ -140,31 +218,49 @@ def _make_out_dir(out_dir: str) -> None:
 
 
 def run_batch(
-    files: Sequence[str],
+    files: Sequence[str | tuple[str, str]],
     out_dir: str,
     settings: EngineSettings,
     jobs: int,
     console: Console,
 ) -> list[FileResult]:
-    """Process ``files`` with ``jobs`` processes; report rejections on stderr as they happen."""
+    """Process ``files`` with ``jobs`` processes; report rejections on stderr as they happen.
+
+    A file may come with the sub-folder of ``out_dir`` its outputs go to (``--recursive``)."""
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .engine import available_cpus
+    from .formats import BY_NAME
+    from .keys import output_name
+
     results: dict[int, FileResult] = {}
-    todo: list[tuple[int, str]] = []
-    seen: dict[str, str] = {}
+    todo: list[tuple[int, str, str]] = []
+    seen: dict[tuple[str, str], str] = {}
     fmt = None if settings.format == "source" else BY_NAME[settings.format]
-    for i, path in enumerate(files):
+    for i, item in enumerate(files):
+        path, rel = (item, "") if isinstance(item, str) else item
         # Outputs are named after the file name (its extension replaced by --format's): two
-        # inputs giving one output name would overwrite each other. Case-folded, for the
-        # file systems that fold case.
+        # inputs giving one output name in one folder would overwrite each other.
+        # Case-folded, for the file systems that fold case.
         name = Path(path).name
         out = output_name(name, fmt.name, fmt.extension) if fmt else name
-        if out.casefold() in seen:
-            other = seen[out.casefold()]
+        key = (os.path.normcase(rel).casefold(), out.casefold())
+        if key in seen:
+            other = seen[key]
             results[i] = FileResult(
                 path, False, f"output names would be the same as {other}'s; outputs would overwrite"
             )
             continue
-        seen[out.casefold()] = path
-        todo.append((i, path))
+        seen[key] = path
+        todo.append((i, path, os.path.join(out_dir, rel) if rel else out_dir))
 
     def report(i: int, r: FileResult) -> None:
         results[i] = r
@@ -186,8 +282,8 @@ def run_batch(
     with progress:
         task = progress.add_task("pixelating", total=len(todo))
         if jobs <= 1 or len(todo) <= 1:
-            for i, path in todo:
-                report(i, process_file(path, out_dir, settings))
+            for i, path, target in todo:
+                report(i, process_file(path, target, settings))
                 progress.advance(task)
         else:
             processes = min(jobs, len(todo))
@@ -195,8 +291,8 @@ def run_batch(
                 settings = settings.replace(threads=max(1, available_cpus() // processes))
             with ProcessPoolExecutor(max_workers=processes) as pool:
                 futures: dict[Future[FileResult], tuple[int, str]] = {
-                    pool.submit(process_file, path, out_dir, settings): (i, path)
-                    for i, path in todo
+                    pool.submit(process_file, path, target, settings): (i, path)
+                    for i, path, target in todo
                 }
                 for fut in as_completed(futures):
                     i, path = futures[fut]
@@ -310,25 +406,49 @@ def cli() -> None:
     show_default="number of cores",
     help="Files processed in parallel.",
 )
-def pixelate_cmd(inputs: tuple[str, ...], out_dir: str, jobs: int, **flags: Any) -> None:
-    """Pixelate INPUT files (or directories of them) into OUT.
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Read sub-folders too; their outputs go to the same sub-folders under OUT.",
+)
+def pixelate_cmd(
+    inputs: tuple[str, ...], out_dir: str, jobs: int, recursive: bool, **flags: Any
+) -> None:
+    """Pixelate INPUT files (or folders of them) into OUT.
 
     Writes OUT/pixelated-{n}x{n}-{filename} for every size n. Carries on past bad files;
     exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
+    Files in folders named like pixelpipe's outputs (pixelated-8x8-...) are skipped.
     """
+    from rich.console import Console
+
     settings = _build_settings(**flags)
-    files = expand_inputs(inputs)
-    if not files:
-        raise click.UsageError("no input files (the directories given are empty)")
-    _make_out_dir(out_dir)
+    found = collect_inputs(inputs, recursive=recursive, skip_outputs=True, exclude=out_dir)
     err = Console(stderr=True)
+    notes = []
+    if found.skipped_dirs:
+        notes.append(f"{plural(found.skipped_dirs, 'sub-folder')} not read (pass -r/--recursive)")
+    if found.skipped_outputs:
+        notes.append(f"{plural(found.skipped_outputs, 'file')} skipped: pixelpipe's own outputs")
+    for note in notes:
+        err.print(note, markup=False, highlight=False, soft_wrap=True)
+    if not found.files:
+        if found.skipped_dirs:
+            why = "the folders given hold only sub-folders; pass -r/--recursive to read them"
+        elif found.skipped_outputs:
+            why = "the folders given hold only pixelpipe's own outputs"
+        else:
+            why = "the folders given are empty"
+        raise click.UsageError(f"no input files: {why}")
+    _make_out_dir(out_dir)
     t0 = time.perf_counter()
-    results = run_batch(files, out_dir, settings, jobs, err)
+    results = run_batch(found.files, out_dir, settings, jobs, err)
     ok = [r for r in results if r.ok]
     rejected = len(results) - len(ok)
     outputs = sum(len(r.outputs) for r in ok)
     err.print(
-        f"{outputs} variants of {len(ok)} image(s) written to {out_dir} "
+        f"{plural(outputs, 'variant')} of {plural(len(ok), 'image')} written to {out_dir} "
         f"in {time.perf_counter() - t0:.1f} s" + (f"; {rejected} rejected" if rejected else ""),
         markup=False,
         highlight=False,
@@ -430,6 +550,8 @@ def up(
         from .web.server import gallery_for
 
         web.start(gallery_for(stack))
+    from rich.console import Console
+
     out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]pixelpipe {__version__}[/bold] local stack is up")
     if web is not None:
@@ -529,6 +651,8 @@ def worker(
     deleted only after it succeeded; one that keeps failing ends in the queue's DLQ.
     SIGTERM or Ctrl-C: finish the message in hand, then exit 0.
     """
+    import logging
+
     import boto3
 
     from .pipeline import Pipeline
@@ -595,6 +719,8 @@ def demo(
     manifest (or failure record), downloads the variants to OUT, writes OUT/contact-sheet.png
     and prints a table. Exit 0 only if every image was processed.
     """
+    from rich.console import Console
+
     from .demo import run_demo
 
     folder = Path(samples) if samples else _SAMPLES
@@ -694,6 +820,9 @@ def status(
         manifest_prefix=defaults.manifest_prefix,
         failure_prefix=defaults.failure_prefix,
     )
+    from rich.console import Console
+    from rich.table import Table
+
     table = Table(title=f"pixelpipe status ({main_url})", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -726,6 +855,9 @@ def backfill(
     Resumable: objects already done are recognised by their manifests and skipped, so an
     interrupted backfill simply runs again.
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from . import ops
     from .pipeline import Pipeline
     from .storage import Storage
@@ -833,6 +965,12 @@ def package(arch: str, python_version: str, output: str) -> None:
     )
 
 
+def _is_aws_error(exc: BaseException) -> bool:
+    """botocore's errors, without importing botocore where no command used it."""
+    botocore = sys.modules.get("botocore.exceptions")
+    return botocore is not None and isinstance(exc, (botocore.BotoCoreError, botocore.ClientError))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
     try:
@@ -843,13 +981,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     except PixelpipeError as exc:
         click.echo(f"pixelpipe: error: {exc.reason}", err=True)
         sys.exit(EXIT_REJECTED)
-    except (BotoCoreError, ClientError) as exc:  # the endpoint, credentials, a bucket, ...
-        click.echo(f"pixelpipe: error: {' '.join(str(exc).split())}", err=True)
-        sys.exit(EXIT_REJECTED)
     except KeyboardInterrupt:
         click.echo("pixelpipe: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
+        if _is_aws_error(exc):  # the endpoint, credentials, a bucket, ...
+            click.echo(f"pixelpipe: error: {' '.join(str(exc).split())}", err=True)
+            sys.exit(EXIT_REJECTED)
         click.echo(f"pixelpipe: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
 

@@ -17,9 +17,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
 from .settings import EngineSettings, Settings
 
 DEFAULT_HOST = "127.0.0.1"
@@ -48,6 +45,9 @@ def ensure_credentials() -> None:
 
 def clients(endpoint: str) -> tuple[Any, Any]:
     """(s3, sqs) clients for ``endpoint``, path-style, few retries (it is local)."""
+    import boto3  # here, not at import: `pixelpipe pixelate` never loads boto3
+    from botocore.config import Config
+
     ensure_credentials()
     config = Config(
         retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}
