@@ -986,8 +986,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:
         if _is_aws_error(exc):  # the endpoint, credentials, a bucket, ...
-            click.echo(f"pixelpipe: error: {' '.join(str(exc).split())}", err=True)
-            sys.exit(EXIT_REJECTED)
+            from .worker import configuration_problem
+
+            problem = configuration_problem(exc)  # permanent: no credentials, region, queue
+            click.echo(f"pixelpipe: error: {problem or ' '.join(str(exc).split())}", err=True)
+            sys.exit(EXIT_USAGE if problem else EXIT_REJECTED)
         click.echo(f"pixelpipe: internal error: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_INTERNAL)
 
