@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -442,3 +443,77 @@ def test_file_commands_do_not_import_aws_or_pillow_when_they_need_not(tmp_path: 
         "PIL",
         "rich",
     }
+
+
+def _all_commands() -> list[tuple[str, Any]]:
+    import click
+
+    from pixelpipe.cli import cli
+
+    found: list[tuple[str, Any]] = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        found.append((path, cmd))
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(cli, "pixelpipe")
+    return found
+
+
+def test_every_option_has_a_help_line() -> None:
+    import click
+
+    missing = [
+        f"{path} {'/'.join(p.opts)}"
+        for path, cmd in _all_commands()
+        for p in cmd.params
+        if isinstance(p, click.Option) and not (p.help or "").strip()
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pixelate",),  # missing argument
+        ("pixelate", "x.jpg"),  # missing option
+        ("nope",),  # no such command
+        ("pixelate", "x.jpg", "-o", "out", "--quality", "500"),  # bad value
+        ("pixelate", "x.jpg", "-o", "out", "--sizes", "0"),  # bad setting
+    ],
+)
+def test_usage_and_settings_errors_share_one_style(args: tuple[str, ...], tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(EXE), *args], capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pixelpipe: error: "), lines[0]
+    assert "Usage:" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("PIXELPIPE_SIZES", "abc"), ("PIXELPIPE_FORMAT", "tga"), ("PIXELPIPE_MAX_BYTES", "lots")],
+)
+def test_an_invalid_environment_variable_is_named(var: str, value: str, tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    proc = run("pixelate", src, "-o", tmp_path / "out", env={var: value})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"pixelpipe: error: {var}: "), proc.stderr
+    # A flag given wins over the variable.
+    flag = {"PIXELPIPE_SIZES": "--sizes", "PIXELPIPE_FORMAT": "--format"}.get(var)
+    if flag:
+        proc = run(
+            "pixelate",
+            src,
+            "-o",
+            tmp_path / "out",
+            flag,
+            "8" if flag == "--sizes" else "png",
+            env={var: value},
+        )
+        assert proc.returncode == 0, proc.stderr

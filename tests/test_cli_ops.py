@@ -74,11 +74,11 @@ def test_status_and_dlq_commands(stack: Stack) -> None:
 
     listed = run(stack, "dlq", "list", *queues)
     assert listed.returncode == 0, listed.stderr
-    assert "2 message(s) shown" in listed.stdout
+    assert "2 messages shown" in listed.stdout
 
     moved = run(stack, "dlq", "redrive", *queues)
     assert moved.returncode == 0, moved.stderr
-    assert "2 message(s) moved back" in moved.stdout
+    assert "2 messages moved back" in moved.stdout
     attrs = stack.sqs.get_queue_attributes(
         QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
@@ -197,3 +197,24 @@ def test_worker_keeps_retrying_an_unreachable_endpoint(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
+
+
+def test_an_empty_dlq_says_so(stack: Stack) -> None:
+    dlq_url = stack.sqs.create_queue(QueueName=f"empty-dlq-{stack.processed}")["QueueUrl"]
+    queues = ("--queue-url", stack.queue_url, "--dlq-url", dlq_url)
+    listed = run(stack, "dlq", "list", *queues)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == f"the dead-letter queue {dlq_url} is empty: no messages"
+    moved = run(stack, "dlq", "redrive", *queues)
+    assert moved.returncode == 0, moved.stderr
+    assert "is empty: nothing to move" in moved.stdout
+
+
+def test_status_piped_is_not_wrapped_mid_word(stack: Stack) -> None:
+    # A long queue URL in the title and a pipe (80 columns by default): nothing is cut.
+    long_name = "q-" + "x" * 70
+    url = stack.sqs.create_queue(QueueName=long_name)["QueueUrl"]
+    proc = run(stack, "status", "--queue-url", url, "--processed-bucket", stack.processed)
+    assert proc.returncode == 0, proc.stderr
+    assert url in proc.stdout
+    assert any("images failed (failure records)" in line for line in proc.stdout.splitlines())

@@ -421,11 +421,10 @@ def pixelate_cmd(
     exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
     Files in folders named like pixelpipe's outputs (pixelated-8x8-...) are skipped.
     """
-    from rich.console import Console
 
     settings = _build_settings(**flags)
     found = collect_inputs(inputs, recursive=recursive, skip_outputs=True, exclude=out_dir)
-    err = Console(stderr=True)
+    err = console(stderr=True)
     notes = []
     if found.skipped_dirs:
         notes.append(f"{plural(found.skipped_dirs, 'sub-folder')} not read (pass -r/--recursive)")
@@ -479,8 +478,18 @@ def _stack_options(func: Any) -> Any:
             show_default=True,
             help="Port of the S3 + SQS endpoint.",
         ),
-        click.option("--source-bucket", default=local.SOURCE_BUCKET, show_default=True),
-        click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True),
+        click.option(
+            "--source-bucket",
+            default=local.SOURCE_BUCKET,
+            show_default=True,
+            help="Bucket to create for uploads; its notifications feed the queue.",
+        ),
+        click.option(
+            "--processed-bucket",
+            default=local.PROCESSED_BUCKET,
+            show_default=True,
+            help="Bucket to create for the variants, manifests and failure records.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -563,16 +572,14 @@ def up(
         f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})",
     )
     out.print(f"  workers           {count}")
-    out.print("\nTry:")
-    out.print(
-        f"  pixelpipe upload photo.jpg --endpoint-url {stack.endpoint}",
-    )
-    out.print(
-        f"  aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{source_bucket}/",
-    )
-    out.print(
-        f"  aws --endpoint-url {stack.endpoint} s3 ls s3://{processed_bucket}/",
-    )
+    out.print("\nPaste into a shell: the AWS CLI and pixelpipe's commands then need no flags")
+    for line in shell_exports(stack):
+        out.print(f"  {line}", markup=False)
+    out.print("Then try:")
+    out.print(f"  aws s3 cp photo.jpg s3://{source_bucket}/", markup=False)
+    out.print(f"  aws s3 ls s3://{processed_bucket}/", markup=False)
+    out.print("  pixelpipe status     (also: pixelpipe worker, backfill, dlq list)", markup=False)
+    out.print(f"Back to real AWS: unset {' '.join(EXPORTED)}", markup=False)
     out.print("\nCtrl-C to stop (nothing is kept after that).")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -584,6 +591,47 @@ def up(
         web.stop()
     stack.stop()
     out.print("stopped")
+
+
+# What `pixelpipe up` tells a shell: the endpoint (AWS_ENDPOINT_URL, honoured by boto3 and
+# the AWS CLI), dummy credentials, a region, and the queue and buckets for the worker and
+# the operations commands.
+EXPORTED = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "PIXELPIPE_QUEUE_URL",
+    "PIXELPIPE_SOURCE_BUCKET",
+    "PIXELPIPE_PROCESSED_BUCKET",
+)
+
+
+def shell_exports(stack: local.LocalStack) -> list[str]:
+    """``export`` lines (POSIX shells) for using ``stack`` with no flags."""
+    import shlex
+
+    values = dict(
+        zip(
+            EXPORTED,
+            (
+                stack.endpoint,
+                local.LOCAL_KEY,
+                local.LOCAL_KEY,
+                local.REGION,
+                stack.queue_url,
+                stack.source_bucket,
+                stack.processed_bucket,
+            ),
+            strict=True,
+        )
+    )
+    pairs = [f"{k}={shlex.quote(v)}" for k, v in values.items()]
+    return [
+        "export " + " ".join(pairs[:1]),
+        "export " + " ".join(pairs[1:4]),
+        "export " + " ".join(pairs[4:]),
+    ]
 
 
 def _bind_web(host: str, ui_port: int | None) -> tuple[Any, str]:
@@ -615,9 +663,26 @@ def _start_or_exit(stack: local.LocalStack) -> None:
 
 
 @cli.command()
-@click.option("--queue-url", required=True, help="The queue receiving S3 notifications.")
-@click.option("--processed-bucket", required=True, help="Where variants go.")
-@click.option("--source-bucket", default=None, help="For the recursion check at start-up.")
+@click.option(
+    "--queue-url",
+    required=True,
+    envvar="PIXELPIPE_QUEUE_URL",
+    help="The queue receiving S3 notifications.  [env: PIXELPIPE_QUEUE_URL]",
+)
+@click.option(
+    "--processed-bucket",
+    required=True,
+    envvar="PIXELPIPE_PROCESSED_BUCKET",
+    help="Where variants go.  [env: PIXELPIPE_PROCESSED_BUCKET]",
+)
+@click.option(
+    "--source-bucket",
+    default=None,
+    envvar="PIXELPIPE_SOURCE_BUCKET",
+    help="The bucket whose notifications the queue receives; checked at start-up so "
+    "that outputs never land where they would be processed again.  "
+    "[env: PIXELPIPE_SOURCE_BUCKET]",
+)
 @click.option(
     "--endpoint-url", default=None, help="S3/SQS endpoint (default: AWS_ENDPOINT_URL, else AWS)."
 )
@@ -719,7 +784,6 @@ def demo(
     manifest (or failure record), downloads the variants to OUT, writes OUT/contact-sheet.png
     and prints a table. Exit 0 only if every image was processed.
     """
-    from rich.console import Console
 
     from .demo import run_demo
 
@@ -736,7 +800,7 @@ def demo(
         port=port or local.free_port(),
         workers=workers or min(2, _cores()),
         deadline=deadline,
-        console=Console(),
+        console=console(),
     )
     sys.exit(EXIT_OK if ok else EXIT_REJECTED)
 
@@ -771,14 +835,36 @@ def _queues(sqs: Any, queue_url: str | None, dlq_url: str | None) -> tuple[str, 
     from . import ops
 
     if queue_url:
-        return queue_url, dlq_url
+        return queue_url, dlq_url or _redrive_target(sqs, queue_url)
     main_url, found_dlq = ops.queue_urls(sqs, local.QUEUE_NAME, local.DLQ_NAME)
-    return main_url, dlq_url or found_dlq
+    return main_url, dlq_url or _redrive_target(sqs, main_url) or found_dlq
+
+
+def _redrive_target(sqs: Any, queue_url: str) -> str | None:
+    """The URL of the queue's dead-letter queue, from its redrive policy (None: none)."""
+    import json
+
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    policy = attrs.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        return None
+    arn = str(json.loads(policy).get("deadLetterTargetArn", ""))
+    name, account = arn.rsplit(":", 1)[-1], arn.split(":")[4] if arn.count(":") >= 5 else None
+    if not name:
+        return None
+    kwargs = {"QueueName": name, **({"QueueOwnerAWSAccountId": account} if account else {})}
+    return str(sqs.get_queue_url(**kwargs)["QueueUrl"])
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--bucket", default=local.SOURCE_BUCKET, show_default=True)
+@click.option(
+    "--bucket",
+    default=local.SOURCE_BUCKET,
+    envvar="PIXELPIPE_SOURCE_BUCKET",
+    show_default=True,
+    help="Bucket to upload to: the source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]",
+)
 @click.option("--prefix", default="", help="Key prefix, e.g. photos/.")
 @_ops_options
 def upload(files: tuple[str, ...], bucket: str, prefix: str, endpoint_url: str | None) -> None:
@@ -798,9 +884,25 @@ def upload(files: tuple[str, ...], bucket: str, prefix: str, endpoint_url: str |
 
 
 @cli.command()
-@click.option("--queue-url", default=None, help=f"[default: the queue named {local.QUEUE_NAME}]")
-@click.option("--dlq-url", default=None, help=f"[default: the queue named {local.DLQ_NAME}]")
-@click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True)
+@click.option(
+    "--queue-url",
+    default=None,
+    envvar="PIXELPIPE_QUEUE_URL",
+    help=f"The event queue.  [env: PIXELPIPE_QUEUE_URL; default: the queue named "
+    f"{local.QUEUE_NAME}]",
+)
+@click.option(
+    "--dlq-url",
+    default=None,
+    help=f"Its dead-letter queue.  [default: the queue's redrive target, or {local.DLQ_NAME}]",
+)
+@click.option(
+    "--processed-bucket",
+    default=local.PROCESSED_BUCKET,
+    envvar="PIXELPIPE_PROCESSED_BUCKET",
+    show_default=True,
+    help="Bucket of the variants and manifests.  [env: PIXELPIPE_PROCESSED_BUCKET]",
+)
 @_ops_options
 def status(
     queue_url: str | None, dlq_url: str | None, processed_bucket: str, endpoint_url: str | None
@@ -820,7 +922,6 @@ def status(
         manifest_prefix=defaults.manifest_prefix,
         failure_prefix=defaults.failure_prefix,
     )
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"pixelpipe status ({main_url})", show_header=False)
@@ -832,13 +933,25 @@ def status(
     table.add_row("dead-letter queue", "-" if st.dlq is None else str(st.dlq))
     table.add_row("images processed (manifests)", str(st.processed))
     table.add_row("images failed (failure records)", str(st.failed))
-    Console().print(table)
+    console().print(table)
 
 
 @cli.command()
-@click.option("--bucket", default=local.SOURCE_BUCKET, show_default=True, help="Source bucket.")
+@click.option(
+    "--bucket",
+    default=local.SOURCE_BUCKET,
+    envvar="PIXELPIPE_SOURCE_BUCKET",
+    show_default=True,
+    help="Source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]",
+)
 @click.option("--prefix", default="", help="Only keys under this prefix.")
-@click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True)
+@click.option(
+    "--processed-bucket",
+    default=local.PROCESSED_BUCKET,
+    envvar="PIXELPIPE_PROCESSED_BUCKET",
+    show_default=True,
+    help="Bucket of the variants and manifests.  [env: PIXELPIPE_PROCESSED_BUCKET]",
+)
 @click.option("--dry-run", is_flag=True, help="Count what would be processed; write nothing.")
 @_ops_options
 @_settings_options
@@ -855,7 +968,6 @@ def backfill(
     Resumable: objects already done are recognised by their manifests and skipped, so an
     interrupted backfill simply runs again.
     """
-    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from . import ops
@@ -871,7 +983,7 @@ def backfill(
         endpoint_url=endpoint,
     )
     pipe = Pipeline(settings, Storage(s3=s3))
-    err = Console(stderr=True)
+    err = console(stderr=True)
     with Progress(
         TextColumn("backfill" + (" (dry run)" if dry_run else "")),
         BarColumn(),
@@ -900,14 +1012,30 @@ def dlq() -> None:
 
 
 def _dlq_options(func: Any) -> Any:
-    func = click.option("--dlq-url", default=None, help=f"[default: {local.DLQ_NAME}]")(func)
-    func = click.option("--queue-url", default=None, help=f"[default: {local.QUEUE_NAME}]")(func)
+    func = click.option(
+        "--dlq-url",
+        default=None,
+        help=f"The dead-letter queue.  [default: the queue's redrive target, or {local.DLQ_NAME}]",
+    )(func)
+    func = click.option(
+        "--queue-url",
+        default=None,
+        envvar="PIXELPIPE_QUEUE_URL",
+        help=f"The event queue.  [env: PIXELPIPE_QUEUE_URL; default: the queue named "
+        f"{local.QUEUE_NAME}]",
+    )(func)
     return _ops_options(func)
 
 
 @dlq.command("list")
 @_dlq_options
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="At most this many messages.",
+)
 def dlq_list_cmd(
     queue_url: str | None, dlq_url: str | None, endpoint_url: str | None, limit: int
 ) -> None:
@@ -922,7 +1050,10 @@ def dlq_list_cmd(
     for m in messages:
         what = m.error or ", ".join(f"s3://{r.bucket}/{r.key}" for r in m.refs) or "(no objects)"
         click.echo(f"{m.message_id}  received {m.receive_count}x  {what}")
-    click.echo(f"{len(messages)} message(s) shown")
+    if not messages:
+        click.echo(f"the dead-letter queue {dlq_found} is empty: no messages")
+    else:
+        click.echo(f"{plural(len(messages), 'message')} shown (they stay in {dlq_found})")
 
 
 @dlq.command("redrive")
@@ -939,18 +1070,34 @@ def dlq_redrive_cmd(
     if dlq_found is None:
         raise click.UsageError("no dead-letter queue found; pass --dlq-url")
     moved = ops.dlq_redrive(sqs, dlq_found, main_url, limit=limit)
-    click.echo(f"{moved} message(s) moved back to {main_url}")
+    if moved == 0:
+        click.echo(f"the dead-letter queue {dlq_found} is empty: nothing to move")
+    else:
+        click.echo(f"{plural(moved, 'message')} moved back to {main_url}")
 
 
 @cli.command()
-@click.option("--arch", type=click.Choice(["arm64", "x86_64"]), default="arm64", show_default=True)
-@click.option("--python", "python_version", default="3.13", show_default=True)
+@click.option(
+    "--arch",
+    type=click.Choice(["arm64", "x86_64"]),
+    default="arm64",
+    show_default=True,
+    help="The Lambda function's architecture (the template's Architectures).",
+)
+@click.option(
+    "--python",
+    "python_version",
+    default="3.13",
+    show_default=True,
+    help="The Lambda runtime's Python version (the template's Runtime: python3.13).",
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     default="dist/pixelpipe-lambda.zip",
     show_default=True,
+    help="Where the zip is written.",
 )
 def package(arch: str, python_version: str, output: str) -> None:
     """Build the AWS Lambda deployment zip from wheels for Lambda's platform."""
@@ -972,16 +1119,29 @@ def _is_aws_error(exc: BaseException) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Every error, usage or runtime, is one line on stderr:
+    ``pixelpipe: error: ...``."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="pixelpipe")
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="pixelpipe",
+            standalone_mode=False,
+        )
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _error(exc.format_message() + hint)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        _error(exc.format_message())
+        sys.exit(exc.exit_code)
     except SettingsError as exc:
-        click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        _error(exc.reason)
         sys.exit(EXIT_USAGE)
     except PixelpipeError as exc:
-        click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        _error(exc.reason)
         sys.exit(EXIT_REJECTED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.Abort):
         click.echo("pixelpipe: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
@@ -989,10 +1149,28 @@ def main(argv: Sequence[str] | None = None) -> None:
             from .worker import configuration_problem
 
             problem = configuration_problem(exc)  # permanent: no credentials, region, queue
-            click.echo(f"pixelpipe: error: {problem or ' '.join(str(exc).split())}", err=True)
+            _error(problem or str(exc))
             sys.exit(EXIT_USAGE if problem else EXIT_REJECTED)
-        click.echo(f"pixelpipe: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(
+            f"pixelpipe: internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
+            err=True,
+        )
         sys.exit(EXIT_INTERNAL)
+
+
+def _error(message: str) -> None:
+    click.echo(f"pixelpipe: error: {' '.join(message.split())}", err=True)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A Rich console; when the output is not a terminal (piped, a file), lines and tables
+    are never wrapped, so nothing is cut mid-word."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr)
+    if not out.is_terminal:
+        out = Console(stderr=stderr, width=1000, soft_wrap=True)
+    return out
 
 
 if __name__ == "__main__":

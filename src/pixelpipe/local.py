@@ -16,6 +16,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote_plus
 
 from .settings import EngineSettings, Settings
 
@@ -36,10 +37,13 @@ def default_endpoint(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
 log = logging.getLogger("pixelpipe.local")
 
 
+LOCAL_KEY = "pixelpipe-local"  # the dummy access key and secret the local stack suggests
+
+
 def ensure_credentials() -> None:
     """The embedded endpoint accepts any credentials; boto3 insists there be some."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "pixelpipe-local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "pixelpipe-local")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", LOCAL_KEY)
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", LOCAL_KEY)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 
 
@@ -117,8 +121,6 @@ class LocalStack:
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         s3, sqs = clients(self.endpoint)
-        for bucket in (self.source_bucket, self.processed_bucket):
-            s3.create_bucket(Bucket=bucket)
         self.dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
         dlq_arn = _arn(sqs, self.dlq_url)
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
@@ -129,6 +131,13 @@ class LocalStack:
                 "RedrivePolicy": json.dumps(redrive),
             },
         )["QueueUrl"]
+        # The queues first, then the buckets (the processed one before the source, so the
+        # source bucket's existence means the stack is ready to store outputs), then the
+        # notification. A client can put an object as soon as the source bucket exists,
+        # before the notification is wired; such an object has no event. So once it is
+        # wired, every object already there gets one (the pipeline skips what is done).
+        self._create_bucket(s3, self.processed_bucket)
+        self._create_bucket(s3, self.source_bucket)
         s3.put_bucket_notification_configuration(
             Bucket=self.source_bucket,
             NotificationConfiguration={
@@ -140,7 +149,40 @@ class LocalStack:
                 ]
             },
         )
+        self.enqueue_existing(s3, sqs)
         return self
+
+    def _create_bucket(self, s3: Any, bucket: str) -> None:
+        s3.create_bucket(Bucket=bucket)
+
+    def enqueue_existing(self, s3: Any, sqs: Any) -> int:
+        """An S3 event message for every object in the source bucket; how many were sent."""
+        sent = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.source_bucket):
+            for obj in page.get("Contents", []):
+                record = {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": REGION,
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "bucket": {
+                            "name": self.source_bucket,
+                            "arn": f"arn:aws:s3:::{self.source_bucket}",
+                        },
+                        "object": {
+                            "key": quote_plus(obj["Key"], safe=""),
+                            "size": obj["Size"],
+                            "eTag": str(obj["ETag"]).strip('"'),
+                        },
+                    },
+                }
+                sqs.send_message(
+                    QueueUrl=self.queue_url, MessageBody=json.dumps({"Records": [record]})
+                )
+                sent += 1
+        return sent
 
     def start_workers(self, count: int, *, concurrency: int = 1, wait_seconds: int = 2) -> None:
         """``count`` worker processes (spawned: the parent runs server threads)."""
