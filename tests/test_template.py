@@ -341,7 +341,7 @@ def test_event_source_mapping_reports_batch_item_failures() -> None:
     resources, _ = stack(Topology="sqs")
     esm = resources["EventSourceMapping"]["Properties"]
     assert esm["EventSourceArn"] == "${EventQueue.Arn}"
-    assert esm["FunctionName"] == "${Function}"
+    assert esm["FunctionName"] == "${Function.Alias}"  # the published version (SnapStart)
     assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert esm["BatchSize"] == "${BatchSize}"
     assert esm["MaximumBatchingWindowInSeconds"] == "${MaxBatchingWindow}"
@@ -363,7 +363,7 @@ def test_source_bucket_notifies_the_queue_or_the_function() -> None:
     assert "QueueConfigurations" not in notify
     (config,) = notify["LambdaConfigurations"]
     assert config["Event"] == "s3:ObjectCreated:*"
-    assert config["Function"] == "${Function.Arn}"
+    assert config["Function"] == "${Function.Alias}"
     assert config["Filter"] == {
         "S3Key": {"Rules": [{"Name": "prefix", "Value": "${SourcePrefix}"}]}
     }
@@ -374,6 +374,8 @@ def test_direct_topology_has_an_on_failure_destination() -> None:
     assert not {"EventQueue", "EventQueuePolicy", "EventSourceMapping"} & set(resources)
     invoke = resources["DirectInvokeConfig"]["Properties"]
     assert invoke["FunctionName"] == "${Function}"
+    assert invoke["Qualifier"] == "live"
+    assert resources["S3InvokePermission"]["Properties"]["FunctionName"] == "${Function.Alias}"
     assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": "${DeadLetterQueue.Arn}"}}
     permission = resources["S3InvokePermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
@@ -471,5 +473,18 @@ def test_outputs() -> None:
         "FunctionLogGroupName",
     ):
         assert name in outputs, name
-    assert outputs["FunctionArn"]["Value"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert outputs["FunctionArn"]["Value"] == {"Ref": "Function.Alias"}
     assert outputs["EventQueueUrl"]["Value"] == {"Ref": "EventQueue"}
+
+
+def test_snapstart_is_offered_on_published_versions() -> None:
+    """Issue 14: SnapStart for Python, opt-in; the function is always called through its
+    alias, so turning it on changes nothing else."""
+    assert PARAMS["SnapStart"]["Default"] == "false"
+    assert set(PARAMS["SnapStart"]["AllowedValues"]) == {"false", "true"}
+    off, _ = stack()
+    props = off["Function"]["Properties"]
+    assert props["AutoPublishAlias"] == "live"
+    assert "SnapStart" not in props
+    on, _ = stack(SnapStart="true")
+    assert on["Function"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
