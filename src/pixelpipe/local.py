@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import signal
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from .settings import EngineSettings, Settings
+
+if TYPE_CHECKING:
+    import multiprocessing.process  # at run time only when workers start: start-up time
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9700
@@ -186,6 +188,8 @@ class LocalStack:
 
     def start_workers(self, count: int, *, concurrency: int = 1, wait_seconds: int = 2) -> None:
         """``count`` worker processes (spawned: the parent runs server threads)."""
+        import multiprocessing
+
         ctx = multiprocessing.get_context("spawn")
         for index in range(count):
             proc = ctx.Process(
