@@ -503,7 +503,8 @@ def test_up_stops_cleanly_and_finishes_the_message_in_hand(
         stack.wait_ready()
         out = stack.stdout()
         assert f"endpoint          {stack.endpoint}" in out
-        assert f"aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{SOURCE}/" in out
+        assert f"export AWS_ENDPOINT_URL={stack.endpoint}" in out
+        assert f"aws s3 cp photo.jpg s3://{SOURCE}/" in out
         workers = wait_for(lambda: len(stack.workers()) == 2 and stack.workers(), 10, "workers")
 
         key = f"{unique('in-hand')}/big.png"
