@@ -327,7 +327,7 @@ def _name_bad_variable(
         plain, prefixed = table[name]
         var = prefixed if prefixed in env or prefixed_only else plain
         try:
-            cls(**{**(base or {}), name: value})
+            cls(**{**(base or {}), name: value})  # base first: the variable's value wins
         except SettingsError as exc:
             if var in exc.reason:
                 raise
@@ -450,7 +450,9 @@ class Settings:
         """Read the pipeline's and the engine's variables (see README's table)."""
         values = _read_env(PIPELINE_ENV, environ, prefixed_only=False)
         given = {k: v for k, v in overrides.items() if v is not None}
-        base = {"processed_bucket": values.get("processed_bucket") or "pixelpipe-check"}
+        # Each variable on its own, next to a neutral processed bucket: a conflict between two
+        # variables (source == processed, ...) is left to the whole check below.
+        base = {"processed_bucket": "pixelpipe-variable-check"}
         _name_bad_variable(cls, values, given, PIPELINE_ENV, environ, False, base)
         values["engine"] = EngineSettings.from_env(environ)
         values.update(given)
