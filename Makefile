@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck pytest bench encoders e2e load samples package clean
+.PHONY: demo test system-deps lint format typecheck pytest bench encoders e2e load samples package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 
 test: lint typecheck pytest
 
+# Debian's chromium for the web page's tests: apt-get as root, else one line with the command.
+system-deps:
+	sh tools/system-deps
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -32,7 +36,7 @@ format: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) system-deps
 	$(BIN)/pytest -n auto --dist loadgroup
 
 bench: $(STAMP)

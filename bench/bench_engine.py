@@ -11,6 +11,9 @@ measures, on this machine and in this run, per image:
   one decode with shrink-on-load to pixelpipe's decode scale, five outputs concurrently, the
   same encoder settings as pixelpipe). Installed by this script with ``npm install --prefix
   bench`` into bench/node_modules (git-ignored); skipped, with a message, without Node/npm;
+* **sharp, default PNG** -- for PNG inputs, the same sharp job with sharp's default PNG
+  settings (no palette: sharp's palette quantises the full-size image, most of its PNG time),
+  reported in a table of its own so that time and bytes are seen together;
 * **floor** -- the codec's unavoidable cost: decode at the scale pixelpipe decodes at, plus
   Pillow encoding the five finished full-size outputs (built beforehand, not timed) with
   pixelpipe's encoder settings, on as many threads as pixelpipe uses;
@@ -56,6 +59,7 @@ FORMATS = {"jpeg": ("JPEG", "jpg", {"quality": 90}), "png": ("PNG", "png", {}),
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 APPROACHES = ("straightforward", "sharp", "floor", "pixelpipe")
+SHARP_PNG_DEFAULT = "sharp-png-default"  # PNG inputs only, its own table
 SLOW_MS = 2000  # a warm-up slower than this is the only run
 
 
@@ -211,9 +215,10 @@ def child(args: list[str]) -> dict[str, float]:
 
 
 def run_one(approach: str, path: Path, fmt: str, scale: int, repeat: int) -> dict[str, float]:
-    if approach == "sharp":
+    if approach in ("sharp", SHARP_PNG_DEFAULT):
         script = HERE / "sharp_job.mjs"
-        return child(["node", str(script), str(path), fmt, str(scale), str(repeat)])
+        extra = ["default"] if approach == SHARP_PNG_DEFAULT else []
+        return child(["node", str(script), str(path), fmt, str(scale), str(repeat), *extra])
     me = Path(__file__).resolve()
     return child([sys.executable, str(me), "--measure", approach, str(path), f"--repeat={repeat}"])
 
@@ -267,7 +272,26 @@ def tables(rows: list[Row]) -> list[str]:
             f"{ratio(pp, res['straightforward'], 'bytes')} | {ratio(pp, res['sharp'], 'bytes')} "
             f"| {rss} | {rgb:.0f} |"
         )
+    png = [(name, res) for name, _, probe, res in rows if probe.source.format == "PNG"]
+    if any(res.get(SHARP_PNG_DEFAULT) for _, res in png):
+        out += ["", "### PNG: sharp with pixelpipe's settings and with its defaults", ""]
+        out.append(
+            "| image | sharp, palette for 8x8/16x16: wall ms / bytes | sharp, default PNG: "
+            "wall ms / bytes | pixelpipe: wall ms / bytes | pp/sharp-default wall | "
+            "pp/sharp-default bytes |"
+        )
+        out.append("|" + "---|" * 6)
+        for name, res in png:
+            pp, plain, pal = _pp(res), res.get(SHARP_PNG_DEFAULT), res["sharp"]
+            out.append(
+                f"| {name} | {_wall_bytes(pal)} | {_wall_bytes(plain)} | {_wall_bytes(pp)} | "
+                f"{ratio(pp, plain, 'wall_ms')} | {ratio(pp, plain, 'bytes')} |"
+            )
     return [*out, "", *targets(rows)]
+
+
+def _wall_bytes(r: dict[str, float] | None) -> str:
+    return "-" if r is None else f"{r['wall_ms']:.0f} / {r['bytes']:,.0f}"
 
 
 def targets(rows: list[Row]) -> list[str]:
@@ -356,6 +380,10 @@ def main() -> int:
         res: dict[str, dict[str, float] | None] = dict.fromkeys(APPROACHES)
         for a in approaches:
             res[a] = run_one(a, path, fmt, probe.decode_scale, args.repeat)
+        if "sharp" in approaches and fmt == "png":
+            res[SHARP_PNG_DEFAULT] = run_one(
+                SHARP_PNG_DEFAULT, path, fmt, probe.decode_scale, args.repeat
+            )
         mp = probe.source.width * probe.source.height / 1e6
         rows.append((path.name, mp, probe, res))
         line = ", ".join(f"{a} {fmt_ms(res[a])}" for a in approaches)  # progress

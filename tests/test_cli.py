@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -316,3 +317,203 @@ def test_names_equal_after_the_format_change_are_refused(tmp_path: Path) -> None
         assert im.size == (120, 90)  # a.jpg's, not overwritten by a.png's
     # Without a format change the names differ, and both are written.
     assert run("pixelate", jpg, png, "-o", tmp_path / "same", "--sizes", "8").returncode == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14: what a newcomer meets with files and folders
+
+
+def test_outputs_get_the_mode_new_files_get(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    out = tmp_path / "out"
+    old = os.umask(0o022)
+    try:
+        proc = run("pixelate", src, "-o", out, "--sizes", "8")
+    finally:
+        os.umask(old)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "pixelated-8x8-cat.jpg").stat().st_mode & 0o777 == 0o644
+    old = os.umask(0o027)
+    try:
+        proc = run("pixelate", src, "-o", tmp_path / "out2", "--sizes", "8")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "out2" / "pixelated-8x8-cat.jpg").stat().st_mode & 0o777 == 0o640
+
+
+def test_subfolders_are_counted_without_recursive_and_mirrored_with_it(tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    (shots / "a" / "b").mkdir(parents=True)
+    (shots / "c").mkdir()
+    write_image(shots / "top.jpg")
+    write_image(shots / "a" / "one.jpg")
+    write_image(shots / "a" / "b" / "two.png", fmt="PNG")
+    write_image(shots / "c" / "top.jpg")  # same name as the top one: another folder
+    proc = run("pixelate", shots, "-o", tmp_path / "flat", "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert "2 sub-folders not read (pass -r/--recursive)" in proc.stderr
+    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == ["pixelated-8x8-top.jpg"]
+
+    out = tmp_path / "deep"
+    proc = run("pixelate", "-r", shots, "-o", out, "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert "not read" not in proc.stderr
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == [
+        "a/b/pixelated-8x8-two.png",
+        "a/pixelated-8x8-one.jpg",
+        "c/pixelated-8x8-top.jpg",
+        "pixelated-8x8-top.jpg",
+    ]
+
+
+def test_a_folder_of_only_subfolders_is_not_called_empty(tmp_path: Path) -> None:
+    shots = tmp_path / "shots"
+    (shots / "2024").mkdir(parents=True)
+    write_image(shots / "2024" / "cat.jpg")
+    proc = run("pixelate", shots, "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert_no_traceback(proc)
+    assert "empty" not in proc.stderr
+    assert "--recursive" in proc.stderr
+    (tmp_path / "void").mkdir()
+    proc = run("pixelate", tmp_path / "void", "-o", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "empty" in proc.stderr
+
+
+def test_running_twice_with_the_output_inside_the_input_skips_earlier_outputs(
+    tmp_path: Path,
+) -> None:
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    write_image(shots / "rocket.jpg")
+    for _ in range(2):
+        proc = run("pixelate", shots, "-o", shots, "--sizes", "8,16")
+        assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in shots.iterdir())
+    assert names == ["pixelated-16x16-rocket.jpg", "pixelated-8x8-rocket.jpg", "rocket.jpg"]
+    assert "2 files skipped: pixelpipe's own outputs" in proc.stderr
+    # With the output folder inside the input and -r, the output folder is not read either.
+    for _ in range(2):
+        proc = run("pixelate", "-r", shots, "-o", shots / "px", "--sizes", "8")
+        assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in (shots / "px").iterdir()) == ["pixelated-8x8-rocket.jpg"]
+    # A file named on the command line is taken as asked.
+    proc = run("pixelate", shots / "pixelated-8x8-rocket.jpg", "-o", tmp_path / "o", "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "o" / "pixelated-8x8-pixelated-8x8-rocket.jpg").exists()
+
+
+def test_summary_says_one_variant_not_one_variants(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    proc = run("pixelate", src, "-o", tmp_path / "out", "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 variant of 1 image written" in proc.stderr
+    proc = run("pixelate", src, "-o", tmp_path / "out", "--sizes", "8,16")
+    assert "2 variants of 1 image written" in proc.stderr
+
+
+def test_file_commands_do_not_import_aws_or_pillow_when_they_need_not(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['pixelpipe', *sys.argv[1:]]\n"
+        "import atexit\n"
+        "atexit.register(lambda: print('MODULES', *sorted({m.split('.')[0] for m in sys.modules"
+        " if m.split('.')[0] in ('boto3', 'botocore', 'PIL', 'rich', 'moto')}), file=sys.stderr))\n"
+        "from pixelpipe.cli import main\n"
+        "main()\n"
+    )
+
+    def loaded(*args: str | Path) -> set[str]:
+        proc = subprocess.run(
+            [sys.executable, "-c", probe, *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("MODULES"))
+        return set(line.split()[1:])
+
+    assert loaded("--version") == set()
+    assert loaded("pixelate", "--help") == set()
+    assert loaded("pixelate", src, "-o", tmp_path / "out", "--sizes", "8", "-j", "1") == {
+        "PIL",
+        "rich",
+    }
+
+
+def _all_commands() -> list[tuple[str, Any]]:
+    import click
+
+    from pixelpipe.cli import cli
+
+    found: list[tuple[str, Any]] = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        found.append((path, cmd))
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(cli, "pixelpipe")
+    return found
+
+
+def test_every_option_has_a_help_line() -> None:
+    import click
+
+    missing = [
+        f"{path} {'/'.join(p.opts)}"
+        for path, cmd in _all_commands()
+        for p in cmd.params
+        if isinstance(p, click.Option) and not (p.help or "").strip()
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("pixelate",),  # missing argument
+        ("pixelate", "x.jpg"),  # missing option
+        ("nope",),  # no such command
+        ("pixelate", "x.jpg", "-o", "out", "--quality", "500"),  # bad value
+        ("pixelate", "x.jpg", "-o", "out", "--sizes", "0"),  # bad setting
+    ],
+)
+def test_usage_and_settings_errors_share_one_style(args: tuple[str, ...], tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(EXE), *args], capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pixelpipe: error: "), lines[0]
+    assert "Usage:" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [("PIXELPIPE_SIZES", "abc"), ("PIXELPIPE_FORMAT", "tga"), ("PIXELPIPE_MAX_BYTES", "lots")],
+)
+def test_an_invalid_environment_variable_is_named(var: str, value: str, tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    proc = run("pixelate", src, "-o", tmp_path / "out", env={var: value})
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"pixelpipe: error: {var}: "), proc.stderr
+    # A flag given wins over the variable.
+    flag = {"PIXELPIPE_SIZES": "--sizes", "PIXELPIPE_FORMAT": "--format"}.get(var)
+    if flag:
+        proc = run(
+            "pixelate",
+            src,
+            "-o",
+            tmp_path / "out",
+            flag,
+            "8" if flag == "--sizes" else "png",
+            env={var: value},
+        )
+        assert proc.returncode == 0, proc.stderr

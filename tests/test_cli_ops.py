@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from moto_stack import Stack, image_bytes
 
 EXE = Path(sys.executable).with_name("pixelpipe")
@@ -72,11 +74,11 @@ def test_status_and_dlq_commands(stack: Stack) -> None:
 
     listed = run(stack, "dlq", "list", *queues)
     assert listed.returncode == 0, listed.stderr
-    assert "2 message(s) shown" in listed.stdout
+    assert "2 messages shown" in listed.stdout
 
     moved = run(stack, "dlq", "redrive", *queues)
     assert moved.returncode == 0, moved.stderr
-    assert "2 message(s) moved back" in moved.stdout
+    assert "2 messages moved back" in moved.stdout
     attrs = stack.sqs.get_queue_attributes(
         QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"]
     )["Attributes"]
@@ -95,3 +97,124 @@ def test_unreachable_endpoint_is_one_line(tmp_path: Path) -> None:
     assert proc.stderr.startswith("pixelpipe: error: ")
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14: a worker's configuration errors are permanent (exit 2, one line); network errors
+# are retried.
+
+
+def _bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A shell with no AWS profile, credentials or region (and no instance metadata)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PIXELPIPE_", "AWS_")) and k != "HOME"
+    }
+    env.update(
+        HOME=str(tmp_path),
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    env.update(extra)
+    return env
+
+
+def _worker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(EXE), "worker", "--wait-seconds", "1", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def _one_error_line(proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pixelpipe: error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+CREDS = {"AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+
+
+def test_worker_without_credentials_exits_2_at_once(stack: Stack, tmp_path: Path) -> None:
+    env = _bare_env(tmp_path, AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=stack.endpoint)
+    proc = _worker(env, "--queue-url", stack.queue_url, "--processed-bucket", stack.processed)
+    _one_error_line(proc, "credentials")
+
+
+def test_worker_without_a_region_exits_2(tmp_path: Path) -> None:
+    env = _bare_env(tmp_path, **CREDS)
+    url = "https://sqs.eu-west-1.amazonaws.com/123456789012/q"
+    proc = _worker(env, "--queue-url", url, "--processed-bucket", "b")
+    _one_error_line(proc, "region")
+
+
+def test_worker_with_no_such_queue_or_bucket_exits_2(stack: Stack, tmp_path: Path) -> None:
+    env = _bare_env(
+        tmp_path, AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=stack.endpoint, **CREDS
+    )
+    missing = stack.queue_url.rsplit("/", 1)[0] + "/no-such-queue"
+    proc = _worker(env, "--queue-url", missing, "--processed-bucket", stack.processed)
+    _one_error_line(proc, "no-such-queue")
+    proc = _worker(env, "--queue-url", stack.queue_url, "--processed-bucket", "no-such-bucket")
+    _one_error_line(proc, "no-such-bucket")
+
+
+def test_worker_keeps_retrying_an_unreachable_endpoint(tmp_path: Path) -> None:
+    from pixelpipe.local import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    env = _bare_env(tmp_path, AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=down, **CREDS)
+    proc = subprocess.Popen(
+        [
+            str(EXE),
+            "worker",
+            "--wait-seconds",
+            "1",
+            "--queue-url",
+            f"{down}/q",
+            "--processed-bucket",
+            "b",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            proc.wait(timeout=8)  # still retrying
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_an_empty_dlq_says_so(stack: Stack) -> None:
+    dlq_url = stack.sqs.create_queue(QueueName=f"empty-dlq-{stack.processed}")["QueueUrl"]
+    queues = ("--queue-url", stack.queue_url, "--dlq-url", dlq_url)
+    listed = run(stack, "dlq", "list", *queues)
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.strip() == f"the dead-letter queue {dlq_url} is empty: no messages"
+    moved = run(stack, "dlq", "redrive", *queues)
+    assert moved.returncode == 0, moved.stderr
+    assert "is empty: nothing to move" in moved.stdout
+
+
+def test_status_piped_is_not_wrapped_mid_word(stack: Stack) -> None:
+    # A long queue URL in the title and a pipe (80 columns by default): nothing is cut.
+    long_name = "q-" + "x" * 70
+    url = stack.sqs.create_queue(QueueName=long_name)["QueueUrl"]
+    proc = run(stack, "status", "--queue-url", url, "--processed-bucket", stack.processed)
+    assert proc.returncode == 0, proc.stderr
+    assert url in proc.stdout
+    assert any("images failed (failure records)" in line for line in proc.stdout.splitlines())

@@ -664,3 +664,23 @@ def test_single_frame_of_an_mpo_is_a_jpeg() -> None:
     assert (v.format, v.extension, v.content_type) == ("jpeg", ".jpg", "image/jpeg")
     assert decode(v.data).format == "JPEG"
     assert v.filename("stereo.mpo") == "pixelated-4x4-stereo.jpg"
+
+
+@pytest.mark.parametrize("kind", ["full", "grid"])
+def test_cmyk_jpeg_keeps_every_channel_at_full_resolution(kind: str) -> None:
+    # In CMYK the channels are inks, not luma/chroma: no 4:2:0 (issue 14).
+    rng = np.random.default_rng(3)
+    cmyk = Image.fromarray(rng.integers(0, 256, (96, 128, 4), dtype=np.uint8), "CMYK")
+    data = encode(cmyk, "JPEG", quality=95, subsampling=0)
+    mode = "both" if kind == "grid" else "full"
+    for v in pixelate(data, EngineSettings(sizes=(8, 64), output=mode)).variants:
+        if v.kind != kind:
+            continue
+        out = decode(v.data)
+        assert out.mode == "CMYK"
+        factors = {(h, vv) for _, h, vv, _ in out.layer}  # type: ignore[attr-defined]
+        assert factors == {(1, 1)}, f"{v.label}: {out.layer}"  # type: ignore[attr-defined]
+    # RGB keeps the 4:2:0 default.
+    rgb = encode(Image.new("RGB", (128, 96), (200, 30, 60)), "JPEG")
+    v = pixelate(rgb, EngineSettings(sizes=(8,))).variants[0]
+    assert {(h, vv) for _, h, vv, _ in decode(v.data).layer} == {(2, 2), (1, 1)}  # type: ignore[attr-defined]

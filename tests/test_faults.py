@@ -224,7 +224,7 @@ def test_faults_nothing_lost(rig: tuple[UpProcess, StallingProxy, list[WorkerPro
     assert up.head(f"_manifests/{poison}.json") is None
     proxy.deny = None  # fixed
     moved = pixelpipe_cli(up, "dlq", "redrive")
-    assert "1 message(s) moved back" in moved
+    assert "1 message moved back" in moved
     expected[poison] = etag
     wait_all(up, expected, 60, "the redriven message")
     up.wait_idle()

@@ -394,3 +394,24 @@ def test_unparseable_direct_event_raises(stack: Stack, env: pytest.MonkeyPatch) 
 
     with pytest.raises(EventError):
         invoke({"hello": "world"})
+
+
+def test_called_without_a_context_as_local_scripts_do(
+    stack: Stack, env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # AWS's guides and most tutorials call a handler as lambda_handler(event, None).
+    _, message = stack.upload_and_receive("nocontext/cat.jpg", image_bytes())
+    response = pixelpipe.handler.lambda_handler(json.loads(message["Body"]), None)
+    (result,) = response["results"]
+    assert result["outcome"] == "processed"
+    assert stack.objects() == processed_state(stack, "nocontext/cat.jpg")
+    # An SQS batch too (Powertools' batch processor is handed no context).
+    _, message = stack.upload_and_receive("nocontext/dog.png", image_bytes("PNG"))
+    assert pixelpipe.handler.lambda_handler(stack.sqs_event(message), None) == {
+        "batchItemFailures": []
+    }
+    formatter = pixelpipe.handler.logger.registered_formatter
+    logs = [json.loads(formatter.format(record)) for record in caplog.records]
+    handled = [entry for entry in logs if entry.get("message") == "object handled"]
+    assert len(handled) == 2
+    assert all("function_name" not in entry for entry in handled)

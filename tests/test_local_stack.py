@@ -503,7 +503,8 @@ def test_up_stops_cleanly_and_finishes_the_message_in_hand(
         stack.wait_ready()
         out = stack.stdout()
         assert f"endpoint          {stack.endpoint}" in out
-        assert f"aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{SOURCE}/" in out
+        assert f"export AWS_ENDPOINT_URL={stack.endpoint}" in out
+        assert f"aws s3 cp photo.jpg s3://{SOURCE}/" in out
         workers = wait_for(lambda: len(stack.workers()) == 2 and stack.workers(), 10, "workers")
 
         key = f"{unique('in-hand')}/big.png"
@@ -570,3 +571,123 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         assert im.format == "PNG"
         assert im.width > 100
         assert im.height > 100
+
+
+# --------------------------------------------------------------------------------------------
+# Issue 14: a newcomer's shell, and an upload made the moment the bucket exists
+
+
+def bare_env(tmp: Path) -> dict[str, str]:
+    """A shell with no AWS profile, credentials, region or endpoint."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "PIXELPIPE_")) and k != "HOME"
+    }
+    env["HOME"] = str(tmp)
+    env["AWS_EC2_METADATA_DISABLED"] = "true"
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def test_the_banner_exports_make_the_cli_and_aws_work_without_flags(
+    up: UpProcess, tmp_path: Path
+) -> None:
+    exports = [
+        line.strip() for line in up.stdout().splitlines() if line.strip().startswith("export ")
+    ]
+    assert any(line.startswith(f"export AWS_ENDPOINT_URL={up.endpoint}") for line in exports)
+    script = "\n".join(exports)
+    env = bare_env(tmp_path)
+    # Without them, the commands fail as the issue says; one line, no traceback.
+    plain = subprocess.run(
+        ["pixelpipe", "status"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert plain.returncode == 2, plain.stderr
+    assert "Traceback" not in plain.stderr
+    key = f"{unique('banner')}.png"
+    photo = tmp_path / key
+    photo.write_bytes(image_bytes("PNG", seed=5))
+    commands = [
+        f"aws s3 cp {photo} s3://{SOURCE}/",
+        f"aws s3 ls s3://{SOURCE}/",
+        "pixelpipe status",
+        "pixelpipe dlq list",
+        "pixelpipe backfill --dry-run",
+    ]
+    for command in commands:
+        done = subprocess.run(
+            ["sh", "-c", f"{script}\n{command}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            cwd=tmp_path,
+        )
+        assert done.returncode == 0, f"{command}: {done.stderr}"
+        assert "Traceback" not in done.stderr
+    up.wait_manifest(key)
+    # A worker of one's own, no flags but the poll wait (to stop quickly): it runs until told.
+    worker = subprocess.Popen(
+        ["sh", "-c", f"{script}\nexec pixelpipe worker --wait-seconds 1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            worker.wait(timeout=4)
+    finally:
+        worker.terminate()
+        _, err = worker.communicate(timeout=60)
+    assert worker.returncode == 0, err
+    assert "WARNING" not in err, err
+    assert "ERROR" not in err, err
+
+
+GAP_SCRIPT = """
+import sys, time, json
+from pixelpipe import local
+
+class PutInTheGap(local.LocalStack):
+    def _create_bucket(self, s3, bucket):
+        super()._create_bucket(s3, bucket)
+        if bucket == self.source_bucket:  # visible, not yet wired: a client puts at once
+            s3.put_object(Bucket=bucket, Key="early.png", Body=open(sys.argv[2], "rb").read())
+
+stack = PutInTheGap(port=int(sys.argv[1]))
+stack.start()
+try:
+    stack.start_workers(1, wait_seconds=1)
+    s3, _ = local.clients(stack.endpoint)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            s3.head_object(Bucket="processed", Key="_manifests/early.png.json")
+            print("processed")
+            break
+        except Exception:
+            time.sleep(0.2)
+    else:
+        print("never processed")
+finally:
+    stack.stop()
+"""
+
+
+def test_an_object_put_before_notifications_are_wired_is_processed(tmp_path: Path) -> None:
+    early = tmp_path / "early.png"
+    early.write_bytes(image_bytes("PNG", seed=6))
+    done = subprocess.run(
+        [sys.executable, "-c", GAP_SCRIPT, str(free_port()), str(early)],
+        env=child_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "processed", done.stderr

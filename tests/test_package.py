@@ -36,7 +36,18 @@ def test_the_zip_runs_the_handler_on_its_own(
         names = zf.namelist()
         zf.extractall(root)
     assert "pixelpipe/handler.py" in names
-    assert not [n for n in names if n.endswith(".pyc") or "/__pycache__/" in n]
+    # Only what the handler imports: no command-line packages (issue 14).
+    tops = {n.split("/", 1)[0] for n in names}
+    assert not tops & {"click", "rich", "pygments", "markdown_it", "mdurl"}, sorted(tops)
+    # Bytecode for the target Python, one .pyc per module (Lambda's /var/task is read-only).
+    tag = f"cpython-{sys.version_info.major}{sys.version_info.minor}"
+    sources = [n for n in names if n.startswith("pixelpipe/") and n.endswith(".py")]
+    for source in sources:
+        folder, _, module = source.rpartition("/")
+        assert f"{folder}/__pycache__/{module[:-3]}.{tag}.pyc" in names, source
+    # The .pyc is what runs (unchecked-hash): a source changed after the build is not read.
+    with (root / "pixelpipe" / "events.py").open("a") as fh:
+        fh.write("\nraise SystemExit('the source was compiled, not the shipped bytecode')\n")
     etag, message = stack.upload_and_receive("photos/cat.jpg", image_bytes("JPEG"))
     event = stack.sqs_event(message)
     code = (
@@ -56,9 +67,10 @@ def test_the_zip_runs_the_handler_on_its_own(
         if k.startswith("AWS_") or k in ("PATH", "HOME", "POWERTOOLS_METRICS_NAMESPACE")
     }
     env["PROCESSED_BUCKET"] = stack.processed
-    # -I -S: no site-packages, no user site, no PYTHONPATH: only the unzipped folder.
+    # -I -S: no site-packages, no user site, no PYTHONPATH: only the unzipped folder;
+    # -B: nothing written, as in Lambda's read-only code directory.
     proc = subprocess.run(
-        [sys.executable, "-I", "-S", "-c", code],
+        [sys.executable, "-I", "-S", "-B", "-c", code],
         input=json.dumps(event),
         capture_output=True,
         text=True,
@@ -89,3 +101,28 @@ def test_an_old_platform_fails_loudly_instead_of_installing_an_older_pillow(
     with pytest.raises(PackageError, match="pip install failed"):
         build(tmp_path / "old.zip", arch=LOCAL_ARCH, python=LOCAL_PYTHON, glibc_minor=17)
     assert not (tmp_path / "old.zip").exists()
+
+
+def test_the_handler_imports_no_command_line_package(tmp_path: Path) -> None:
+    code = (
+        "import sys, pixelpipe.handler\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & set(sys.argv[1:])))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "click", "rich", "pygments", "markdown_it", "moto"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_without_the_target_python_the_package_says_it_has_no_bytecode(tmp_path: Path) -> None:
+    from pixelpipe.package import _compile
+
+    (tmp_path / "m.py").write_text("x = 1\n")
+    note = _compile(tmp_path, "3.99")
+    assert note == "no bytecode: no python3.99 here (each cold start compiles the package)"
+    assert not list(tmp_path.rglob("*.pyc"))

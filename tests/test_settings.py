@@ -450,3 +450,15 @@ def test_float_limits_are_accepted() -> None:
 def test_more_bad_values_are_settings_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(SettingsError):
         EngineSettings(**kwargs)  # type: ignore[arg-type]
+
+
+def test_an_invalid_pipeline_variable_is_named_and_conflicts_stay_whole() -> None:
+    from pixelpipe.settings import Settings
+
+    with pytest.raises(SettingsError, match=r"^OUTPUT_KEY_TEMPLATE: "):
+        Settings.from_env({"PROCESSED_BUCKET": "out", "OUTPUT_KEY_TEMPLATE": "{nope}/{name}"})
+    with pytest.raises(SettingsError, match=r"^PIXELPIPE_SIZES: "):
+        Settings.from_env({"PROCESSED_BUCKET": "out", "PIXELPIPE_SIZES": "0"})
+    # Two valid variables that conflict: the whole check's message, not one variable's.
+    with pytest.raises(SettingsError, match="the processed bucket is the source bucket"):
+        Settings.from_env({"PROCESSED_BUCKET": "b", "SOURCE_BUCKET": "b"})

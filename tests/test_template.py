@@ -7,6 +7,7 @@ topology's resources and policy statements are checked as CloudFormation would c
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
@@ -341,7 +343,7 @@ def test_event_source_mapping_reports_batch_item_failures() -> None:
     resources, _ = stack(Topology="sqs")
     esm = resources["EventSourceMapping"]["Properties"]
     assert esm["EventSourceArn"] == "${EventQueue.Arn}"
-    assert esm["FunctionName"] == "${Function}"
+    assert esm["FunctionName"] == "${Function.Alias}"  # the published version (SnapStart)
     assert esm["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert esm["BatchSize"] == "${BatchSize}"
     assert esm["MaximumBatchingWindowInSeconds"] == "${MaxBatchingWindow}"
@@ -363,7 +365,7 @@ def test_source_bucket_notifies_the_queue_or_the_function() -> None:
     assert "QueueConfigurations" not in notify
     (config,) = notify["LambdaConfigurations"]
     assert config["Event"] == "s3:ObjectCreated:*"
-    assert config["Function"] == "${Function.Arn}"
+    assert config["Function"] == "${Function.Alias}"
     assert config["Filter"] == {
         "S3Key": {"Rules": [{"Name": "prefix", "Value": "${SourcePrefix}"}]}
     }
@@ -374,6 +376,8 @@ def test_direct_topology_has_an_on_failure_destination() -> None:
     assert not {"EventQueue", "EventQueuePolicy", "EventSourceMapping"} & set(resources)
     invoke = resources["DirectInvokeConfig"]["Properties"]
     assert invoke["FunctionName"] == "${Function}"
+    assert invoke["Qualifier"] == "live"
+    assert resources["S3InvokePermission"]["Properties"]["FunctionName"] == "${Function.Alias}"
     assert invoke["DestinationConfig"] == {"OnFailure": {"Destination": "${DeadLetterQueue.Arn}"}}
     permission = resources["S3InvokePermission"]["Properties"]
     assert permission["Principal"] == "s3.amazonaws.com"
@@ -471,5 +475,60 @@ def test_outputs() -> None:
         "FunctionLogGroupName",
     ):
         assert name in outputs, name
-    assert outputs["FunctionArn"]["Value"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert outputs["FunctionArn"]["Value"] == {"Ref": "Function.Alias"}
     assert outputs["EventQueueUrl"]["Value"] == {"Ref": "EventQueue"}
+
+
+def test_snapstart_is_offered_on_published_versions() -> None:
+    """Issue 14: SnapStart for Python, opt-in; the function is always called through its
+    alias, so turning it on changes nothing else."""
+    assert PARAMS["SnapStart"]["Default"] == "false"
+    assert set(PARAMS["SnapStart"]["AllowedValues"]) == {"false", "true"}
+    off, _ = stack()
+    props = off["Function"]["Properties"]
+    assert props["AutoPublishAlias"] == "live"
+    assert "SnapStart" not in props
+    on, _ = stack(SnapStart="true")
+    assert on["Function"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+
+
+def test_the_readme_aws_path_needs_only_installed_commands_and_packages_for_real(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """Issue 14: the README's AWS path names no command that nothing installs (no `sam`), and
+    its `aws cloudformation package` step runs (against moto's S3: the zip is uploaded and
+    CodeUri rewritten)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## On AWS") :]
+    block = section[section.index("```sh") + 5 : section.index("```", section.index("```sh") + 5)]
+    commands = [line.split()[0] for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    assert commands, block
+    bin_dir = Path(sys.executable).parent
+    for command in commands:
+        assert command.startswith(".venv/bin/"), command
+        assert (bin_dir / command.removeprefix(".venv/bin/")).exists(), command
+    work = tmp_path / "checkout"
+    (work / "deploy").mkdir(parents=True)
+    (work / "dist").mkdir()
+    (work / "deploy" / "template.yaml").write_text((ROOT / "deploy" / "template.yaml").read_text())
+    (work / "dist" / "pixelpipe-lambda.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    s3 = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    s3.create_bucket(Bucket="readme-artifacts")
+    env = {**os.environ, "AWS_ENDPOINT_URL": moto_endpoint, "AWS_DEFAULT_REGION": "us-east-1"}
+    args = ["--template-file", "deploy/template.yaml", "--s3-bucket", "readme-artifacts"]
+    args += ["--output-template-file", "dist/packaged.yaml"]
+    done = subprocess.run(
+        [str(bin_dir / "aws"), "cloudformation", "package", *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    packaged = (work / "dist" / "packaged.yaml").read_text()
+    uri = re.search(r"CodeUri: (s3://readme-artifacts/\S+)", packaged)
+    assert uri is not None, packaged[:2000]
+    key = uri[1].removeprefix("s3://readme-artifacts/")
+    assert s3.head_object(Bucket="readme-artifacts", Key=key)["ContentLength"] == 22

@@ -7,21 +7,62 @@ The public API is small::
     result = pixelate(open("cat.jpg", "rb").read(), EngineSettings(sizes=(8, 16)))
     for v in result.variants:
         open(v.filename("cat.jpg"), "wb").write(v.data)   # pixelated-8x8-cat.jpg, ...
+
+The names are imported on first use, so that ``import pixelpipe.handler`` or
+``pixelpipe --version`` do not load what they do not need (Pillow, for one).
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from .engine import Pixelated, SourceInfo, Variant, pixelate
-from .errors import (
-    CorruptImage,
-    EncodeError,
-    ImageError,
-    ImageTooLarge,
-    PixelpipeError,
-    SettingsError,
-    UnsupportedImage,
-)
-from .settings import BlockShape, EngineSettings, Frames, OutputMode
+if TYPE_CHECKING:
+    from .engine import Pixelated, SourceInfo, Variant, pixelate
+    from .errors import (
+        CorruptImage,
+        EncodeError,
+        ImageError,
+        ImageTooLarge,
+        PixelpipeError,
+        SettingsError,
+        UnsupportedImage,
+    )
+    from .settings import BlockShape, EngineSettings, Frames, OutputMode
+
+_LAZY = {
+    "Pixelated": "engine",
+    "SourceInfo": "engine",
+    "Variant": "engine",
+    "pixelate": "engine",
+    "CorruptImage": "errors",
+    "EncodeError": "errors",
+    "ImageError": "errors",
+    "ImageTooLarge": "errors",
+    "PixelpipeError": "errors",
+    "SettingsError": "errors",
+    "UnsupportedImage": "errors",
+    "BlockShape": "settings",
+    "EngineSettings": "settings",
+    "Frames": "settings",
+    "OutputMode": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pixelpipe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "BlockShape",

@@ -7,8 +7,8 @@ user: unexpected exceptions are reported in one line too.
 
 from __future__ import annotations
 
-import logging
 import os
+import re
 import signal
 import stat
 import sys
@@ -16,23 +16,16 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+# Imports are kept to what `--version` and `--help` need: each command imports what it uses
+# (Pillow, rich, boto3 ...), so `pixelpipe pixelate` never loads boto3 (docs/PERFORMANCE.md).
 from . import __version__, local
-from .areas import Area
-from .engine import available_cpus, pixelate
 from .errors import ImageError, PixelpipeError, SettingsError, byte_limit_reason
-from .formats import BY_NAME
-from .keys import output_name
 from .settings import (
     OUTPUT_FORMATS,
     BlockShape,
@@ -42,6 +35,11 @@ from .settings import (
     RedactStyle,
     Settings,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .areas import Area
 
 EXIT_OK, EXIT_REJECTED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 70
 
@@ -64,7 +62,10 @@ class FileResult:
 
 
 def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResult:
-    """Pixelate one file into ``out_dir``. Never raises: failures come back as a reason."""
+    """Pixelate one file into ``out_dir`` (created if missing). Never raises: failures come
+    back as a reason."""
+    from .engine import pixelate
+
     t0 = time.perf_counter()
     try:
         try:
@@ -83,6 +84,7 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
             return FileResult(path, False, f"cannot read: {exc.strerror or exc}")
         result = pixelate(data, settings)
         name = Path(path).name
+        Path(out_dir).mkdir(parents=True, exist_ok=True)  # a mirrored sub-folder (-r)
         written = []
         for variant in result.variants:
             target = Path(out_dir) / variant.filename(name)
@@ -116,10 +118,27 @@ def _hidden_summary(areas: Sequence[Area]) -> str:
     return ", ".join(parts)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: once, at import
+    os.umask(mask)
+    return mask
+
+
+_NEW_FILE_MODE = 0o666 & ~_umask()
+
+
 def _write_atomically(target: Path, data: bytes) -> None:
-    """Write via a temporary file and rename: a reader never sees half an image."""
+    """Write via a temporary file and rename: a reader never sees half an image.
+
+    The file gets the mode any program's new file gets (``0666 & ~umask``), or the mode of
+    the file it replaces, not mkstemp's private 0600."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = _NEW_FILE_MODE
     fd, tmp = tempfile.mkstemp(prefix=".pixelpipe-", dir=target.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, target)
@@ -128,25 +147,85 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
+# pixelpipe's own output names (``pixelated-8x8-cat.jpg``, ``pixelated-16px-grid-cat.png``):
+# a folder holding earlier outputs is not pixelated again.
+_OUTPUT_NAME = re.compile(r"pixelated-\d+(?:x\d+|px)(?:-grid)?-.")
+
+
+def is_own_output(name: str) -> bool:
+    return _OUTPUT_NAME.match(name) is not None
+
+
+@dataclass
+class Inputs:
+    """The files a command line names, each with the sub-folder its outputs go to."""
+
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, relative out dir)
+    skipped_dirs: int = 0  # sub-folders not read (no --recursive)
+    skipped_outputs: int = 0  # pixelpipe's own outputs found in the folders
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.files]
+
+
+def collect_inputs(
+    inputs: Iterable[str],
+    *,
+    recursive: bool = False,
+    skip_outputs: bool = False,
+    exclude: str | None = None,
+) -> Inputs:
     """Files as given; directories replaced by their (non-hidden) files, sorted.
 
-    A directory that cannot be listed stays in the list as itself, so that it is reported
-    like any other unreadable input and the rest of the batch goes on.
+    ``recursive`` reads sub-folders too (outputs mirror them); otherwise they are counted
+    in ``skipped_dirs``. ``skip_outputs`` leaves out files named like pixelpipe's outputs
+    (counted); ``exclude`` is a folder never read (the output folder, when it is inside an
+    input folder). A directory that cannot be listed stays in the list as itself, so that
+    it is reported like any other unreadable input and the rest of the batch goes on.
     """
-    files: list[str] = []
+    found = Inputs()
+    excluded = os.path.realpath(exclude) if exclude else None
+
+    def walk(folder: Path, rel: str) -> None:
+        try:
+            children = sorted(folder.iterdir())
+        except OSError:
+            found.files.append((str(folder), rel))
+            return
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                if excluded is not None and os.path.realpath(child) == excluded:
+                    continue
+                if recursive and not child.is_symlink():  # no symlink loops
+                    walk(child, os.path.join(rel, child.name))
+                else:
+                    found.skipped_dirs += 1
+            elif child.is_file():
+                if skip_outputs and is_own_output(child.name):
+                    found.skipped_outputs += 1
+                else:
+                    found.files.append((str(child), rel))
+
     for item in inputs:
         p = Path(item)
-        if not p.is_dir():
-            files.append(item)
-            continue
-        try:
-            children = sorted(p.iterdir())
-        except OSError:
-            files.append(item)
-            continue
-        files.extend(str(c) for c in children if c.is_file() and not c.name.startswith("."))
-    return files
+        if p.is_dir():
+            walk(p, "")
+        else:
+            found.files.append((item, ""))
+    return found
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files as given; directories replaced by their (non-hidden) files, one level deep."""
+    return collect_inputs(inputs).paths
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 variant``, ``2 variants``."""
+    return f"{n} {word if n == 1 else (many or word + 's')}"
 
 
 def _make_out_dir(out_dir: str) -> None:
@@ -161,31 +240,49 @@ def _make_out_dir(out_dir: str) -> None:
 
 
 def run_batch(
-    files: Sequence[str],
+    files: Sequence[str | tuple[str, str]],
     out_dir: str,
     settings: EngineSettings,
     jobs: int,
     console: Console,
 ) -> list[FileResult]:
-    """Process ``files`` with ``jobs`` processes; report rejections on stderr as they happen."""
+    """Process ``files`` with ``jobs`` processes; report rejections on stderr as they happen.
+
+    A file may come with the sub-folder of ``out_dir`` its outputs go to (``--recursive``)."""
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from .engine import available_cpus
+    from .formats import BY_NAME
+    from .keys import output_name
+
     results: dict[int, FileResult] = {}
-    todo: list[tuple[int, str]] = []
-    seen: dict[str, str] = {}
+    todo: list[tuple[int, str, str]] = []
+    seen: dict[tuple[str, str], str] = {}
     fmt = None if settings.format == "source" else BY_NAME[settings.format]
-    for i, path in enumerate(files):
+    for i, item in enumerate(files):
+        path, rel = (item, "") if isinstance(item, str) else item
         # Outputs are named after the file name (its extension replaced by --format's): two
-        # inputs giving one output name would overwrite each other. Case-folded, for the
-        # file systems that fold case.
+        # inputs giving one output name in one folder would overwrite each other.
+        # Case-folded, for the file systems that fold case.
         name = Path(path).name
         out = output_name(name, fmt.name, fmt.extension) if fmt else name
-        if out.casefold() in seen:
-            other = seen[out.casefold()]
+        key = (os.path.normcase(rel).casefold(), out.casefold())
+        if key in seen:
+            other = seen[key]
             results[i] = FileResult(
                 path, False, f"output names would be the same as {other}'s; outputs would overwrite"
             )
             continue
-        seen[out.casefold()] = path
-        todo.append((i, path))
+        seen[key] = path
+        todo.append((i, path, os.path.join(out_dir, rel) if rel else out_dir))
 
     def report(i: int, r: FileResult) -> None:
         results[i] = r
@@ -209,8 +306,8 @@ def run_batch(
     with progress:
         task = progress.add_task("pixelating", total=len(todo))
         if jobs <= 1 or len(todo) <= 1:
-            for i, path in todo:
-                report(i, process_file(path, out_dir, settings))
+            for i, path, target in todo:
+                report(i, process_file(path, target, settings))
                 progress.advance(task)
         else:
             processes = min(jobs, len(todo))
@@ -218,8 +315,8 @@ def run_batch(
                 settings = settings.replace(threads=max(1, available_cpus() // processes))
             with ProcessPoolExecutor(max_workers=processes) as pool:
                 futures: dict[Future[FileResult], tuple[int, str]] = {
-                    pool.submit(process_file, path, out_dir, settings): (i, path)
-                    for i, path in todo
+                    pool.submit(process_file, path, target, settings): (i, path)
+                    for i, path, target in todo
                 }
                 for fut in as_completed(futures):
                     i, path = futures[fut]
@@ -361,25 +458,48 @@ def cli() -> None:
     show_default="number of cores",
     help="Files processed in parallel.",
 )
-def pixelate_cmd(inputs: tuple[str, ...], out_dir: str, jobs: int, **flags: Any) -> None:
-    """Pixelate INPUT files (or directories of them) into OUT.
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Read sub-folders too; their outputs go to the same sub-folders under OUT.",
+)
+def pixelate_cmd(
+    inputs: tuple[str, ...], out_dir: str, jobs: int, recursive: bool, **flags: Any
+) -> None:
+    """Pixelate INPUT files (or folders of them) into OUT.
 
     Writes OUT/pixelated-{n}x{n}-{filename} for every size n. Carries on past bad files;
     exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
+    Files in folders named like pixelpipe's outputs (pixelated-8x8-...) are skipped.
     """
+
     settings = _build_settings(**flags)
-    files = expand_inputs(inputs)
-    if not files:
-        raise click.UsageError("no input files (the directories given are empty)")
+    found = collect_inputs(inputs, recursive=recursive, skip_outputs=True, exclude=out_dir)
+    err = console(stderr=True)
+    notes = []
+    if found.skipped_dirs:
+        notes.append(f"{plural(found.skipped_dirs, 'sub-folder')} not read (pass -r/--recursive)")
+    if found.skipped_outputs:
+        notes.append(f"{plural(found.skipped_outputs, 'file')} skipped: pixelpipe's own outputs")
+    for note in notes:
+        err.print(note, markup=False, highlight=False, soft_wrap=True)
+    if not found.files:
+        if found.skipped_dirs:
+            why = "the folders given hold only sub-folders; pass -r/--recursive to read them"
+        elif found.skipped_outputs:
+            why = "the folders given hold only pixelpipe's own outputs"
+        else:
+            why = "the folders given are empty"
+        raise click.UsageError(f"no input files: {why}")
     _make_out_dir(out_dir)
-    err = Console(stderr=True)
     t0 = time.perf_counter()
-    results = run_batch(files, out_dir, settings, jobs, err)
+    results = run_batch(found.files, out_dir, settings, jobs, err)
     ok = [r for r in results if r.ok]
     rejected = len(results) - len(ok)
     outputs = sum(len(r.outputs) for r in ok)
     err.print(
-        f"{outputs} variants of {len(ok)} image(s) written to {out_dir} "
+        f"{plural(outputs, 'variant')} of {plural(len(ok), 'image')} written to {out_dir} "
         f"in {time.perf_counter() - t0:.1f} s" + (f"; {rejected} rejected" if rejected else ""),
         markup=False,
         highlight=False,
@@ -410,8 +530,18 @@ def _stack_options(func: Any) -> Any:
             show_default=True,
             help="Port of the S3 + SQS endpoint.",
         ),
-        click.option("--source-bucket", default=local.SOURCE_BUCKET, show_default=True),
-        click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True),
+        click.option(
+            "--source-bucket",
+            default=local.SOURCE_BUCKET,
+            show_default=True,
+            help="Bucket to create for uploads; its notifications feed the queue.",
+        ),
+        click.option(
+            "--processed-bucket",
+            default=local.PROCESSED_BUCKET,
+            show_default=True,
+            help="Bucket to create for the variants, manifests and failure records.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -481,6 +611,8 @@ def up(
         from .web.server import gallery_for
 
         web.start(gallery_for(stack))
+    from rich.console import Console
+
     out = Console(soft_wrap=True, highlight=False)
     out.print(f"[bold]pixelpipe {__version__}[/bold] local stack is up")
     if web is not None:
@@ -492,16 +624,14 @@ def up(
         f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})",
     )
     out.print(f"  workers           {count}")
-    out.print("\nTry:")
-    out.print(
-        f"  pixelpipe upload photo.jpg --endpoint-url {stack.endpoint}",
-    )
-    out.print(
-        f"  aws --endpoint-url {stack.endpoint} s3 cp photo.jpg s3://{source_bucket}/",
-    )
-    out.print(
-        f"  aws --endpoint-url {stack.endpoint} s3 ls s3://{processed_bucket}/",
-    )
+    out.print("\nPaste into a shell: the AWS CLI and pixelpipe's commands then need no flags")
+    for line in shell_exports(stack):
+        out.print(f"  {line}", markup=False)
+    out.print("Then try:")
+    out.print(f"  aws s3 cp photo.jpg s3://{source_bucket}/", markup=False)
+    out.print(f"  aws s3 ls s3://{processed_bucket}/", markup=False)
+    out.print("  pixelpipe status     (also: pixelpipe worker, backfill, dlq list)", markup=False)
+    out.print(f"Back to real AWS: unset {' '.join(EXPORTED)}", markup=False)
     out.print("\nCtrl-C to stop (nothing is kept after that).")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -513,6 +643,47 @@ def up(
         web.stop()
     stack.stop()
     out.print("stopped")
+
+
+# What `pixelpipe up` tells a shell: the endpoint (AWS_ENDPOINT_URL, honoured by boto3 and
+# the AWS CLI), dummy credentials, a region, and the queue and buckets for the worker and
+# the operations commands.
+EXPORTED = (
+    "AWS_ENDPOINT_URL",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "PIXELPIPE_QUEUE_URL",
+    "PIXELPIPE_SOURCE_BUCKET",
+    "PIXELPIPE_PROCESSED_BUCKET",
+)
+
+
+def shell_exports(stack: local.LocalStack) -> list[str]:
+    """``export`` lines (POSIX shells) for using ``stack`` with no flags."""
+    import shlex
+
+    values = dict(
+        zip(
+            EXPORTED,
+            (
+                stack.endpoint,
+                local.LOCAL_KEY,
+                local.LOCAL_KEY,
+                local.REGION,
+                stack.queue_url,
+                stack.source_bucket,
+                stack.processed_bucket,
+            ),
+            strict=True,
+        )
+    )
+    pairs = [f"{k}={shlex.quote(v)}" for k, v in values.items()]
+    return [
+        "export " + " ".join(pairs[:1]),
+        "export " + " ".join(pairs[1:4]),
+        "export " + " ".join(pairs[4:]),
+    ]
 
 
 def _bind_web(host: str, ui_port: int | None) -> tuple[Any, str]:
@@ -544,9 +715,26 @@ def _start_or_exit(stack: local.LocalStack) -> None:
 
 
 @cli.command()
-@click.option("--queue-url", required=True, help="The queue receiving S3 notifications.")
-@click.option("--processed-bucket", required=True, help="Where variants go.")
-@click.option("--source-bucket", default=None, help="For the recursion check at start-up.")
+@click.option(
+    "--queue-url",
+    required=True,
+    envvar="PIXELPIPE_QUEUE_URL",
+    help="The queue receiving S3 notifications.  [env: PIXELPIPE_QUEUE_URL]",
+)
+@click.option(
+    "--processed-bucket",
+    required=True,
+    envvar="PIXELPIPE_PROCESSED_BUCKET",
+    help="Where variants go.  [env: PIXELPIPE_PROCESSED_BUCKET]",
+)
+@click.option(
+    "--source-bucket",
+    default=None,
+    envvar="PIXELPIPE_SOURCE_BUCKET",
+    help="The bucket whose notifications the queue receives; checked at start-up so "
+    "that outputs never land where they would be processed again.  "
+    "[env: PIXELPIPE_SOURCE_BUCKET]",
+)
 @click.option(
     "--endpoint-url", default=None, help="S3/SQS endpoint (default: AWS_ENDPOINT_URL, else AWS)."
 )
@@ -580,6 +768,8 @@ def worker(
     deleted only after it succeeded; one that keeps failing ends in the queue's DLQ.
     SIGTERM or Ctrl-C: finish the message in hand, then exit 0.
     """
+    import logging
+
     import boto3
 
     from .pipeline import Pipeline
@@ -646,6 +836,7 @@ def demo(
     manifest (or failure record), downloads the variants to OUT, writes OUT/contact-sheet.png
     and prints a table. Exit 0 only if every image was processed.
     """
+
     from .demo import run_demo
 
     folder = Path(samples) if samples else _SAMPLES
@@ -661,7 +852,7 @@ def demo(
         port=port or local.free_port(),
         workers=workers or min(2, _cores()),
         deadline=deadline,
-        console=Console(),
+        console=console(),
     )
     sys.exit(EXIT_OK if ok else EXIT_REJECTED)
 
@@ -696,14 +887,36 @@ def _queues(sqs: Any, queue_url: str | None, dlq_url: str | None) -> tuple[str, 
     from . import ops
 
     if queue_url:
-        return queue_url, dlq_url
+        return queue_url, dlq_url or _redrive_target(sqs, queue_url)
     main_url, found_dlq = ops.queue_urls(sqs, local.QUEUE_NAME, local.DLQ_NAME)
-    return main_url, dlq_url or found_dlq
+    return main_url, dlq_url or _redrive_target(sqs, main_url) or found_dlq
+
+
+def _redrive_target(sqs: Any, queue_url: str) -> str | None:
+    """The URL of the queue's dead-letter queue, from its redrive policy (None: none)."""
+    import json
+
+    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+    policy = attrs.get("Attributes", {}).get("RedrivePolicy")
+    if not policy:
+        return None
+    arn = str(json.loads(policy).get("deadLetterTargetArn", ""))
+    name, account = arn.rsplit(":", 1)[-1], arn.split(":")[4] if arn.count(":") >= 5 else None
+    if not name:
+        return None
+    kwargs = {"QueueName": name, **({"QueueOwnerAWSAccountId": account} if account else {})}
+    return str(sqs.get_queue_url(**kwargs)["QueueUrl"])
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--bucket", default=local.SOURCE_BUCKET, show_default=True)
+@click.option(
+    "--bucket",
+    default=local.SOURCE_BUCKET,
+    envvar="PIXELPIPE_SOURCE_BUCKET",
+    show_default=True,
+    help="Bucket to upload to: the source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]",
+)
 @click.option("--prefix", default="", help="Key prefix, e.g. photos/.")
 @_ops_options
 def upload(files: tuple[str, ...], bucket: str, prefix: str, endpoint_url: str | None) -> None:
@@ -723,9 +936,25 @@ def upload(files: tuple[str, ...], bucket: str, prefix: str, endpoint_url: str |
 
 
 @cli.command()
-@click.option("--queue-url", default=None, help=f"[default: the queue named {local.QUEUE_NAME}]")
-@click.option("--dlq-url", default=None, help=f"[default: the queue named {local.DLQ_NAME}]")
-@click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True)
+@click.option(
+    "--queue-url",
+    default=None,
+    envvar="PIXELPIPE_QUEUE_URL",
+    help=f"The event queue.  [env: PIXELPIPE_QUEUE_URL; default: the queue named "
+    f"{local.QUEUE_NAME}]",
+)
+@click.option(
+    "--dlq-url",
+    default=None,
+    help=f"Its dead-letter queue.  [default: the queue's redrive target, or {local.DLQ_NAME}]",
+)
+@click.option(
+    "--processed-bucket",
+    default=local.PROCESSED_BUCKET,
+    envvar="PIXELPIPE_PROCESSED_BUCKET",
+    show_default=True,
+    help="Bucket of the variants and manifests.  [env: PIXELPIPE_PROCESSED_BUCKET]",
+)
 @_ops_options
 def status(
     queue_url: str | None, dlq_url: str | None, processed_bucket: str, endpoint_url: str | None
@@ -745,6 +974,8 @@ def status(
         manifest_prefix=defaults.manifest_prefix,
         failure_prefix=defaults.failure_prefix,
     )
+    from rich.table import Table
+
     table = Table(title=f"pixelpipe status ({main_url})", show_header=False)
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -754,13 +985,25 @@ def status(
     table.add_row("dead-letter queue", "-" if st.dlq is None else str(st.dlq))
     table.add_row("images processed (manifests)", str(st.processed))
     table.add_row("images failed (failure records)", str(st.failed))
-    Console().print(table)
+    console().print(table)
 
 
 @cli.command()
-@click.option("--bucket", default=local.SOURCE_BUCKET, show_default=True, help="Source bucket.")
+@click.option(
+    "--bucket",
+    default=local.SOURCE_BUCKET,
+    envvar="PIXELPIPE_SOURCE_BUCKET",
+    show_default=True,
+    help="Source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]",
+)
 @click.option("--prefix", default="", help="Only keys under this prefix.")
-@click.option("--processed-bucket", default=local.PROCESSED_BUCKET, show_default=True)
+@click.option(
+    "--processed-bucket",
+    default=local.PROCESSED_BUCKET,
+    envvar="PIXELPIPE_PROCESSED_BUCKET",
+    show_default=True,
+    help="Bucket of the variants and manifests.  [env: PIXELPIPE_PROCESSED_BUCKET]",
+)
 @click.option("--dry-run", is_flag=True, help="Count what would be processed; write nothing.")
 @_ops_options
 @_settings_options
@@ -777,6 +1020,8 @@ def backfill(
     Resumable: objects already done are recognised by their manifests and skipped, so an
     interrupted backfill simply runs again.
     """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     from . import ops
     from .pipeline import Pipeline
     from .storage import Storage
@@ -790,7 +1035,7 @@ def backfill(
         endpoint_url=endpoint,
     )
     pipe = Pipeline(settings, Storage(s3=s3))
-    err = Console(stderr=True)
+    err = console(stderr=True)
     with Progress(
         TextColumn("backfill" + (" (dry run)" if dry_run else "")),
         BarColumn(),
@@ -819,14 +1064,30 @@ def dlq() -> None:
 
 
 def _dlq_options(func: Any) -> Any:
-    func = click.option("--dlq-url", default=None, help=f"[default: {local.DLQ_NAME}]")(func)
-    func = click.option("--queue-url", default=None, help=f"[default: {local.QUEUE_NAME}]")(func)
+    func = click.option(
+        "--dlq-url",
+        default=None,
+        help=f"The dead-letter queue.  [default: the queue's redrive target, or {local.DLQ_NAME}]",
+    )(func)
+    func = click.option(
+        "--queue-url",
+        default=None,
+        envvar="PIXELPIPE_QUEUE_URL",
+        help=f"The event queue.  [env: PIXELPIPE_QUEUE_URL; default: the queue named "
+        f"{local.QUEUE_NAME}]",
+    )(func)
     return _ops_options(func)
 
 
 @dlq.command("list")
 @_dlq_options
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="At most this many messages.",
+)
 def dlq_list_cmd(
     queue_url: str | None, dlq_url: str | None, endpoint_url: str | None, limit: int
 ) -> None:
@@ -841,7 +1102,10 @@ def dlq_list_cmd(
     for m in messages:
         what = m.error or ", ".join(f"s3://{r.bucket}/{r.key}" for r in m.refs) or "(no objects)"
         click.echo(f"{m.message_id}  received {m.receive_count}x  {what}")
-    click.echo(f"{len(messages)} message(s) shown")
+    if not messages:
+        click.echo(f"the dead-letter queue {dlq_found} is empty: no messages")
+    else:
+        click.echo(f"{plural(len(messages), 'message')} shown (they stay in {dlq_found})")
 
 
 @dlq.command("redrive")
@@ -858,18 +1122,34 @@ def dlq_redrive_cmd(
     if dlq_found is None:
         raise click.UsageError("no dead-letter queue found; pass --dlq-url")
     moved = ops.dlq_redrive(sqs, dlq_found, main_url, limit=limit)
-    click.echo(f"{moved} message(s) moved back to {main_url}")
+    if moved == 0:
+        click.echo(f"the dead-letter queue {dlq_found} is empty: nothing to move")
+    else:
+        click.echo(f"{plural(moved, 'message')} moved back to {main_url}")
 
 
 @cli.command()
-@click.option("--arch", type=click.Choice(["arm64", "x86_64"]), default="arm64", show_default=True)
-@click.option("--python", "python_version", default="3.13", show_default=True)
+@click.option(
+    "--arch",
+    type=click.Choice(["arm64", "x86_64"]),
+    default="arm64",
+    show_default=True,
+    help="The Lambda function's architecture (the template's Architectures).",
+)
+@click.option(
+    "--python",
+    "python_version",
+    default="3.13",
+    show_default=True,
+    help="The Lambda runtime's Python version (the template's Runtime: python3.13).",
+)
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False),
     default="dist/pixelpipe-lambda.zip",
     show_default=True,
+    help="Where the zip is written.",
 )
 def package(arch: str, python_version: str, output: str) -> None:
     """Build the AWS Lambda deployment zip from wheels for Lambda's platform."""
@@ -880,29 +1160,69 @@ def package(arch: str, python_version: str, output: str) -> None:
     click.echo(
         f"{report.path}: {report.zipped / 2**20:.1f} MiB zipped, "
         f"{report.unzipped / 2**20:.1f} MiB unzipped, {report.files} files "
-        f"(python{report.python}, {report.arch}; {versions})"
+        f"(python{report.python}, {report.arch}; {versions}); {report.bytecode}"
     )
 
 
+def _is_aws_error(exc: BaseException) -> bool:
+    """botocore's errors, without importing botocore where no command used it."""
+    botocore = sys.modules.get("botocore.exceptions")
+    return botocore is not None and isinstance(exc, (botocore.BotoCoreError, botocore.ClientError))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Every error, usage or runtime, is one line on stderr:
+    ``pixelpipe: error: ...``."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="pixelpipe")
+        rv = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="pixelpipe",
+            standalone_mode=False,
+        )
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        _error(exc.format_message() + hint)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        _error(exc.format_message())
+        sys.exit(exc.exit_code)
     except SettingsError as exc:
-        click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        _error(exc.reason)
         sys.exit(EXIT_USAGE)
     except PixelpipeError as exc:
-        click.echo(f"pixelpipe: error: {exc.reason}", err=True)
+        _error(exc.reason)
         sys.exit(EXIT_REJECTED)
-    except (BotoCoreError, ClientError) as exc:  # the endpoint, credentials, a bucket, ...
-        click.echo(f"pixelpipe: error: {' '.join(str(exc).split())}", err=True)
-        sys.exit(EXIT_REJECTED)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.Abort):
         click.echo("pixelpipe: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:
-        click.echo(f"pixelpipe: internal error: {type(exc).__name__}: {exc}", err=True)
+        if _is_aws_error(exc):  # the endpoint, credentials, a bucket, ...
+            from .worker import configuration_problem
+
+            problem = configuration_problem(exc)  # permanent: no credentials, region, queue
+            _error(problem or str(exc))
+            sys.exit(EXIT_USAGE if problem else EXIT_REJECTED)
+        click.echo(
+            f"pixelpipe: internal error: {type(exc).__name__}: {' '.join(str(exc).split())}",
+            err=True,
+        )
         sys.exit(EXIT_INTERNAL)
+
+
+def _error(message: str) -> None:
+    click.echo(f"pixelpipe: error: {' '.join(message.split())}", err=True)
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A Rich console; when the output is not a terminal (piped, a file), lines and tables
+    are never wrapped, so nothing is cut mid-word."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr)
+    if not out.is_terminal:
+        out = Console(stderr=stderr, width=1000, soft_wrap=True)
+    return out
 
 
 if __name__ == "__main__":

@@ -72,8 +72,21 @@ def reset() -> None:
 
 
 @metrics.log_metrics(raise_on_empty_metrics=False)
+def lambda_handler(event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
+    """The entry point. ``context`` may be None, as local scripts and tests (and AWS's own
+    guides) call it: the logs then simply lack the Lambda fields."""
+    if context is None:
+        logger.clear_state()
+        return _handle(event, None)
+    return _handle_in_lambda(event, context)
+
+
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _handle_in_lambda(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _handle(event, context)
+
+
+def _handle(event: Mapping[str, Any], context: LambdaContext | None) -> dict[str, Any]:
     records = event.get("Records")
     received = len(records) if isinstance(records, list) else 1
     metrics.add_metric(name="RecordsReceived", unit=MetricUnit.Count, value=received)

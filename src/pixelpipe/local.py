@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 import signal
 import socket
 import threading
 from dataclasses import dataclass, field
-from typing import Any
-
-import boto3
-from botocore.config import Config
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
 
 from .settings import EngineSettings, Settings
+
+if TYPE_CHECKING:
+    import multiprocessing.process  # at run time only when workers start: start-up time
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9700
@@ -39,15 +39,21 @@ def default_endpoint(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
 log = logging.getLogger("pixelpipe.local")
 
 
+LOCAL_KEY = "pixelpipe-local"  # the dummy access key and secret the local stack suggests
+
+
 def ensure_credentials() -> None:
     """The embedded endpoint accepts any credentials; boto3 insists there be some."""
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "pixelpipe-local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "pixelpipe-local")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", LOCAL_KEY)
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", LOCAL_KEY)
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 
 
 def clients(endpoint: str) -> tuple[Any, Any]:
     """(s3, sqs) clients for ``endpoint``, path-style, few retries (it is local)."""
+    import boto3  # here, not at import: `pixelpipe pixelate` never loads boto3
+    from botocore.config import Config
+
     ensure_credentials()
     config = Config(
         retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}
@@ -117,8 +123,6 @@ class LocalStack:
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         s3, sqs = clients(self.endpoint)
-        for bucket in (self.source_bucket, self.processed_bucket):
-            s3.create_bucket(Bucket=bucket)
         self.dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
         dlq_arn = _arn(sqs, self.dlq_url)
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
@@ -129,6 +133,13 @@ class LocalStack:
                 "RedrivePolicy": json.dumps(redrive),
             },
         )["QueueUrl"]
+        # The queues first, then the buckets (the processed one before the source, so the
+        # source bucket's existence means the stack is ready to store outputs), then the
+        # notification. A client can put an object as soon as the source bucket exists,
+        # before the notification is wired; such an object has no event. So once it is
+        # wired, every object already there gets one (the pipeline skips what is done).
+        self._create_bucket(s3, self.processed_bucket)
+        self._create_bucket(s3, self.source_bucket)
         s3.put_bucket_notification_configuration(
             Bucket=self.source_bucket,
             NotificationConfiguration={
@@ -140,10 +151,45 @@ class LocalStack:
                 ]
             },
         )
+        self.enqueue_existing(s3, sqs)
         return self
+
+    def _create_bucket(self, s3: Any, bucket: str) -> None:
+        s3.create_bucket(Bucket=bucket)
+
+    def enqueue_existing(self, s3: Any, sqs: Any) -> int:
+        """An S3 event message for every object in the source bucket; how many were sent."""
+        sent = 0
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.source_bucket):
+            for obj in page.get("Contents", []):
+                record = {
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": REGION,
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "bucket": {
+                            "name": self.source_bucket,
+                            "arn": f"arn:aws:s3:::{self.source_bucket}",
+                        },
+                        "object": {
+                            "key": quote_plus(obj["Key"], safe=""),
+                            "size": obj["Size"],
+                            "eTag": str(obj["ETag"]).strip('"'),
+                        },
+                    },
+                }
+                sqs.send_message(
+                    QueueUrl=self.queue_url, MessageBody=json.dumps({"Records": [record]})
+                )
+                sent += 1
+        return sent
 
     def start_workers(self, count: int, *, concurrency: int = 1, wait_seconds: int = 2) -> None:
         """``count`` worker processes (spawned: the parent runs server threads)."""
+        import multiprocessing
+
         ctx = multiprocessing.get_context("spawn")
         for index in range(count):
             proc = ctx.Process(

@@ -7,10 +7,17 @@ Pillow (Pillow 13 ships only manylinux_2_27/2_28 wheels), so the tags here go fr
 ``manylinux_2_34`` down, and the versions are pinned to the ones this pixelpipe was tested
 with: pip then fails loudly instead of picking something else. boto3 is bundled and pinned
 rather than taken from the runtime.
+
+Only what the handler imports goes in: pixelpipe itself (from its wheel, without its own
+dependencies: click and rich are for the command line) and the pinned runtime dependencies
+with theirs. When an interpreter of the target Python version is found here, the package is
+shipped with its bytecode (``unchecked-hash`` .pyc files, valid whatever the files' times):
+Lambda's code directory is read-only, so without it every cold start compiles every module.
 """
 
 from __future__ import annotations
 
+import glob
 import importlib.metadata
 import os
 import shutil
@@ -46,6 +53,12 @@ class PackageReport:
     unzipped: int
     files: int
     versions: dict[str, str]
+    bytecode: str = ""  # the interpreter that compiled it, or why there is none
+
+
+# Imported by the command line only: never in the zip (a test checks the handler does not
+# import them).
+CLI_ONLY = ("click", "rich", "pygments", "markdown_it", "mdurl")
 
 
 def platform_tags(arch: str, glibc_minor: int = 34) -> list[str]:
@@ -93,10 +106,17 @@ def build(
         args += ["--implementation", "cp", "--python-version", python]
         for tag in tags:
             args += ["--platform", tag]
-        args += [str(wheel), *(f"{name}=={version}" for name, version in versions.items())]
+        args += [f"{name}=={version}" for name, version in versions.items()]
         _pip(*args)
+        # pixelpipe without its own dependencies: click and rich serve the command line.
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(target)
         _check_binary_wheels(target, ARCHES[arch], python)
         _prune(target)
+        leaked = [name for name in CLI_ONLY if (target / name).exists()]
+        if leaked:
+            raise PackageError(f"command-line packages in the Lambda package: {', '.join(leaked)}")
+        bytecode = _compile(target, python)
         output.parent.mkdir(parents=True, exist_ok=True)
         files, unzipped = _zip(target, output)
     zipped = output.stat().st_size
@@ -105,7 +125,52 @@ def build(
             f"package is {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped: "
             f"over Lambda's {MAX_ZIPPED / 2**20:.0f} / {MAX_UNZIPPED / 2**20:.0f} MiB limits"
         )
-    return PackageReport(output, arch, python, zipped, unzipped, files, versions)
+    return PackageReport(output, arch, python, zipped, unzipped, files, versions, bytecode)
+
+
+def find_python(version: str) -> str | None:
+    """An interpreter of ``version`` (``3.13``) on this machine: this one, ``python3.13`` on
+    PATH, or pyenv's; None when there is none (each candidate is asked its version)."""
+    candidates = [sys.executable, shutil.which(f"python{version}")]
+    root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    candidates += sorted(glob.glob(os.path.join(root, "versions", f"{version}*", "bin", "python3")))
+    for exe in candidates:
+        if not exe:
+            continue
+        try:
+            out = subprocess.run(
+                [exe, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except OSError:
+            continue
+        if out.returncode == 0 and out.stdout.strip() == version:
+            return exe
+    return None
+
+
+def _compile(target: Path, python: str) -> str:
+    """Compile every module for the target Python; a note saying what was done."""
+    exe = find_python(python)
+    if exe is None:
+        return f"no bytecode: no python{python} here (each cold start compiles the package)"
+    # unchecked-hash: the .pyc is used whatever the source file's time after unzipping;
+    # -s/-p: tracebacks name /var/task/..., where Lambda puts the code.
+    args = ["-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash"]
+    args += ["-s", str(target), "-p", "/var/task", str(target)]
+    proc = subprocess.run(
+        [exe, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        detail = (proc.stdout + proc.stderr).strip().splitlines() or ["failed"]
+        raise PackageError(f"compiling for python{python} failed: {detail[-1]}")
+    return f"bytecode compiled by python{python}"
 
 
 def _pip(*args: str) -> None:

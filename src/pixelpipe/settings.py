@@ -347,7 +347,9 @@ class EngineSettings:
         so an unrelated ``OUTPUT_FORMAT`` in someone's shell changes nothing.
         """
         values = _read_env(ENGINE_ENV, environ, prefixed_only)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        _name_bad_variable(cls, values, given, ENGINE_ENV, environ, prefixed_only)
+        values.update(given)
         return cls(**values)
 
 
@@ -383,6 +385,32 @@ PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
 }
 _INT_SETTINGS = frozenset({"quality", "threads", "face_working_size"})
 _BOOL_SETTINGS = frozenset({"keep_metadata", "delete_sync", "faces"})
+
+
+def _name_bad_variable(
+    cls: Any,
+    values: Mapping[str, Any],
+    given: Mapping[str, Any],
+    table: Mapping[str, tuple[str, str]],
+    environ: Mapping[str, str] | None,
+    prefixed_only: bool,
+    base: Mapping[str, Any] | None = None,
+) -> None:
+    """Check each value read from the environment on its own, so that an invalid one is
+    reported with the variable's name (``PIXELPIPE_SIZES: ...``); flags given win and are
+    not checked here."""
+    env = os.environ if environ is None else environ
+    for name, value in values.items():
+        if name in given:
+            continue
+        plain, prefixed = table[name]
+        var = prefixed if prefixed in env or prefixed_only else plain
+        try:
+            cls(**{**(base or {}), name: value})  # base first: the variable's value wins
+        except SettingsError as exc:
+            if var in exc.reason:
+                raise
+            raise SettingsError(f"{var}: {exc.reason}") from None
 
 
 def _read_env(
@@ -500,8 +528,13 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the pipeline's and the engine's variables (see README's table)."""
         values = _read_env(PIPELINE_ENV, environ, prefixed_only=False)
+        given = {k: v for k, v in overrides.items() if v is not None}
+        # Each variable on its own, next to a neutral processed bucket: a conflict between two
+        # variables (source == processed, ...) is left to the whole check below.
+        base = {"processed_bucket": "pixelpipe-variable-check"}
+        _name_bad_variable(cls, values, given, PIPELINE_ENV, environ, False, base)
         values["engine"] = EngineSettings.from_env(environ)
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update(given)
         return cls(**values)
 
 

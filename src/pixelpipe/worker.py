@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import SettingsError
 from .events import EventError
 from .pipeline import Pipeline, Result
 from .storage import StorageError
@@ -27,6 +28,56 @@ from .storage import StorageError
 log = logging.getLogger("pixelpipe.worker")
 
 RETRY_DELAY = 5  # seconds before a transiently failed message is visible again
+
+
+class ConfigurationError(SettingsError):
+    """No credentials, no region, no such queue or bucket, access denied: a retry will not
+    fix it, so the worker stops (the CLI exits 2) instead of retrying forever."""
+
+
+# Error codes that mean the configuration is wrong, not that the service is busy.
+_CONFIG_CODES = frozenset(
+    {
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "NoSuchBucket",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "AccessDenied",
+        "AccessDeniedException",
+        "MissingAuthenticationToken",
+        "ExpiredToken",
+        "AuthFailure",
+        "InvalidAddress",
+    }
+)
+
+
+def configuration_problem(exc: BaseException) -> str | None:
+    """A one-line reason when ``exc`` is a configuration error, else None (throttling,
+    network errors and 5xx are not: they are retried)."""
+    from botocore.exceptions import (
+        ClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return (
+            f"{str(exc).rstrip('.')}: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE "
+            "(the local stack prints the lines to paste)"
+        )
+    if isinstance(exc, NoRegionError):
+        return f"{str(exc).rstrip('.')}: set AWS_DEFAULT_REGION (or AWS_REGION)"
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        if code in _CONFIG_CODES:
+            return " ".join(f"{code}: {err.get('Message', '') or exc}".split())
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +151,40 @@ class Worker:
         # None: the queue's own VisibilityTimeout (what a crashed worker's message waits).
         self.visibility_timeout = visibility_timeout or _queue_visibility(sqs, queue_url)
         self.on_message = on_message
+        self.fatal: str | None = None  # set when a configuration error stops the worker
 
-    def run(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; messages in hand are finished first."""
+    def check(self) -> None:
+        """Raise ConfigurationError when the queue or the processed bucket cannot be used
+        (credentials, region, names, permissions). Transient failures pass: the receive
+        loop retries them."""
+        checks: list[tuple[str, Callable[[], object]]] = [
+            (
+                f"queue {self.queue_url}",
+                lambda: self.sqs.get_queue_attributes(
+                    QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
+                ),
+            ),
+        ]
+        s3: Any = getattr(self.pipeline.storage, "s3", None)
+        bucket = self.pipeline.settings.processed_bucket
+        if s3 is not None and bucket:
+            checks.append((f"bucket {bucket}", lambda: s3.head_bucket(Bucket=bucket)))
+        for what, call in checks:
+            try:
+                call()
+            except Exception as exc:
+                problem = configuration_problem(exc)
+                if problem is None and _status(exc) in (403, 404):  # HEAD: no error code
+                    problem = "no such bucket" if _status(exc) == 404 else "access denied"
+                if problem is not None:
+                    raise ConfigurationError(f"{what}: {problem}") from None
+                log.warning("checking %s failed (will retry): %s", what, exc)
+
+    def run(self, stop: threading.Event, *, check: bool = True) -> None:
+        """Poll until ``stop`` is set; messages in hand are finished first. Raises
+        ConfigurationError, at start-up or later, when the configuration is wrong."""
+        if check:
+            self.check()
         threads = [
             threading.Thread(target=self._loop, args=(stop,), name=f"pixelpipe-worker-{i}")
             for i in range(self.concurrency)
@@ -115,12 +197,20 @@ class Worker:
         for t in threads:
             while t.is_alive():
                 t.join(0.5)
+        if self.fatal is not None:
+            raise ConfigurationError(self.fatal)
 
     def _loop(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 self.poll_once(stop)
-            except Exception as exc:  # the queue is unreachable: wait, then try again
+            except Exception as exc:
+                problem = configuration_problem(exc)
+                if problem is not None:  # permanent: stop every thread, say it once
+                    self.fatal = f"queue {self.queue_url}: {problem}"
+                    stop.set()
+                    return
+                # The queue is unreachable or busy: wait, then try again.
                 log.warning("receiving from the queue failed: %s", exc)
                 stop.wait(min(5.0, self.wait_seconds or 1))
 
@@ -185,3 +275,10 @@ class Worker:
             )
         except Exception as exc:
             log.debug("could not release message: %s", exc)
+
+
+def _status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    if not isinstance(response, dict):
+        return 0
+    return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
