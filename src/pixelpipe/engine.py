@@ -45,6 +45,8 @@ from .errors import (
 )
 from .formats import BY_NAME, ORIENTED_ON_LOAD, OutputFormat, output_format_for, readable_formats
 from .keys import output_name
+from .placeholder import Placeholder, work_size
+from .placeholder import make as make_placeholder
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 ENGINE_VERSION = __version__
@@ -138,6 +140,7 @@ class Pixelated:
     decode_scale: int  # 1 = full resolution; 8 = decoded at 1/8 scale
     timings_ms: dict[str, float]
     engine_version: str = ENGINE_VERSION
+    placeholder: Placeholder | None = None  # of the first frame, as the variants show it
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,10 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     # 16-bit data (I;16, or 32-bit I holding values over 255) is scaled, not clipped, to 8 bits.
     first = frames[0].image
     wide = sixteen or (first.mode == "I" and int(first.getextrema()[1]) > 255)  # type: ignore[arg-type]
+    with _translate("making the placeholder"):
+        t_placeholder = time.perf_counter()
+        placeholder = _placeholder(frames[0], transform, icc, wide)
+        t_placeholder = time.perf_counter() - t_placeholder
     with _translate("pixelating"):
         per_frame = [_pixelate_frame(f, transform, settings) for f in frames]
         del frames
@@ -393,8 +400,10 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         timings_ms={
             "decode": round((t_decode - t0) * 1000, 3),
             "pixelate_encode": round((t_end - t_decode) * 1000, 3),
+            "placeholder": round(t_placeholder * 1000, 3),
             "total": round((t_end - t0) * 1000, 3),
         },
+        placeholder=placeholder,
     )
 
 
@@ -421,6 +430,35 @@ def _spans(total: int, p: int) -> list[tuple[int, int, int, int]]:
     if total % p:
         spans.append((full * p, total, 1, full))
     return spans
+
+
+# --------------------------------------------------------------------------------------------
+# Placeholder
+
+
+def _placeholder(frame: _Decoded, transform: int, icc: bytes | None, wide: bool) -> Placeholder:
+    """The placeholder (BlurHash, ThumbHash, data URI, colour) of the displayed image, from
+    a copy of at most ``placeholder.WORK_SIDE`` px of the once-decoded first frame: no second
+    decode. Upright (``transform``), 8-bit sRGB like the variants' grids.
+
+    It must show no more than the full-size variants do: whatever changes their pixels beyond
+    pixelation (areas hidden) has to be applied to ``small`` (or to ``frame.image``) before
+    ``make_placeholder`` -- the same pixels, or the placeholder would give away what they hide.
+    """
+    img, (fw, fh), scale = frame.image, frame.size, frame.scale
+    # The fractional box weights the reduced image's partial edge pixels, as for the grids.
+    box = (0.0, 0.0, fw / scale, fh / scale)
+    small = img.resize(work_size(fw, fh), Image.Resampling.BOX, box=box)
+    if transform in _TRANSPOSE:
+        small = small.transpose(_TRANSPOSE[transform])
+    if small.mode == "CMYK":
+        small = _cmyk_to_rgb(small, icc)[0]
+    elif small.mode in ("I", "F"):
+        small = _to_8bit(small, wide)
+    if small.mode not in ("RGB", "RGBA"):
+        small = small.convert("RGBA" if "A" in small.mode else "RGB")
+    shown = (fh, fw) if transform in (5, 6, 7, 8) else (fw, fh)
+    return make_placeholder(small, *shown)
 
 
 # --------------------------------------------------------------------------------------------
