@@ -407,6 +407,18 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     )
 
 
+def placeholder_of(data: bytes, settings: EngineSettings | None = None) -> Placeholder:
+    """Only the placeholder of one encoded image (``pixelpipe placeholder``): the same checks,
+    the same reduced decode of the first frame, one 1 x 1 grid and no full-size variant."""
+    quick = (settings or EngineSettings()).replace(
+        sizes=(1,), block_px=(), output=OutputMode.GRID, frames=Frames.FIRST, format="png"
+    )
+    found = pixelate(data, quick).placeholder
+    if found is None:  # pixelate always makes one; this keeps the type honest
+        raise CorruptImage("no placeholder could be computed")
+    return found
+
+
 def _block_grid(frame: Image.Image, plan: _Plan, size: tuple[int, int], scale: int) -> Image.Image:
     """The grid for P-pixel blocks: each cell averages exactly its own P x P region.
 
@@ -933,5 +945,6 @@ __all__ = [
     "Variant",
     "output_name",
     "pixelate",
+    "placeholder_of",
     "plan_grids",
 ]

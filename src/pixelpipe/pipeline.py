@@ -51,7 +51,9 @@ from .storage import (
     meta_value,
 )
 
-MANIFEST_VERSION = 1
+# 2: manifests carry ``placeholder``. Part of the settings digest, so a version-1 manifest no
+# longer counts as done: backfill (or the next event) gives every image its placeholder.
+MANIFEST_VERSION = 2
 
 
 class KeyCollision(PixelpipeError):
@@ -90,7 +92,11 @@ class Result:
 def settings_digest(settings: Settings) -> str:
     """Changes when a setting that changes the outputs changes (then the work is redone)."""
     engine = settings.engine.output_fields()
-    payload = {"engine": engine, "key_template": settings.key_template}
+    payload = {
+        "engine": engine,
+        "key_template": settings.key_template,
+        "manifest_version": MANIFEST_VERSION,  # what a manifest holds changed: redo older ones
+    }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -380,6 +386,7 @@ class Pipeline:
                 }
                 for key, v in zip(keys, result.variants, strict=True)
             ],
+            "placeholder": result.placeholder.as_dict() if result.placeholder else None,
             "settings": {
                 "engine": json.loads(json.dumps(self.settings.engine.output_fields(), default=str)),
                 "key_template": self.settings.key_template,

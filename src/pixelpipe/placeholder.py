@@ -32,8 +32,8 @@ from __future__ import annotations
 import base64
 import io
 import math
-from dataclasses import asdict, dataclass
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from operator import mul
 from typing import Any
@@ -95,7 +95,7 @@ def make(small: Image.Image, width: int, height: int) -> Placeholder:
         raise ValueError(f"placeholder input must be RGB or RGBA, not {small.mode}")
     if max(small.size) > WORK_SIDE:
         raise ValueError(f"placeholder input {small.size} is over {WORK_SIDE} px per side")
-    if small.mode == "RGBA" and small.getextrema()[3][0] == 255:  # type: ignore[index]
+    if small.mode == "RGBA" and small.getchannel("A").getextrema()[0] == 255:
         small = small.convert("RGB")  # opaque after all: no alpha anywhere
     opaque = small if small.mode == "RGB" else _on_white(small)
     nx, ny = blurhash_components(width, height)
