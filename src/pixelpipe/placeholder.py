@@ -22,9 +22,11 @@ decode their output with independent decoders.
 
 One deliberate choice inside the ThumbHash format: its header stores the aspect ratio as
 ``7 / k`` (``5 / k`` with alpha) for a whole number ``k``. The reference encoder rounds
-``k`` linearly, which can put the decoded ratio 12.5 % off (a 1.55:1 image decodes as 1.75:1);
-this one picks the ``k`` nearest in ratio (a factor), so every ratio up to 7:4 (5:3 with alpha)
-decodes within 10 %. Any ThumbHash decoder reads it the same way.
+``7 / ratio`` to get ``k``, which can put the decoded ratio 12.5 % off (a 1.55:1 image decodes
+as 1.75:1); this one picks the ``k`` whose ratio is nearest, so 1:1, 5:4, 4:3, 3:2, 16:10,
+16:9 (and their portraits) all decode within 10 %. No ``k`` gets within 10 % of some ratios:
+1.56-1.59:1, 1.95-2.12:1 and panoramas over 2.6:1. Any ThumbHash decoder reads the header the
+same way.
 """
 
 from __future__ import annotations
@@ -41,12 +43,12 @@ from typing import Any
 from PIL import Image
 
 # Longest side of the copy the placeholder is computed from. ThumbHash wants at most 100 px;
-# its 7 luminance and BlurHash's 4 components need far fewer (a 32-px copy changes the
-# decoded placeholders by under a level from a 100-px one); the cost grows with the square.
+# its 7 luminance and BlurHash's 4 components need far fewer, and the cost grows with the
+# square. Measured (bench/bench_placeholder.py): from 32 px, BlurHash decodes within a few
+# levels (mean) of its 100-px self.
 WORK_SIDE = 32
-# ThumbHash keeps 4 bits per term: from a 16-px copy it decodes within ~1 level of the
-# 100-px one the reference suggests (measured: tests/test_placeholder.py), at a quarter of the
-# 32-px cost. BlurHash, with finer terms, is computed from the 32-px copy.
+# ThumbHash keeps 4 bits per term: from a 16-px copy it decodes within ~1 level (mean) of
+# its 100-px self (bench/bench_placeholder.py), at a quarter of the 32-px cost.
 THUMBHASH_SIDE = 16
 # Longest side of the data URI's image, and its limit in characters (the whole URI).
 DATA_URI_SIDE = 16

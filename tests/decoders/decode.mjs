@@ -1,12 +1,26 @@
-// Decodes placeholders with the reference implementations, for tests/test_placeholder.py:
-// BlurHash with woltapp's `blurhash`, ThumbHash with evanw's `thumbhash` (both from npm,
-// pinned in package.json). stdin: a JSON list of {"blurhash", "width", "height"} or
-// {"thumbhash"} (base64); stdout: a JSON list of {"width", "height", "rgba": [...]} (plus
-// "aspect" and "average" for ThumbHash) or {"error"}.
-import { decode, isBlurhashValid } from "blurhash";
-import { thumbHashToApproximateAspectRatio, thumbHashToAverageRGBA, thumbHashToRGBA } from "thumbhash";
+// The reference implementations, for tests/test_placeholder.py: BlurHash is woltapp's
+// `blurhash`, ThumbHash evanw's `thumbhash` (both from npm, pinned in package.json).
+// stdin: a JSON list of requests; stdout: a JSON list of answers, one each, or {"error"}.
+//   {"blurhash", "width", "height"}  -> {"width", "height", "rgba": [...]}  (decoded)
+//   {"thumbhash": base64}            -> {"width", "height", "rgba", "aspect", "average"}
+//   {"encode": "blurhash" | "thumbhash", "width", "height", "rgba", "nx", "ny"}
+//                                    -> {"hash"}  (ThumbHash as base64)
+import { decode, encode, isBlurhashValid } from "blurhash";
+import {
+  rgbaToThumbHash,
+  thumbHashToApproximateAspectRatio,
+  thumbHashToAverageRGBA,
+  thumbHashToRGBA,
+} from "thumbhash";
 
 function one(req) {
+  if (req.encode === "blurhash") {
+    return { hash: encode(Uint8ClampedArray.from(req.rgba), req.width, req.height, req.nx, req.ny) };
+  }
+  if (req.encode === "thumbhash") {
+    const hash = rgbaToThumbHash(req.width, req.height, Uint8Array.from(req.rgba));
+    return { hash: Buffer.from(hash).toString("base64") };
+  }
   if (typeof req.blurhash === "string") {
     const valid = isBlurhashValid(req.blurhash);
     if (!valid.result) return { error: valid.errorReason };
