@@ -180,10 +180,10 @@ def blurhash(img: Image.Image, nx: int, ny: int) -> str:
     cos_x = _cosines(nx, w, 0.0)
     cos_y = _cosines(ny, h, 0.0)
     # Separable DCT: per row and x-component first, then down the columns.
-    rows = [
-        [[sum(map(mul, ch[y * w : y * w + w], cos_x[i])) for y in range(h)] for i in range(nx)]
-        for ch in channels
-    ]
+    rows = []
+    for ch in channels:
+        lines = [ch[y * w : y * w + w] for y in range(h)]
+        rows.append([[sum(map(mul, line, cos)) for line in lines] for cos in cos_x[:nx]])
     scale = 1 / (w * h)
     factors: list[tuple[float, float, float]] = []
     for j in range(ny):
@@ -306,9 +306,8 @@ def _thumb_channel(
     every other cosine sums to zero over the samples.)"""
     cos_x = _cosines(nx, w, 0.5)
     cos_y = _cosines(ny, h, 0.5)
-    rows = [
-        [sum(map(mul, values[y * w : y * w + w], cos_x[cx])) for y in range(h)] for cx in range(nx)
-    ]
+    lines = [values[y * w : y * w + w] for y in range(h)]
+    rows = [[sum(map(mul, line, cos)) for line in lines] for cos in cos_x[:nx]]
     norm = factor / (w * h)
     dc, ac, scale = 0.0, [], 0.0
     for cy in range(ny):
