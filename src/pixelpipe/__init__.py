@@ -11,7 +11,7 @@ The public API is small::
 
 __version__ = "0.1.0"
 
-from .engine import Pixelated, SourceInfo, Variant, pixelate
+from .engine import Pixelated, SourceInfo, Variant, pixelate, placeholder_of
 from .errors import (
     CorruptImage,
     EncodeError,
@@ -21,6 +21,7 @@ from .errors import (
     SettingsError,
     UnsupportedImage,
 )
+from .placeholder import Placeholder
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "OutputMode",
     "Pixelated",
     "PixelpipeError",
+    "Placeholder",
     "SettingsError",
     "SourceInfo",
     "UnsupportedImage",
     "Variant",
     "__version__",
     "pixelate",
+    "placeholder_of",
 ]
