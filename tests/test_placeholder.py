@@ -12,6 +12,7 @@ Node and npm come with the project's machines; the decoders are installed on fir
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import shutil
@@ -28,9 +29,12 @@ from click.testing import CliRunner
 from PIL import Image
 
 from conftest import encode, exif_bytes, photo_like, stored_with_orientation, upright
+from moto_stack import Stack
 from pixelpipe import placeholder as ph
 from pixelpipe.cli import cli
 from pixelpipe.engine import pixelate, placeholder_of
+from pixelpipe.events import parse_message_body
+from pixelpipe.pipeline import Outcome, Pipeline
 from pixelpipe.settings import EngineSettings, OutputMode
 from pixelpipe.web.server import _placeholder as page_placeholder
 
@@ -433,6 +437,39 @@ def test_placeholder_command_in_a_real_process(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert len(lines) == 2  # the file, then the directory's one file
     assert all(json.loads(line)["file"].endswith("a.png") for line in lines)
+
+
+def test_the_manifest_carries_it_and_older_manifests_are_redone(stack: Stack) -> None:
+    """The pipeline writes the engine's placeholder into the manifest (manifest_version 2);
+    a version-1 manifest for the same object and settings no longer counts as done, so
+    backfill or the next event gives the image its placeholder."""
+    pipe = Pipeline(stack.settings(), stack.storage())
+    shown = photo_like(400, 600, seed=8)
+    data = encode(stored_with_orientation(shown, 6), "JPEG", exif=exif_bytes(6))
+    _, message = stack.upload_and_receive("photos/p.jpg", data, content_type="image/jpeg")
+    (ref,) = parse_message_body(message["Body"])
+    assert pipe.handle(ref).outcome is Outcome.PROCESSED
+    manifest = stack.read_json("_manifests/photos/p.jpg.json")
+    assert manifest["manifest_version"] == 2
+    expected = pixelate(data).placeholder
+    assert expected is not None
+    assert manifest["placeholder"] == expected.as_dict()
+    assert (manifest["placeholder"]["width"], manifest["placeholder"]["height"]) == (400, 600)
+    assert pipe.handle(ref).outcome is Outcome.DUPLICATE
+    # What version 1 wrote: no placeholder, and the digest without the manifest version.
+    s = pipe.settings
+    v1 = {"engine": s.engine.output_fields(), "key_template": s.key_template}
+    old = {k: v for k, v in manifest.items() if k != "placeholder"}
+    old["manifest_version"] = 1
+    old["settings_digest"] = hashlib.sha256(
+        json.dumps(v1, sort_keys=True, default=str).encode()
+    ).hexdigest()[:16]
+    assert old["settings_digest"] != pipe.digest
+    stack.s3.put_object(
+        Bucket=stack.processed, Key="_manifests/photos/p.jpg.json", Body=json.dumps(old)
+    )
+    assert pipe.handle(ref).outcome is Outcome.PROCESSED
+    assert stack.read_json("_manifests/photos/p.jpg.json")["placeholder"] == manifest["placeholder"]
 
 
 def test_the_page_only_takes_a_data_image_and_a_colour() -> None:
