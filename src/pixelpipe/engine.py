@@ -408,10 +408,12 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
 
 
 def placeholder_of(data: bytes, settings: EngineSettings | None = None) -> Placeholder:
-    """Only the placeholder of one encoded image (``pixelpipe placeholder``): the same checks,
-    the same reduced decode of the first frame, one 1 x 1 grid and no full-size variant."""
+    """Only the placeholder of one encoded image (``pixelpipe placeholder``): the same checks
+    and the same reduced decode of the first frame as :func:`pixelate` with ``settings`` --
+    so the same placeholder as its manifest -- with the tiny grid images instead of any
+    full-size variant."""
     quick = (settings or EngineSettings()).replace(
-        sizes=(1,), block_px=(), output=OutputMode.GRID, frames=Frames.FIRST, format="png"
+        output=OutputMode.GRID, frames=Frames.FIRST, format="png", keep_metadata=False
     )
     found = pixelate(data, quick).placeholder
     if found is None:  # pixelate always makes one; this keeps the type honest
