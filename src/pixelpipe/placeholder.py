@@ -14,11 +14,13 @@ from its one reduced decode (at most :data:`WORK_SIDE` pixels per side, see
 * ``width``, ``height`` -- the displayed image's size.
 
 Both encoders are written here from the published algorithms rather than taken from a
-package: the Python packages on PyPI are either pure Python and ~10-50x slower on the same
-input (they evaluate every cosine per pixel), or C extensions without wheels for Lambda's
-arm64 platform. These run the DCT as separable row and column passes over a 32-pixel copy
-(``sum(map(mul, ...))``, cosine tables cached), under 2 ms for all four fields; the tests
-decode their output with independent decoders.
+package: the Python packages on PyPI are either pure Python and 3-9x slower on the same
+input (they evaluate a cosine per pixel per term; bench/bench_placeholder.py), or C
+extensions without wheels for Lambda's arm64 platform (woltapp's ``blurhash-python``). These
+run the DCT as separable row and column passes (``sum(map(mul, ...))``, cosine tables cached)
+over a 32-pixel copy for BlurHash and a 16-pixel one for ThumbHash: 1-2 ms for all four
+fields. The tests decode their output with independent decoders and compare the encoders
+with the reference ones.
 
 One deliberate choice inside the ThumbHash format: its header stores the aspect ratio as
 ``7 / k`` (``5 / k`` with alpha) for a whole number ``k``. The reference encoder rounds
