@@ -185,7 +185,7 @@ def blurhash(img: Image.Image, nx: int, ny: int) -> str:
     rows = []
     for ch in channels:
         lines = [ch[y * w : y * w + w] for y in range(h)]
-        rows.append([[sum(map(mul, line, cos)) for line in lines] for cos in cos_x[:nx]])
+        rows.append([_project(lines, cos, k == 0) for k, cos in enumerate(cos_x[:nx])])
     scale = 1 / (w * h)
     factors: list[tuple[float, float, float]] = []
     for j in range(ny):
@@ -309,7 +309,7 @@ def _thumb_channel(
     cos_x = _cosines(nx, w, 0.5)
     cos_y = _cosines(ny, h, 0.5)
     lines = [values[y * w : y * w + w] for y in range(h)]
-    rows = [[sum(map(mul, line, cos)) for line in lines] for cos in cos_x[:nx]]
+    rows = [_project(lines, cos, k == 0) for k, cos in enumerate(cos_x[:nx])]
     norm = factor / (w * h)
     dc, ac, scale = 0.0, [], 0.0
     for cy in range(ny):
@@ -345,6 +345,13 @@ def data_uri(img: Image.Image) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+
+
+def _project(lines: Sequence[Sequence[float]], cos: Sequence[float], ones: bool) -> list[float]:
+    """Each line's dot product with ``cos``; ``ones``: it is cos(0), all ones: plain sums."""
+    if ones:
+        return [sum(line) for line in lines]
+    return [sum(map(mul, line, cos)) for line in lines]
 
 
 @lru_cache(maxsize=64)
