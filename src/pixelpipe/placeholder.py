@@ -14,7 +14,7 @@ from its one reduced decode (at most :data:`WORK_SIDE` pixels per side, see
 * ``width``, ``height`` -- the displayed image's size.
 
 Both encoders are written here from the published algorithms rather than taken from a
-package: the Python packages on PyPI are either pure Python and 3-9x slower on the same
+package: the Python packages on PyPI are either pure Python and 4-20x slower on the same
 input (they evaluate a cosine per pixel per term; bench/bench_placeholder.py), or C
 extensions without wheels for Lambda's arm64 platform (woltapp's ``blurhash-python``). These
 run the DCT as separable row and column passes (``sum(map(mul, ...))``, cosine tables cached)
