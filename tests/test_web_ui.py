@@ -287,6 +287,63 @@ def test_the_compare_slider_moves_and_switches_grid(page: Any, up: WebUp) -> Non
     assert "pixelated-64x64-street.jpg" in (top.get_attribute("src") or "")
 
 
+def test_placeholders_show_while_the_images_load(browser: Any, up: WebUp) -> None:
+    """Every tile and the compare view show the manifest's placeholder (its data-URI image
+    on its average colour) until their image has loaded, then their own background again."""
+    ensure(up, "street.jpg")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    held: list[Any] = []
+
+    def hold(route: Any) -> None:
+        if held and held[0] is None:  # released
+            route.continue_()
+        else:
+            held.append(route)  # the image waits until released
+
+    context.route(re.compile(r"/objects/"), hold)
+    try:
+        tab = context.new_page()
+        tab.goto(up.url)
+        done = card(tab, "street.jpg", "done")
+        item = up.item("street.jpg")
+        assert item is not None
+        placeholder = item["placeholder"]
+        assert placeholder["data_uri"].startswith("data:image/png;base64,")
+        r, g, b = (int(placeholder["color"][i : i + 2], 16) for i in (1, 3, 5))
+        boxes = done.locator(".thumb, .compare-view")
+        assert boxes.count() == 1 + len(LABELS) + 1
+        for i in range(boxes.count()):
+            box = boxes.nth(i)
+            assert "placeholder" in (box.get_attribute("class") or "")
+            style = box.evaluate(
+                "e => [getComputedStyle(e).backgroundImage, getComputedStyle(e).backgroundColor]"
+            )
+            assert style[0].startswith(f'url("{placeholder["data_uri"]}")'), style
+            assert style[1] == f"rgb({r}, {g}, {b})", style
+        # The placeholder is a real image the browser decodes, shaped like the photo.
+        size = tab.evaluate(
+            """uri => new Promise((ok, fail) => { const i = new Image();
+                 i.onload = () => ok([i.naturalWidth, i.naturalHeight]); i.onerror = fail;
+                 i.src = uri; })""",
+            placeholder["data_uri"],
+        )
+        assert size[0] / size[1] == pytest.approx(1600 / 1067, rel=0.1), size
+        waiting, held[:] = list(held), [None]
+        for route in waiting:
+            route.continue_()
+        tab.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+        tab.wait_for_function(
+            """() => [...document.querySelectorAll('li.card[data-key="street.jpg"] img')]
+                       .every(i => i.complete && i.naturalWidth > 0)
+                  && !document.querySelector('li.card[data-key="street.jpg"] .placeholder')""",
+            timeout=WAIT_MS,
+        )
+        thumb = done.locator(".tile.original .thumb")
+        assert "data:" not in thumb.evaluate("e => getComputedStyle(e).backgroundImage")
+    finally:
+        context.close()
+
+
 def test_a_phone_sized_screen_has_no_horizontal_overflow(
     browser: Any, up: WebUp, artifacts: Path
 ) -> None:

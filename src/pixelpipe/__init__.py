@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .engine import Pixelated, SourceInfo, Variant, pixelate
+    from .engine import Pixelated, SourceInfo, Variant, pixelate, placeholder_of
     from .errors import (
         CorruptImage,
         EncodeError,
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         SettingsError,
         UnsupportedImage,
     )
+    from .placeholder import Placeholder
     from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 _LAZY = {
@@ -37,6 +38,8 @@ _LAZY = {
     "SourceInfo": "engine",
     "Variant": "engine",
     "pixelate": "engine",
+    "placeholder_of": "engine",
+    "Placeholder": "placeholder",
     "CorruptImage": "errors",
     "EncodeError": "errors",
     "ImageError": "errors",
@@ -75,10 +78,12 @@ __all__ = [
     "OutputMode",
     "Pixelated",
     "PixelpipeError",
+    "Placeholder",
     "SettingsError",
     "SourceInfo",
     "UnsupportedImage",
     "Variant",
     "__version__",
     "pixelate",
+    "placeholder_of",
 ]

@@ -7,6 +7,7 @@ user: unexpected exceptions are reported in one line too.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -511,6 +513,90 @@ def pixelate_cmd(
 pixelate_cmd.name = "pixelate"
 
 
+def placeholder_file(path: str, settings: EngineSettings) -> dict[str, object] | str:
+    """One file's placeholder as ``{"file": path, ...}``, or the reason it has none."""
+    try:
+        try:
+            st = os.stat(path)
+            if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+                return "is a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            if st.st_size > settings.max_bytes:
+                return byte_limit_reason(st.st_size, settings.max_bytes)
+            data = Path(path).read_bytes()
+        except FileNotFoundError:
+            return "no such file"
+        except OSError as exc:
+            return f"cannot read: {exc.strerror or exc}"
+        from .engine import placeholder_of
+
+        return {"file": path, **placeholder_of(data, settings).as_dict()}
+    except ImageError as exc:
+        return exc.reason
+    except Exception as exc:  # a bug: still one line, and the batch goes on
+        return f"internal error: {type(exc).__name__}: {exc}"
+
+
+@cli.command("placeholder")
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE...")
+@click.option("--max-bytes", metavar="SIZE", help="Input size limit.  [default: 50MiB]")
+@click.option("--max-pixels", metavar="N", help="Pixel limit.  [default: 100M]")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=os.cpu_count() or 1,
+    show_default="number of cores",
+    help="Files read in parallel.",
+)
+def placeholder_cmd(
+    inputs: tuple[str, ...], max_bytes: str | None, max_pixels: str | None, jobs: int
+) -> None:
+    """Print the placeholder of each FILE (or of the files in a directory) as one JSON line:
+
+    \b
+    {"file", "blurhash", "thumbhash", "data_uri", "color", "width", "height"}
+
+    the same fields as the manifest's "placeholder", in the order given. Carries on past bad
+    files; exits 1 if any was rejected, with one 'PATH: reason' line each on stderr.
+    """
+    settings = EngineSettings.from_env(
+        prefixed_only=True, max_bytes=max_bytes, max_pixels=max_pixels, threads=1
+    )
+    files = expand_inputs(inputs)
+    if not files:
+        raise click.UsageError("no input files (the directories given are empty)")
+    from concurrent.futures import ProcessPoolExecutor
+
+    rejected = 0
+    with (
+        ProcessPoolExecutor(max_workers=min(jobs, len(files)))
+        if jobs > 1 and len(files) > 1
+        else _Inline()
+    ) as pool:
+        for path, out in zip(
+            files, pool.map(placeholder_file, files, repeat(settings)), strict=True
+        ):
+            if isinstance(out, str):
+                rejected += 1
+                click.echo(f"{path}: {' '.join(out.split())}", err=True)
+            else:
+                click.echo(json.dumps(out, separators=(", ", ": ")))
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+
+
+class _Inline:
+    """``pool.map`` in this process (one file, or ``--jobs 1``)."""
+
+    def __enter__(self) -> _Inline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def map(self, fn: Any, *iterables: Iterable[Any]) -> Iterable[Any]:
+        return map(fn, *iterables)
+
+
 def _cores() -> int:
     return os.cpu_count() or 1
 
@@ -768,7 +854,7 @@ def worker(
     deleted only after it succeeded; one that keeps failing ends in the queue's DLQ.
     SIGTERM or Ctrl-C: finish the message in hand, then exit 0.
     """
-    import logging
+    import logging  # only the commands that log load it
 
     import boto3
 
@@ -894,7 +980,6 @@ def _queues(sqs: Any, queue_url: str | None, dlq_url: str | None) -> tuple[str, 
 
 def _redrive_target(sqs: Any, queue_url: str) -> str | None:
     """The URL of the queue's dead-letter queue, from its redrive policy (None: none)."""
-    import json
 
     attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
     policy = attrs.get("Attributes", {}).get("RedrivePolicy")

@@ -46,6 +46,8 @@ from .errors import (
 )
 from .formats import BY_NAME, ORIENTED_ON_LOAD, OutputFormat, output_format_for, readable_formats
 from .keys import output_name
+from .placeholder import Placeholder, work_size
+from .placeholder import make as make_placeholder
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 ENGINE_VERSION = __version__
@@ -139,6 +141,7 @@ class Pixelated:
     decode_scale: int  # 1 = full resolution; 8 = decoded at 1/8 scale
     timings_ms: dict[str, float]
     engine_version: str = ENGINE_VERSION
+    placeholder: Placeholder | None = None  # of the first frame, as the variants show it
     # What was hidden when only regions and faces were asked for (the first frame's areas,
     # with faces found in any frame; see areas.py). Empty when the whole image is pixelated.
     areas: tuple[Area, ...] = ()
@@ -310,6 +313,10 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     # 16-bit data (I;16, or 32-bit I holding values over 255) is scaled, not clipped, to 8 bits.
     first = frames[0].image
     wide = sixteen or (first.mode == "I" and int(first.getextrema()[1]) > 255)  # type: ignore[arg-type]
+    with _translate("making the placeholder"):
+        t_placeholder = time.perf_counter()
+        placeholder = _placeholder(frames[0], transform, icc, wide)
+        t_placeholder = time.perf_counter() - t_placeholder
     with _translate("pixelating"):
         per_frame = [_pixelate_frame(f, transform, settings) for f in frames]
         del frames
@@ -401,9 +408,31 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
         timings_ms={
             "decode": round((t_decode - t0) * 1000, 3),
             "pixelate_encode": round((t_end - t_decode) * 1000, 3),
+            "placeholder": round(t_placeholder * 1000, 3),
             "total": round((t_end - t0) * 1000, 3),
         },
+        placeholder=placeholder,
     )
+
+
+def placeholder_of(data: bytes, settings: EngineSettings | None = None) -> Placeholder:
+    """Only the placeholder of one encoded image (``pixelpipe placeholder``): the same checks
+    and the same reduced decode of the first frame as :func:`pixelate` with ``settings`` --
+    so the same placeholder as its manifest -- with the tiny grid images instead of any
+    full-size variant."""
+    settings = settings or EngineSettings()
+    one: dict[str, Any] = {"frames": Frames.FIRST, "format": "png", "keep_metadata": False}
+    if not settings.hides_areas:
+        one["output"] = OutputMode.GRID
+    elif settings.block_px:  # the redacted picture's: only its most hidden variant is made
+        one["block_px"] = (max(settings.block_px),)
+    else:
+        one["sizes"] = (min(settings.sizes),)
+    quick = settings.replace(**one)
+    found = pixelate(data, quick).placeholder
+    if found is None:  # pixelate always makes one; this keeps the type honest
+        raise CorruptImage("no placeholder could be computed")
+    return found
 
 
 def _pixelate_areas(
@@ -447,6 +476,15 @@ def _pixelate_areas(
     sixteen = source_mode.startswith("I;16")
     wide = sixteen or (shown[0].mode == "I" and int(shown[0].getextrema()[1]) > 255)  # type: ignore[arg-type]
     plans = plan_grids(width, height, settings)
+    with _translate("making the placeholder"):
+        # From the first frame as the most hidden variant shows it (fewest grid blocks or
+        # largest pixel blocks): a placeholder must not give away what the variants hide.
+        t_placeholder = time.perf_counter()
+        most = min(plans, key=lambda p: p.size if p.unit == "grid" else -p.size)
+        hidden = hide(shown[0], areas[0], settings, most.size, most.unit)
+        placeholder = _placeholder(_Decoded(hidden, hidden.size, 1), 1, icc, wide)
+        del hidden
+        t_placeholder = time.perf_counter() - t_placeholder
     encoding = settings.replace(encoder_options={**keep_tables, **settings.encoder_options})
 
     def render(j: int) -> list[Variant]:
@@ -501,8 +539,10 @@ def _pixelate_areas(
             "decode": round((t_decode - t0) * 1000, 3),
             "detect": round(detect_ms, 3),
             "pixelate_encode": round((t_end - t_decode) * 1000 - detect_ms, 3),
+            "placeholder": round(t_placeholder * 1000, 3),
             "total": round((t_end - t0) * 1000, 3),
         },
+        placeholder=placeholder,
         areas=tuple(union),
     )
 
@@ -548,6 +588,35 @@ def _private_metadata(meta: dict[str, Any]) -> dict[str, Any]:
             sub.pop(tag, None)
         out["exif"] = exif.tobytes()
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Placeholder
+
+
+def _placeholder(frame: _Decoded, transform: int, icc: bytes | None, wide: bool) -> Placeholder:
+    """The placeholder (BlurHash, ThumbHash, data URI, colour) of the displayed image, from
+    a copy of at most ``placeholder.WORK_SIDE`` px of the once-decoded first frame: no second
+    decode. Upright (``transform``), 8-bit sRGB like the variants' grids.
+
+    It must show no more than the full-size variants do: whatever changes their pixels beyond
+    pixelation (areas hidden) has to be applied to ``small`` (or to ``frame.image``) before
+    ``make_placeholder`` -- the same pixels, or the placeholder would give away what they hide.
+    """
+    img, (fw, fh), scale = frame.image, frame.size, frame.scale
+    # The fractional box weights the reduced image's partial edge pixels, as for the grids.
+    box = (0.0, 0.0, fw / scale, fh / scale)
+    small = img.resize(work_size(fw, fh), Image.Resampling.BOX, box=box)
+    if transform in _TRANSPOSE:
+        small = small.transpose(_TRANSPOSE[transform])
+    if small.mode == "CMYK":
+        small = _cmyk_to_rgb(small, icc)[0]
+    elif small.mode in ("I", "F"):
+        small = _to_8bit(small, wide)
+    if small.mode not in ("RGB", "RGBA"):
+        small = small.convert("RGBA" if "A" in small.mode else "RGB")
+    shown = (fh, fw) if transform in (5, 6, 7, 8) else (fw, fh)
+    return make_placeholder(small, *shown)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1030,5 +1099,6 @@ __all__ = [
     "Variant",
     "output_name",
     "pixelate",
+    "placeholder_of",
     "plan_grids",
 ]

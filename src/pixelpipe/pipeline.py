@@ -52,7 +52,9 @@ from .storage import (
     meta_value,
 )
 
-MANIFEST_VERSION = 1
+# 2: manifests carry ``placeholder``. Part of the settings digest, so a version-1 manifest no
+# longer counts as done: backfill (or the next event) gives every image its placeholder.
+MANIFEST_VERSION = 2
 
 
 class KeyCollision(PixelpipeError):
@@ -91,8 +93,11 @@ class Result:
 def settings_digest(settings: Settings, engine: EngineSettings | None = None) -> str:
     """Changes when a setting that changes the outputs changes (then the work is redone).
     ``engine``: an object's own engine settings (its regions and faces), if it has them."""
-    fields = (engine or settings.engine).output_fields()
-    payload = {"engine": fields, "key_template": settings.key_template}
+    payload = {
+        "engine": (engine or settings.engine).output_fields(),
+        "key_template": settings.key_template,
+        "manifest_version": MANIFEST_VERSION,  # what a manifest holds changed: redo older ones
+    }
     text = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -414,6 +419,7 @@ class Pipeline:
                 }
                 for key, v in zip(keys, result.variants, strict=True)
             ],
+            "placeholder": result.placeholder.as_dict() if result.placeholder else None,
             # What was hidden, when only regions and faces were (absent: the whole image).
             **({"areas": [a.to_json() for a in result.areas]} if engine.hides_areas else {}),
             "settings": {

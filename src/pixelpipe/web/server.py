@@ -31,6 +31,7 @@ import contextlib
 import json
 import logging
 import mimetypes
+import re
 import socket
 import threading
 import time
@@ -63,7 +64,7 @@ INLINE_TYPES = frozenset(
 )
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 PAGE_CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
     "connect-src 'self'; form-action 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 OBJECT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
@@ -253,6 +254,7 @@ class Gallery:
                 processing_ms=timings.get("total") if isinstance(timings, dict) else None,
                 upload_to_done_ms=_ms_between(obj.last_modified, manifest.get("processed_at")),
                 variants=variants,
+                placeholder=_placeholder(manifest.get("placeholder")),
             )
             if isinstance(manifest.get("areas"), list):  # only parts were hidden: which
                 item["areas"] = [
@@ -317,6 +319,24 @@ def _upload_areas(query: Mapping[str, list[str]]) -> tuple[bool | None, str]:
         except SettingsError as exc:
             raise HttpError(HTTPStatus.BAD_REQUEST, exc.reason) from None
     return faces, regions
+
+
+_COLOR = re.compile(r"#[0-9a-f]{6}")
+_DATA_URI = re.compile(r"data:image/(?:png|webp|gif);base64,[A-Za-z0-9+/]+={0,2}")
+
+
+def _placeholder(doc: object) -> dict[str, str] | None:
+    """The manifest's placeholder as the page uses it (a data-URI image and a colour), or
+    None: the page puts these into CSS, so nothing else gets through."""
+    if not isinstance(doc, dict):
+        return None
+    uri, color = doc.get("data_uri"), doc.get("color")
+    if not (isinstance(uri, str) and len(uri) <= 4096 and _DATA_URI.fullmatch(uri)):
+        return None
+    return {
+        "data_uri": uri,
+        "color": color if isinstance(color, str) and _COLOR.fullmatch(color) else "",
+    }
 
 
 def _etag_of(doc: Mapping[str, Any]) -> str | None:

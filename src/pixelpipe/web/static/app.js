@@ -233,11 +233,13 @@
 
   function tile(item, t) {
     const what = t.variant ? `${t.label} variant` : "original";
+    const img = el("img", { src: t.url, alt: "", loading: "lazy", decoding: "async" });
     const open = el(
       "button",
       { type: "button", class: "thumb", "data-focus": t.focus, "aria-label": `View the ${what} of ${item.key} full size` },
-      framed(el("img", { src: t.url, alt: "", loading: "lazy", decoding: "async" }), item, t.areas),
+      framed(img, item, t.areas),
     );
+    showPlaceholder(open, img, item.placeholder);
     open.addEventListener("click", () => openViewer(t.title, t.url, t.download, open));
     return el(
       "li",
@@ -251,6 +253,18 @@
         el("a", { href: t.download, download: "", class: "download", "data-focus": `${t.focus}-dl`, "aria-label": `Download the ${what} of ${item.key}`, text: "Download" }),
       ),
     );
+  }
+
+  // The manifest's placeholder (a tiny data-URI image and the average colour) behind an
+  // image until it has loaded; then the box's own background (transparency checks) is back.
+  function showPlaceholder(box, img, placeholder) {
+    if (!placeholder || img.complete) return;
+    box.classList.add("placeholder");
+    box.style.setProperty("--placeholder", `url("${placeholder.data_uri}")`);
+    if (placeholder.color) box.style.setProperty("--placeholder-color", placeholder.color);
+    const done = () => box.classList.remove("placeholder");
+    img.addEventListener("load", done, { once: true });
+    img.addEventListener("error", done, { once: true });
   }
 
   function compare(item, old, id) {
@@ -268,6 +282,7 @@
     const top = el("img", { class: "compare-variant", src: select.value, alt: "" });
     const divider = el("div", { class: "compare-divider", "aria-hidden": "true" });
     const view = el("div", { class: "compare-view" }, base, top, divider);
+    showPlaceholder(view, base, item.placeholder);
     if (item.width && item.height) {
       // At most ~18rem high, whatever the shape of the image.
       view.style.aspectRatio = `${item.width} / ${item.height}`;
