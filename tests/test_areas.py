@@ -299,3 +299,20 @@ def test_area_settings_from_the_environment() -> None:
         EngineSettings(style="blur")
     with pytest.raises(SettingsError, match=r"regions: '1,2' is not X,Y,W,H"):
         EngineSettings.from_env({"PIXELPIPE_REGIONS": "1,2"}, prefixed_only=True)
+
+
+def test_the_placeholder_shows_no_more_than_the_variants() -> None:
+    """The placeholder of a redacted image is made from the hidden pixels: a photo whose
+    whole frame is filled black has a black placeholder, not the photo's colours."""
+    src = photo_like(160, 120, seed=13)
+    data = encode(src, "PNG")
+    plain = pixelate(data, EngineSettings(sizes=(8,))).placeholder
+    hidden = pixelate(data, EngineSettings(sizes=(8,), regions=((0, 0, 160, 120),), style="fill"))
+    assert plain is not None
+    assert hidden.placeholder is not None
+    assert plain.color != "#000000"
+    assert hidden.placeholder.color == "#000000"
+    # and from the most hidden variant: 1 x 1 blocks give the area's one average colour
+    one = pixelate(data, EngineSettings(sizes=(1, 64), regions=((0, 0, 160, 120),)))
+    assert one.placeholder is not None
+    assert len(set(one.placeholder.blurhash[6:])) <= 2  # no AC detail: a flat picture
