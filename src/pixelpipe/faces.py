@@ -248,17 +248,35 @@ def _dynamic_shape(shape: bytes) -> bytes:
 
 
 def _dynamic(model: bytes) -> bytes:
-    """The ONNX ModelProto with the graph's inputs' and outputs' shapes made dynamic.
+    """The ONNX ModelProto with dynamic input/output shapes and only real inputs.
 
     ModelProto.graph (7) -> GraphProto.input (11) / .output (12) -> ValueInfoProto.type (2)
-    -> TypeProto.tensor_type (1) -> Tensor.shape (2) -> TensorShapeProto.dim (1).
+    -> TypeProto.tensor_type (1) -> Tensor.shape (2) -> TensorShapeProto.dim (1): every dim
+    but the channels' becomes a ``dim_param``. The exporter also listed every weight
+    (GraphProto.initializer, 5) among the graph's inputs, which makes onnxruntime treat them as
+    overridable and skip constant folding and batch-norm fusion; those inputs are dropped
+    (what onnxruntime's remove_initializer_from_input tool does).
     """
 
     def value_info(vi: bytes) -> bytes:
         return _rewrite(vi, 2, lambda t: _rewrite(t, 1, lambda tt: _rewrite(tt, 2, _dynamic_shape)))
 
+    def name(message: bytes, number: int) -> bytes:
+        return next((_payload(raw) for num, _, raw in _fields(message) if num == number), b"")
+
     def graph(g: bytes) -> bytes:
-        return _rewrite(_rewrite(g, 11, value_info), 12, value_info)
+        fields = _fields(g)
+        weights = {name(_payload(raw), 8) for num, _, raw in fields if num == 5}
+        parts = []
+        for num, wire, raw in fields:
+            if num == 11 and wire == 2:
+                if name(_payload(raw), 1) in weights:
+                    continue
+                raw = _field(11, value_info(_payload(raw)))
+            elif num == 12 and wire == 2:
+                raw = _field(12, value_info(_payload(raw)))
+            parts.append(raw)
+        return b"".join(parts)
 
     if not any(num == 7 for num, _, _ in _fields(model)):
         raise ValueError("no graph in the model file")
