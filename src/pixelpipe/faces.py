@@ -36,6 +36,7 @@ import os
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -161,7 +162,10 @@ def detector_version() -> str:
 # --- the model ----------------------------------------------------------------------------------
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
+Buf = bytes | memoryview
+
+
+def _varint(data: Buf, pos: int) -> tuple[int, int]:
     result = shift = 0
     while True:
         if pos >= len(data):
@@ -188,45 +192,44 @@ def _put_varint(value: int) -> bytes:
             return bytes(out)
 
 
-def _fields(data: bytes) -> list[tuple[int, int, bytes]]:
-    """A protobuf message as (field number, wire type, raw bytes of the whole field) triples."""
-    out = []
+def _fields(data: Buf) -> Iterator[tuple[int, int, memoryview]]:
+    """A protobuf message's fields: (number, wire type, the whole field's bytes), no copies."""
+    view = memoryview(data)
     pos = 0
-    while pos < len(data):
+    while pos < len(view):
         start = pos
-        key, pos = _varint(data, pos)
+        key, pos = _varint(view, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            _, pos = _varint(data, pos)
+            _, pos = _varint(view, pos)
         elif wire == 1:
             pos += 8
         elif wire == 2:
-            length, pos = _varint(data, pos)
+            length, pos = _varint(view, pos)
             pos += length
         elif wire == 5:
             pos += 4
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
-        if pos > len(data):
+        if pos > len(view):
             raise ValueError("truncated protobuf field")
-        out.append((number, wire, data[start:pos]))
-    return out
+        yield number, wire, view[start:pos]
 
 
-def _payload(raw: bytes) -> bytes:
+def _payload(raw: Buf) -> memoryview:
     """The payload of a length-delimited field (its raw bytes without key and length)."""
     _, pos = _varint(raw, 0)
     _, pos = _varint(raw, pos)
-    return raw[pos:]
+    return memoryview(raw)[pos:]
 
 
-def _field(number: int, payload: bytes) -> bytes:
-    return _put_varint(number << 3 | 2) + _put_varint(len(payload)) + payload
+def _field(number: int, payload: Buf) -> bytes:
+    return b"".join((_put_varint(number << 3 | 2), _put_varint(len(payload)), payload))
 
 
-def _rewrite(data: bytes, number: int, change: Any) -> bytes:
+def _rewrite(data: Buf, number: int, change: Callable[[memoryview], bytes]) -> bytes:
     """``data`` with every length-delimited field ``number``'s payload replaced by change(it)."""
-    parts = []
+    parts: list[Buf] = []
     for num, wire, raw in _fields(data):
         if num == number and wire == 2:
             parts.append(_field(num, change(_payload(raw))))
@@ -235,10 +238,10 @@ def _rewrite(data: bytes, number: int, change: Any) -> bytes:
     return b"".join(parts)
 
 
-def _dynamic_shape(shape: bytes) -> bytes:
+def _dynamic_shape(shape: memoryview) -> bytes:
     """TensorShapeProto: every dimension but the second (channels) becomes symbolic."""
     dims = [raw for num, _, raw in _fields(shape) if num == 1]
-    out = []
+    out: list[Buf] = []
     for i, raw in enumerate(dims):
         if i == 1:
             out.append(raw)
@@ -258,24 +261,27 @@ def _dynamic(model: bytes) -> bytes:
     (what onnxruntime's remove_initializer_from_input tool does).
     """
 
-    def value_info(vi: bytes) -> bytes:
+    def value_info(vi: memoryview) -> bytes:
         return _rewrite(vi, 2, lambda t: _rewrite(t, 1, lambda tt: _rewrite(tt, 2, _dynamic_shape)))
 
-    def name(message: bytes, number: int) -> bytes:
-        return next((_payload(raw) for num, _, raw in _fields(message) if num == number), b"")
+    def name(message: memoryview, number: int) -> bytes:
+        # The first match: a tensor's name (8) comes before its data, which is not scanned.
+        found = (_payload(raw) for num, _, raw in _fields(message) if num == number)
+        return bytes(next(found, b""))
 
-    def graph(g: bytes) -> bytes:
-        fields = _fields(g)
+    def graph(g: memoryview) -> bytes:
+        fields = list(_fields(g))
         weights = {name(_payload(raw), 8) for num, _, raw in fields if num == 5}
-        parts = []
+        parts: list[Buf] = []
         for num, wire, raw in fields:
             if num == 11 and wire == 2:
                 if name(_payload(raw), 1) in weights:
                     continue
-                raw = _field(11, value_info(_payload(raw)))
+                parts.append(_field(11, value_info(_payload(raw))))
             elif num == 12 and wire == 2:
-                raw = _field(12, value_info(_payload(raw)))
-            parts.append(raw)
+                parts.append(_field(12, value_info(_payload(raw))))
+            else:
+                parts.append(raw)
         return b"".join(parts)
 
     if not any(num == 7 for num, _, _ in _fields(model)):
