@@ -129,7 +129,14 @@ def accuracy() -> dict[str, object]:
                 any(fi.iou((f.x, f.y, f.w, f.h), t.face) >= 0.3 for f in found) for t in s.faces
             )
             big[working_size][px] = (hits, len(s.faces), len(found))
-    return {"recall": recall, "false_positives_synthetic": false_pos, "face_free": free,
+    lfw = {}
+    for px in (32, 48, 64, 96):
+        s = fi.lfw_scene(px)
+        found = faces.detect(s.image)
+        hits = sum(any(fi.iou((f.x, f.y, f.w, f.h), t.face) >= 0.3 for f in found) for t in s.faces)
+        non_faces = len(faces.detect(fi.lfw_scene(px, faces=False).image))
+        lfw[px] = (hits, len(found), non_faces)
+    return {"recall": recall, "lfw": lfw, "false_positives_synthetic": false_pos, "face_free": free,
             "padding": needs, "min_iou_24": min_iou, "big": big}  # fmt: skip
 
 
@@ -196,6 +203,13 @@ def main() -> None:
         cam = max(n[3] for n in sel if n[0] == "camera")
         print(f"| {variant} | {ast:.2f} | {cam:.2f} | {statistics.median(vals):.2f} | "
               f"{vals[int(0.9 * (len(vals) - 1))]:.2f} | {vals[-1]:.2f} |")  # fmt: skip
+    lfw = acc["lfw"]
+    assert isinstance(lfw, dict)
+    print("\nLFW subset (100 people, tight 25 px grey crops enlarged; 100 non-face crops):\n")
+    print("| face px | faces found | detections | detections on non-faces |")
+    print("|---:|---:|---:|---:|")
+    for px, (hits, n, non) in lfw.items():
+        print(f"| {px} | {hits}/100 | {n} | {non} |")
     big = acc["big"]
     assert isinstance(big, dict)
     sizes = list(next(iter(big.values())))

@@ -17,6 +17,8 @@ API, used by tests/test_faces.py, bench/bench_faces.py and the engine's tests:
   of their own surroundings into a face-free background picture, in one of ``VARIANTS``.
   ``Scene.image`` (RGB) and ``Scene.faces``: one ``Truth`` per face with its ``face`` and
   ``head`` boxes ``(x, y, w, h)`` in the scene's pixels.
+* ``lfw_scene(face_px, faces=True) -> Scene``: 100 faces of different people (or 100
+  non-face crops) from scikit-image's LFW subset, enlarged and laid out on a background.
 * ``face_free() -> list[tuple[str, Image]]``: scikit-image pictures without a human face
   (a cat, coffee, a rocket, text, textures, ...), RGB, each enlarged to ~2 MP as well.
 * ``iou(a, b)`` and ``covers(outer, inner)`` for boxes.
@@ -211,6 +213,32 @@ def scene(
             )
         )
     return Scene(image, faces)
+
+
+def lfw_scene(face_px: int, *, faces: bool = True) -> Scene:
+    """scikit-image's LFW subset: 100 faces of different people, or its 100 non-face crops.
+
+    The crops are 25 x 25 grey pictures cut tight around the face (no hair, no chin), here
+    enlarged to ``face_px`` and laid out 10 x 10 on a face-free background. ``Truth.face`` and
+    ``Truth.head`` are the pasted crop (there is no separate head box); without ``faces`` the
+    scene holds the non-face crops and ``Scene.faces`` is empty.
+    """
+    import numpy as np
+
+    subset = np.load(data_dir() / "lfw_subset.npy")  # 200 x 25 x 25, faces first
+    crops = subset[:100] if faces else subset[100:]
+    cell = round(face_px * 2.2)
+    image = background(0, (10 * cell, 10 * cell))
+    truths = []
+    for i, crop in enumerate(crops):
+        picture = Image.fromarray((crop * 255).round().astype(np.uint8)).convert("RGB")
+        picture = picture.resize((face_px, face_px), Image.Resampling.BICUBIC)
+        x = (i % 10) * cell + (cell - face_px) // 2
+        y = (i // 10) * cell + (cell - face_px) // 2
+        image.paste(picture, (x, y))
+        if faces:
+            truths.append(Truth(f"lfw{i}", (x, y, face_px, face_px), (x, y, face_px, face_px)))
+    return Scene(image, truths)
 
 
 def face_free(enlarged: bool = True) -> list[tuple[str, Image.Image]]:
