@@ -20,7 +20,8 @@ API, used by tests/test_faces.py, bench/bench_faces.py and the engine's tests:
 * ``lfw_scene(face_px, faces=True) -> Scene``: 100 faces of different people (or 100
   non-face crops) from scikit-image's LFW subset, enlarged and laid out on a background.
 * ``face_free() -> list[tuple[str, Image]]``: scikit-image pictures without a human face
-  (a cat, coffee, a rocket, text, textures, ...), RGB, each enlarged to ~2 MP as well.
+  (a cat, coffee, a rocket, text, textures, ...), RGB, each enlarged to ~2 MP as well
+  (``FACE_FREE_CASES`` and ``face_free_image(case)`` make them one at a time).
 * ``iou(a, b)`` and ``covers(outer, inner)`` for boxes.
 """
 
@@ -241,17 +242,23 @@ def lfw_scene(face_px: int, *, faces: bool = True) -> Scene:
     return Scene(image, truths)
 
 
+FACE_FREE_CASES = tuple(c for name in FACE_FREE for c in (name, f"{name}@2MP"))
+
+
+def face_free_image(case: str) -> Image.Image:
+    """One face-free picture: ``NAME`` as shipped, or ``NAME@2MP`` enlarged to ~2 MP."""
+    name, _, size = case.partition("@")
+    picture = load(name)
+    if size:
+        k = (2_000_000 / (picture.width * picture.height)) ** 0.5
+        picture = picture.resize((round(picture.width * k), round(picture.height * k)))
+    return picture
+
+
 def face_free(enlarged: bool = True) -> list[tuple[str, Image.Image]]:
     """scikit-image's pictures without a human face; with ``enlarged``, also each at ~2 MP."""
-    out = []
-    for name in FACE_FREE:
-        picture = load(name)
-        out.append((name, picture))
-        if enlarged:
-            k = (2_000_000 / (picture.width * picture.height)) ** 0.5
-            big = picture.resize((round(picture.width * k), round(picture.height * k)))
-            out.append((f"{name}@2MP", big))
-    return out
+    cases = FACE_FREE_CASES if enlarged else FACE_FREE
+    return [(case, face_free_image(case)) for case in cases]
 
 
 def iou(a: Box, b: Box) -> float:
