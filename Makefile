@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test system-deps lint format typecheck pytest bench encoders e2e load samples package clean
+.PHONY: demo test system-deps lint format typecheck pytest bench bench-faces encoders e2e load samples package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ pytest: $(STAMP) system-deps
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_engine.py
+
+# The face detector: cold start, per image at 2 and 12 MP, recall, false positives, padding.
+bench-faces: $(STAMP)
+	$(BIN)/python bench/bench_faces.py --accuracy
 
 # 1000 small uploads through the local stack, 2 workers: throughput, latency, 0 lost/duplicated.
 encoders: $(STAMP)

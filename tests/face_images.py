@@ -17,8 +17,11 @@ API, used by tests/test_faces.py, bench/bench_faces.py and the engine's tests:
   of their own surroundings into a face-free background picture, in one of ``VARIANTS``.
   ``Scene.image`` (RGB) and ``Scene.faces``: one ``Truth`` per face with its ``face`` and
   ``head`` boxes ``(x, y, w, h)`` in the scene's pixels.
+* ``lfw_scene(face_px, faces=True) -> Scene``: 100 faces of different people (or 100
+  non-face crops) from scikit-image's LFW subset, enlarged and laid out on a background.
 * ``face_free() -> list[tuple[str, Image]]``: scikit-image pictures without a human face
-  (a cat, coffee, a rocket, text, textures, ...), RGB, each enlarged to ~2 MP as well.
+  (a cat, coffee, a rocket, text, textures, ...), RGB, each enlarged to ~2 MP as well
+  (``FACE_FREE_CASES`` and ``face_free_image(case)`` make them one at a time).
 * ``iou(a, b)`` and ``covers(outer, inner)`` for boxes.
 """
 
@@ -213,17 +216,49 @@ def scene(
     return Scene(image, faces)
 
 
+def lfw_scene(face_px: int, *, faces: bool = True) -> Scene:
+    """scikit-image's LFW subset: 100 faces of different people, or its 100 non-face crops.
+
+    The crops are 25 x 25 grey pictures cut tight around the face (no hair, no chin), here
+    enlarged to ``face_px`` and laid out 10 x 10 on a face-free background. ``Truth.face`` and
+    ``Truth.head`` are the pasted crop (there is no separate head box); without ``faces`` the
+    scene holds the non-face crops and ``Scene.faces`` is empty.
+    """
+    import numpy as np
+
+    subset = np.load(data_dir() / "lfw_subset.npy")  # 200 x 25 x 25, faces first
+    crops = subset[:100] if faces else subset[100:]
+    cell = round(face_px * 2.2)
+    image = background(0, (10 * cell, 10 * cell))
+    truths = []
+    for i, crop in enumerate(crops):
+        picture = Image.fromarray((crop * 255).round().astype(np.uint8)).convert("RGB")
+        picture = picture.resize((face_px, face_px), Image.Resampling.BICUBIC)
+        x = (i % 10) * cell + (cell - face_px) // 2
+        y = (i // 10) * cell + (cell - face_px) // 2
+        image.paste(picture, (x, y))
+        if faces:
+            truths.append(Truth(f"lfw{i}", (x, y, face_px, face_px), (x, y, face_px, face_px)))
+    return Scene(image, truths)
+
+
+FACE_FREE_CASES = tuple(c for name in FACE_FREE for c in (name, f"{name}@2MP"))
+
+
+def face_free_image(case: str) -> Image.Image:
+    """One face-free picture: ``NAME`` as shipped, or ``NAME@2MP`` enlarged to ~2 MP."""
+    name, _, size = case.partition("@")
+    picture = load(name)
+    if size:
+        k = (2_000_000 / (picture.width * picture.height)) ** 0.5
+        picture = picture.resize((round(picture.width * k), round(picture.height * k)))
+    return picture
+
+
 def face_free(enlarged: bool = True) -> list[tuple[str, Image.Image]]:
     """scikit-image's pictures without a human face; with ``enlarged``, also each at ~2 MP."""
-    out = []
-    for name in FACE_FREE:
-        picture = load(name)
-        out.append((name, picture))
-        if enlarged:
-            k = (2_000_000 / (picture.width * picture.height)) ** 0.5
-            big = picture.resize((round(picture.width * k), round(picture.height * k)))
-            out.append((f"{name}@2MP", big))
-    return out
+    cases = FACE_FREE_CASES if enlarged else FACE_FREE
+    return [(case, face_free_image(case)) for case in cases]
 
 
 def iou(a: Box, b: Box) -> float:

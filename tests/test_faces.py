@@ -12,14 +12,23 @@ import os
 import subprocess
 import sys
 import textwrap
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from face_images import SIZES, VARIANTS, Scene, covers, face_free, iou, scene
+from face_images import (
+    FACE_FREE_CASES,
+    SIZES,
+    VARIANTS,
+    Scene,
+    covers,
+    face_free_image,
+    iou,
+    lfw_scene,
+    scene,
+)
 from pixelpipe import faces
 from pixelpipe.errors import DetectionError, ImageError, SettingsError
 
@@ -30,7 +39,6 @@ def box(face: faces.Face) -> tuple[int, int, int, int]:
     return face.x, face.y, face.w, face.h
 
 
-@cache
 def scene_and_faces(face_px: int, variant: str) -> tuple[Scene, list[faces.Face]]:
     s = scene(face_px, variant)
     return s, faces.detect(s.image)
@@ -79,11 +87,21 @@ def test_16_px_faces_are_mostly_found() -> None:
     assert found >= total // 2, f"{found}/{total}"
 
 
-@pytest.mark.parametrize(
-    ("name", "image"), face_free(), ids=lambda v: v if isinstance(v, str) else ""
-)
-def test_face_free_pictures_have_no_detections(name: str, image: Image.Image) -> None:
-    assert faces.detect(image) == [], name
+@pytest.mark.parametrize("case", FACE_FREE_CASES)
+def test_face_free_pictures_have_no_detections(case: str) -> None:
+    assert faces.detect(face_free_image(case)) == [], case
+
+
+@pytest.mark.parametrize("face_px", [32, 64])
+def test_most_of_a_hundred_different_people_are_found(face_px: int) -> None:
+    # scikit-image's LFW subset: tight 25 px grey crops, enlarged (blurry, no hair or chin:
+    # harder than a photo). Measured: 98 and 96 of 100 found; 0 of the 100 non-face crops.
+    s = lfw_scene(face_px)
+    found = faces.detect(s.image)
+    hits = sum(any(iou(box(f), t.face) >= 0.3 for f in found) for t in s.faces)
+    assert hits >= 93, hits
+    assert len(found) == hits  # every detection is one of the faces
+    assert faces.detect(lfw_scene(face_px, faces=False).image) == []
 
 
 def test_boxes_are_in_the_input_s_pixels_after_a_reduced_detection() -> None:

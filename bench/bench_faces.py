@@ -1,0 +1,239 @@
+"""Face detector benchmark and evidence: cost (cold start, per image) and accuracy.
+
+Not a test. ``make bench-faces`` (or ``.venv/bin/python bench/bench_faces.py``) prints, on this
+machine and in this run:
+
+* **cold start**: in a fresh process each time, ``import onnxruntime`` and the model load
+  (read, input shape made dynamic, session built), median of ``--repeat`` processes;
+* **per image**: ``faces.detect`` on a 2 MP (1632 x 1224) and a 12 MP (4000 x 3000) scene with
+  faces, at 1 and 2 threads, model already loaded: median and best of ``--repeat`` runs, and
+  the part spent making the reduced working copy;
+* with ``--accuracy``: recall by face size and variant on tests/face_images.py's scenes at
+  the default settings, the face-free pictures' detections and highest score, the padding each
+  detected face needs to cover its hand-drawn head box, and recall in 12 MP photos by face size
+  in the photo's pixels for several working sizes.
+
+``--doc`` prints the tables as Markdown (docs/PERFORMANCE.md, docs/faces-evidence.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+import face_images as fi  # noqa: E402
+from pixelpipe import faces  # noqa: E402
+
+COLD = """
+import json, time
+t0, c0 = time.perf_counter(), time.process_time()
+import onnxruntime
+t1, c1 = time.perf_counter(), time.process_time()
+from pixelpipe import faces
+faces._model({threads})
+t2, c2 = time.perf_counter(), time.process_time()
+from PIL import Image
+image = Image.new("RGB", (1632, 1224), "gray")
+faces.detect(image, threads={threads})
+t3 = time.perf_counter()
+faces.detect(image, threads={threads})
+t4 = time.perf_counter()
+print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3,
+                  "cpu_ms": (c2 - c0) * 1e3, "first_ms": (t3 - t2) * 1e3,
+                  "second_ms": (t4 - t3) * 1e3}}))
+"""
+
+
+def cold_start(repeat: int, threads: int = 1) -> dict[str, float]:
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run(
+            [sys.executable, "-c", COLD.format(threads=threads)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        runs.append(json.loads(out.strip().splitlines()[-1]))
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
+def per_image(repeat: int) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    scenes = {
+        "2 MP (1632x1224)": fi.scene(96, size=(1632, 1224), count=6),
+        "12 MP (4000x3000)": fi.scene(200, size=(4000, 3000), count=6),
+    }
+    for label, s in scenes.items():
+        start = time.perf_counter()
+        for _ in range(repeat):
+            faces.working_copy(s.image, faces.DEFAULT_WORKING_SIZE)
+        reduce_ms = (time.perf_counter() - start) / repeat * 1e3
+        for threads in (1, 2):
+            faces.detect(s.image, threads=threads)  # loads the model, warms up
+            times, cpu = [], []
+            found = 0
+            for _ in range(repeat):
+                t, c = time.perf_counter(), time.process_time()
+                found = len(faces.detect(s.image, threads=threads))
+                times.append((time.perf_counter() - t) * 1e3)
+                cpu.append((time.process_time() - c) * 1e3)
+            rows.append(
+                {
+                    "image": label,
+                    "threads": threads,
+                    "median_ms": statistics.median(times),
+                    "best_ms": min(times),
+                    "cpu_ms": statistics.median(cpu),
+                    "reduce_ms": reduce_ms,
+                    "faces": f"{found}/{len(s.faces)}",
+                }
+            )
+    return rows
+
+
+def accuracy() -> dict[str, object]:
+    recall: dict[int, dict[str, tuple[int, int]]] = {}
+    false_pos = 0
+    needs: list[tuple[str, int, str, float]] = []
+    min_iou = 1.0
+    for px in fi.SIZES:
+        recall[px] = {}
+        for variant in fi.VARIANTS:
+            s = fi.scene(px, variant)
+            found = faces.detect(s.image)
+            used = set()
+            hits = 0
+            for truth in s.faces:
+                scored = [
+                    (fi.iou((f.x, f.y, f.w, f.h), truth.face), i) for i, f in enumerate(found)
+                ]
+                best, index = max(scored, default=(0.0, -1))
+                if best >= 0.4:
+                    hits += 1
+                    used.add(index)
+                    min_iou = min(min_iou, best) if px >= 24 else min_iou
+                    face = found[index]
+                    needs.append((truth.source, px, variant, _padding_needed(face, truth.head)))
+            false_pos += len(found) - len(used)
+            recall[px][variant] = (hits, len(s.faces))
+    free = []
+    for name, image in fi.face_free():
+        low = faces.detect(image, min_score=0.05)
+        free.append((name, len([f for f in low if f.score >= faces.DEFAULT_MIN_SCORE]),
+                     max((f.score for f in low), default=0.0)))  # fmt: skip
+    big = {}
+    for working_size in (1280, 1632, 2048):
+        big[working_size] = {}
+        for px in (32, 40, 48, 56, 64, 80):
+            s = fi.scene(px, size=(4000, 3000), count=12, background_index=1)
+            found = faces.detect(s.image, working_size=working_size)
+            hits = sum(
+                any(fi.iou((f.x, f.y, f.w, f.h), t.face) >= 0.3 for f in found) for t in s.faces
+            )
+            big[working_size][px] = (hits, len(s.faces), len(found))
+    lfw = {}
+    for px in (32, 48, 64, 96):
+        s = fi.lfw_scene(px)
+        found = faces.detect(s.image)
+        hits = sum(any(fi.iou((f.x, f.y, f.w, f.h), t.face) >= 0.3 for f in found) for t in s.faces)
+        non_faces = len(faces.detect(fi.lfw_scene(px, faces=False).image))
+        lfw[px] = (hits, len(found), non_faces)
+    return {"recall": recall, "lfw": lfw, "false_positives_synthetic": false_pos, "face_free": free,
+            "padding": needs, "min_iou_24": min_iou, "big": big}  # fmt: skip
+
+
+def _padding_needed(face: faces.Face, head: fi.Box) -> float:
+    """The smallest ``padding`` for which ``faces.pad`` covers ``head`` (ignoring clipping)."""
+    h = face.h
+    return max(
+        (face.x - head[0]) / h,
+        (head[0] + head[2] - face.x - face.w) / h,
+        (face.y - head[1]) / (faces.PAD_TOP * h),
+        (head[1] + head[3] - face.y - face.h) / (faces.PAD_BOTTOM * h),
+        0.0,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--accuracy", action="store_true")
+    parser.add_argument("--doc", action="store_true", help="Markdown tables")
+    args = parser.parse_args()
+    print(f"model: {faces.detector_version()}; working size {faces.DEFAULT_WORKING_SIZE}, "
+          f"min score {faces.DEFAULT_MIN_SCORE}, padding {faces.DEFAULT_PADDING}")  # fmt: skip
+    cold = {t: cold_start(args.repeat, t) for t in (1, 2)}
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print("\n| threads | import onnxruntime ms | model load ms | cold start ms | its CPU ms "
+          "| first 2 MP detection ms | second |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|")
+    for t, c in cold.items():
+        print(f"| {t} | {c['import_ms']:.0f} | {c['load_ms']:.0f} | "
+              f"{c['import_ms'] + c['load_ms']:.0f} | {c['cpu_ms']:.0f} | "
+              f"{c['first_ms']:.0f} | {c['second_ms']:.0f} |")  # fmt: skip
+    print("\n| image | threads | detect ms (median) | best | CPU ms | working copy ms | faces |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in per_image(args.repeat):
+        print(f"| {r['image']} | {r['threads']} | {r['median_ms']:.0f} | {r['best_ms']:.0f} | "
+              f"{r['cpu_ms']:.0f} | {r['reduce_ms']:.0f} | {r['faces']} |")  # fmt: skip
+    print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if not args.accuracy:
+        return
+    acc = accuracy()
+    recall = acc["recall"]
+    assert isinstance(recall, dict)
+    print("\nRecall by face width (px, cheek to cheek) and variant, 4 faces each:\n")
+    print("| face px | " + " | ".join(fi.VARIANTS) + " | all |")
+    print("|---:|" + "---:|" * (len(fi.VARIANTS) + 1))
+    for px, row in recall.items():
+        hits = sum(h for h, _ in row.values())
+        total = sum(n for _, n in row.values())
+        cells = " | ".join(f"{h}/{n}" for h, n in row.values())
+        print(f"| {px} | {cells} | {hits / total:.2f} |")
+    print(f"\nfalse positives on the synthetic scenes: {acc['false_positives_synthetic']}; "
+          f"lowest IoU of a found face >= 24 px: {acc['min_iou_24']:.2f}")  # fmt: skip
+    free = acc["face_free"]
+    assert isinstance(free, list)
+    print(f"\nface-free pictures: {len(free)}, detections at {faces.DEFAULT_MIN_SCORE}: "
+          f"{sum(n for _, n, _ in free)}; highest score of any candidate: "
+          f"{max(s for _, _, s in free):.3f} ({max(free, key=lambda r: r[2])[0]})")  # fmt: skip
+    needs = acc["padding"]
+    assert isinstance(needs, list)
+    print("\nPadding needed to cover the head box (faces >= 24 px), by variant:\n")
+    print("| variant | astronaut max | camera max | all: median | p90 | max |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for variant in fi.VARIANTS:
+        sel = [n for n in needs if n[2] == variant and n[1] >= 24]
+        vals = sorted(n[3] for n in sel)
+        ast = max(n[3] for n in sel if n[0] == "astronaut")
+        cam = max(n[3] for n in sel if n[0] == "camera")
+        print(f"| {variant} | {ast:.2f} | {cam:.2f} | {statistics.median(vals):.2f} | "
+              f"{vals[int(0.9 * (len(vals) - 1))]:.2f} | {vals[-1]:.2f} |")  # fmt: skip
+    lfw = acc["lfw"]
+    assert isinstance(lfw, dict)
+    print("\nLFW subset (100 people, tight 25 px grey crops enlarged; 100 non-face crops):\n")
+    print("| face px | faces found | detections | detections on non-faces |")
+    print("|---:|---:|---:|---:|")
+    for px, (hits, n, non) in lfw.items():
+        print(f"| {px} | {hits}/100 | {n} | {non} |")
+    big = acc["big"]
+    assert isinstance(big, dict)
+    sizes = list(next(iter(big.values())))
+    print("\nRecall in a 12 MP photo (4000x3000, 12 faces) by face width in the photo's pixels:\n")
+    print("| working size | " + " | ".join(f"{p} px" for p in sizes) + " |")
+    print("|---:|" + "---:|" * len(sizes))
+    for ws, row in big.items():
+        print(f"| {ws} | " + " | ".join(f"{h}/{n}" for h, n, _ in row.values()) + " |")
+
+
+if __name__ == "__main__":
+    main()
