@@ -346,9 +346,10 @@ def _load(path: Path, threads: int) -> _Model:
             f"face model {path} could not be loaded: {type(exc).__name__}: {exc}"
         ) from exc
     # Give the activations' memory back after each run. onnxruntime's arena otherwise keeps
-    # its peak for the process's life: measured at 1632 x 1248, 725 MB resident after a run
-    # (peak 725) with the arena kept, 206 MB (peak 470) with it shrunk, for ~30 % more CPU
-    # per detection; the engine's encodes need that memory more (docs/PERFORMANCE.md).
+    # its peak for the process's life (and one peak per concurrent run): measured at
+    # 1632 x 1248, 725 MB resident after a run with the arena kept, 206 MB with it shrunk,
+    # for ~55 % more CPU per detection (402 -> 628 ms); the engine's encodes need that
+    # memory more (docs/PERFORMANCE.md).
     run_options = ort.RunOptions()
     run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
     load_count += 1
