@@ -303,7 +303,7 @@ class EngineSettings:
             raise SettingsError(
                 f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.format!r}"
             )
-        from .formats import ensure_writable  # late import: formats imports settings types
+        from .formats import ensure_writable  # late: formats loads Pillow; --help must not
 
         if fmt != "source":
             ensure_writable(fmt)
