@@ -23,9 +23,8 @@ from .orient import upright
 from .parallel import Hooks
 from .plan import GridPlan, plan_grids
 from .preview import is_wide
-from .results import Pixelated, Variant, ms
+from .results import Pixelated, Variant, ms, source_info, variant
 from .translate import errors, translate
-from .whole import source_info, variant
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +52,7 @@ class _Job:
         with errors("encoding"):
             blob = encode(ready, self.out, out_icc)
         size = self.shown[0].size
-        return [variant(plan.size, plan.unit, "full", plan.grid, size, ready, self.out, blob)]
+        return [variant(plan, "full", size, len(ready), self.out.fmt, blob)]
 
 
 def pixelate_areas(

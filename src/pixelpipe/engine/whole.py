@@ -11,8 +11,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ..settings import EngineSettings
 from .blocks import BlockLayout
 from .convert import to_output_mode
@@ -25,7 +23,7 @@ from .metadata import kept_metadata
 from .parallel import Hooks
 from .plan import decode_scale, variant_kinds
 from .preview import is_wide
-from .results import Kind, Pixelated, SourceInfo, Unit, Variant, ms
+from .results import Kind, Pixelated, Variant, ms, source_info, variant
 from .translate import errors, translate
 
 
@@ -62,48 +60,8 @@ class _Job:
                     blob = encode(ready, self.out, out_icc)
                 else:
                     blob = encode_full(ready, layouts, self.out, out_icc, self.canvases)
-            variants.append(
-                variant(plan.size, plan.unit, kind, plan.grid, size, ready, self.out, blob)
-            )
+            variants.append(variant(plan, kind, size, len(ready), self.out.fmt, blob))
         return variants
-
-
-def variant(
-    size: int,
-    unit: Unit,
-    kind: Kind,
-    grid: tuple[int, int],
-    shape: tuple[int, int],
-    frames: list[Image.Image],
-    out: Output,
-    blob: bytes,
-) -> Variant:
-    fmt = out.fmt
-    return Variant(
-        size=size,
-        unit=unit,
-        kind=kind,
-        grid=grid,
-        width=shape[0],
-        height=shape[1],
-        format=fmt.name,
-        extension=fmt.extension,
-        content_type=fmt.content_type,
-        frames=len(frames),
-        data=blob,
-    )
-
-
-def source_info(src: Source, mode: str, width: int, height: int, size: int) -> SourceInfo:
-    return SourceInfo(
-        format=src.format,
-        mode=mode,
-        width=width,
-        height=height,
-        frames=src.n_frames,
-        orientation=src.orientation,
-        bytes=size,
-    )
 
 
 def pixelate_whole(
