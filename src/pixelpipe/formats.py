@@ -80,6 +80,8 @@ class OutputFormat:
     block_writer: BlockWriter | None = None
     # Written as this format when only one frame is written (one MPO picture is a JPEG).
     single_frame: str | None = None
+    # Save keywords for several frames (durations, loop, disposal; see the hooks below) and
+    # the keywords this encoder needs whatever the frames (ICO's size, TIFF's compression).
     frames_kwargs: FramesKwargs | None = None
     quirks: Quirks | None = None
 
@@ -111,7 +113,7 @@ class OutputFormat:
         """Whether a grid in ``mode`` is written as an exact palette when it can be."""
         return self.palette and (mode == "RGB" or (mode == "RGBA" and self.palette_alpha))
 
-    def frame_kwargs(
+    def format_kwargs(
         self, frames: Sequence[Image.Image], timing: FrameTiming, meta: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Save keywords for ``frames`` beyond the encoder options: this format's own."""

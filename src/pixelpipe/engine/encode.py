@@ -52,7 +52,7 @@ def encode(images: Sequence[Image.Image], out: Output, icc: bytes | None) -> byt
     kwargs = save_kwargs(out.fmt, out.settings, icc, out.meta, images[0].mode)
     for img in images:
         img.info = {}  # nothing from the source leaks through Pillow's info fallbacks
-    kwargs.update(out.fmt.frame_kwargs(images, out.timing, out.meta))
+    kwargs.update(out.fmt.format_kwargs(images, out.timing, out.meta))
     first = images[0]
     try:
         return save_bytes(first, out.fmt.pil, **kwargs)
@@ -65,7 +65,7 @@ def encode(images: Sequence[Image.Image], out: Output, icc: bytes | None) -> byt
 
 
 # A block writer: the full-size image from its grid, or None when it does not apply.
-Writer = Callable[[BlockLayout, Image.Image, Output, "bytes | None"], "bytes | None"]
+Writer = Callable[[BlockLayout, Image.Image, Output, bytes | None], bytes | None]
 
 
 def _png_rows(layout: BlockLayout, g: Image.Image, out: Output, icc: bytes | None) -> bytes | None:
