@@ -135,6 +135,28 @@ def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSett
         raise AreaError(exc.reason) from None
 
 
+@dataclass(slots=True)
+class _Job:
+    """One object being processed, across its attempts."""
+
+    ref: ObjectRef
+    mkey: str
+    fkey: str
+    t0: float
+    clobbered: bool = False  # our variants may have overwritten a newer version's
+    written: set[str] = field(default_factory=set)  # variant keys written, to clean up on failure
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What one attempt read before working."""
+
+    head: ObjectInfo  # the source's current version
+    manifest: Manifest | None
+    manifest_etag: str | None  # the manifest's own eTag: the condition of the next write
+    digest: str  # the object's settings digest
+
+
 class Pipeline:
     """Processes object references against one source store and one processed bucket."""
 
@@ -180,107 +202,132 @@ class Pipeline:
     # Created
 
     def process(self, ref: ObjectRef) -> Result:
-        s, store = self.settings, self.storage
+        s = self.settings
         refusal = s.refuses(ref.bucket, ref.key)
         if refusal:
             return Result(ref, Outcome.SKIPPED, refusal)
-        t0 = time.perf_counter()
-        mkey = manifest_key(s.manifest_prefix, ref.key)
-        fkey = failure_key(s.failure_prefix, ref.key)
-        clobbered = False  # our variants may have overwritten a newer version's
-        written: set[str] = set()  # variant keys this call wrote, for clean-up on failure
+        job = _Job(
+            ref,
+            manifest_key(s.manifest_prefix, ref.key),
+            failure_key(s.failure_prefix, ref.key),
+            time.perf_counter(),
+        )
         for _ in range(MAX_ATTEMPTS):
-            head = store.head(ref.bucket, ref.key)
-            if head is None:
-                return Result(ref, Outcome.GONE, "the object no longer exists")
-            if head.is_output:
-                return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
-            manifest, manifest_etag = self._read_manifest(mkey)
-            digest = self._digest_for(head)
-            done = None
-            if not clobbered:
-                done = self._already_done(ref, head, manifest, mkey, fkey, digest)
-            if done is not None:
-                return done
-            try:
-                engine = object_engine(s, head.metadata)
-            except AreaError as exc:
-                return self._fail(ref, head, exc, manifest, fkey, mkey, written, digest)
-            t_fetch = time.perf_counter()
-            try:
-                data = store.get(
-                    ref.bucket, ref.key, max_bytes=s.engine.max_bytes, if_match=head.etag
-                )
-                if data is None:
-                    return Result(ref, Outcome.GONE, "the object no longer exists")
-                t_engine = time.perf_counter()
-                result = pixelate(data, engine)
-            except Conflict:
-                continue  # replaced between HEAD and GET: start over for the new version
-            except ImageError as exc:
-                return self._fail(ref, head, exc, manifest, fkey, mkey, written, digest)
-            t_store = time.perf_counter()
-            keys = [render(s.key_template, ref.key, v) for v in result.variants]
-            collision = self._collision(ref, keys)
-            if collision is not None:
-                return self._fail(ref, head, collision, manifest, fkey, mkey, written, digest)
-            meta = self._output_metadata(ref, head)
-            written.update(keys)
-            for key, variant in zip(keys, result.variants, strict=True):
-                store.put(
-                    s.processed_bucket,
-                    key,
-                    variant.data,
-                    content_type=variant.content_type,
-                    metadata={**meta, "pixelpipe-variant": variant.label},
-                    cache_control=s.cache_control,
-                )
-            now = store.head(ref.bucket, ref.key)
-            if now is None:
-                # Deleted while we worked: the delete may already have been synced.
-                if s.delete_sync:
-                    for key in keys:
-                        store.delete(s.processed_bucket, key)
-                return Result(ref, Outcome.GONE, "the object was deleted while processing")
-            if now.etag != head.etag:
-                # A newer version arrived while we wrote: some of our variants may have landed
-                # after its own. Redo the work for it, even if its manifest says it is done.
-                clobbered = True
-                continue
-            timings = {
-                "fetch": _ms(t_fetch, t_engine),
-                "engine": _ms(t_engine, t_store),
-                "store": _ms(t_store, time.perf_counter()),
-            }
-            doc = self._manifest(ref, head, result, keys, timings, t0, engine, digest)
-            try:
-                store.put_json(
-                    s.processed_bucket,
-                    mkey,
-                    doc.to_json(),
-                    metadata={OUTPUT_MARKER: "manifest"},
-                    if_match=manifest_etag,
-                    if_none_match=manifest_etag is None,
-                )
-            except Conflict:
-                continue  # another worker wrote a manifest meanwhile: re-check from the top
-            old = set(manifest.output_keys if manifest else ())
-            for key in sorted(old - set(keys)):
-                store.delete(s.processed_bucket, key)
-            store.delete(s.processed_bucket, fkey)
-            timings["total"] = _ms(t0, time.perf_counter())
-            return Result(
-                ref,
-                Outcome.PROCESSED,
-                f"{len(keys)} variants",
-                outputs=tuple(keys),
-                manifest_key=mkey,
-                bytes_in=len(data),
-                bytes_out=sum(len(v.data) for v in result.variants),
-                timings_ms=timings,
-            )
+            result = self._attempt(job)
+            if result is not None:
+                return result
         raise TransientError(
             f"s3://{ref.bucket}/{ref.key} kept changing while being processed; retry later"
+        )
+
+    def _attempt(self, job: _Job) -> Result | None:
+        """One try at the object's current version: its result, or None to start over (the
+        object or its manifest changed meanwhile)."""
+        s, store, ref = self.settings, self.storage, job.ref
+        head = store.head(ref.bucket, ref.key)
+        if head is None:
+            return Result(ref, Outcome.GONE, "the object no longer exists")
+        if head.is_output:
+            return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
+        manifest, manifest_etag = self._read_manifest(job.mkey)
+        seen = _Seen(head, manifest, manifest_etag, self._digest_for(head))
+        if not job.clobbered:
+            done = self._already_done(ref, head, manifest, job.mkey, job.fkey, seen.digest)
+            if done is not None:
+                return done
+        try:
+            engine = object_engine(s, head.metadata)
+        except AreaError as exc:
+            return self._fail(job, seen, exc)
+        t_fetch = time.perf_counter()
+        try:
+            data = store.get(ref.bucket, ref.key, max_bytes=s.engine.max_bytes, if_match=head.etag)
+            if data is None:
+                return Result(ref, Outcome.GONE, "the object no longer exists")
+            t_engine = time.perf_counter()
+            result = pixelate(data, engine)
+        except Conflict:
+            return None  # replaced between HEAD and GET: start over for the new version
+        except ImageError as exc:
+            return self._fail(job, seen, exc)
+        t_store = time.perf_counter()
+        keys = [render(s.key_template, ref.key, v) for v in result.variants]
+        collision = self._collision(ref, keys)
+        if collision is not None:
+            return self._fail(job, seen, collision)
+        job.written.update(keys)
+        self._put_variants(ref, head, keys, result)
+        timings = {"fetch": _ms(t_fetch, t_engine), "engine": _ms(t_engine, t_store)}
+        return self._commit(job, seen, keys, result, engine, timings, t_store, len(data))
+
+    def _put_variants(
+        self, ref: ObjectRef, head: ObjectInfo, keys: Sequence[str], result: Pixelated
+    ) -> None:
+        s = self.settings
+        meta = self._output_metadata(ref, head)
+        for key, variant in zip(keys, result.variants, strict=True):
+            self.storage.put(
+                s.processed_bucket,
+                key,
+                variant.data,
+                content_type=variant.content_type,
+                metadata={**meta, "pixelpipe-variant": variant.label},
+                cache_control=s.cache_control,
+            )
+
+    def _commit(
+        self,
+        job: _Job,
+        seen: _Seen,
+        keys: Sequence[str],
+        result: Pixelated,
+        engine: EngineSettings,
+        timings: dict[str, float],
+        t_store: float,
+        bytes_in: int,
+    ) -> Result | None:
+        """After the variants: HEAD again, then the manifest (conditional, last), then the
+        clean-up. None: start over (a newer version arrived, or another worker's manifest)."""
+        s, store, ref, head = self.settings, self.storage, job.ref, seen.head
+        now = store.head(ref.bucket, ref.key)
+        if now is None:
+            # Deleted while we worked: the delete may already have been synced.
+            if s.delete_sync:
+                for key in keys:
+                    store.delete(s.processed_bucket, key)
+            return Result(ref, Outcome.GONE, "the object was deleted while processing")
+        if now.etag != head.etag:
+            # A newer version arrived while we wrote: some of our variants may have landed
+            # after its own. Redo the work for it, even if its manifest says it is done.
+            job.clobbered = True
+            return None
+        timings["store"] = _ms(t_store, time.perf_counter())
+        doc = self._manifest(ref, head, result, keys, timings, job.t0, engine, seen.digest)
+        try:
+            store.put_json(
+                s.processed_bucket,
+                job.mkey,
+                doc.to_json(),
+                metadata={OUTPUT_MARKER: "manifest"},
+                if_match=seen.manifest_etag,
+                if_none_match=seen.manifest_etag is None,
+            )
+        except Conflict:
+            return None  # another worker wrote a manifest meanwhile: re-check from the top
+        old = set(seen.manifest.output_keys if seen.manifest else ())
+        for key in sorted(old - set(keys)):
+            store.delete(s.processed_bucket, key)
+        store.delete(s.processed_bucket, job.fkey)
+        timings["total"] = _ms(job.t0, time.perf_counter())
+        return Result(
+            ref,
+            Outcome.PROCESSED,
+            f"{len(keys)} variants",
+            outputs=tuple(keys),
+            manifest_key=job.mkey,
+            bytes_in=bytes_in,
+            bytes_out=sum(len(v.data) for v in result.variants),
+            timings_ms=timings,
         )
 
     def _already_done(
@@ -363,42 +410,32 @@ class Pipeline:
                 )
         return None
 
-    def _fail(
-        self,
-        ref: ObjectRef,
-        head: ObjectInfo,
-        exc: PixelpipeError,
-        manifest: Manifest | None,
-        fkey: str,
-        mkey: str,
-        written: set[str] | None = None,
-        digest: str | None = None,
-    ) -> Result:
+    def _fail(self, job: _Job, seen: _Seen, exc: PixelpipeError) -> Result:
         """Permanent failure: record it, and remove the outputs of the version it replaced
         and any this call wrote (they show an image that is no longer there)."""
-        s = self.settings
+        s, ref, head = self.settings, job.ref, seen.head
         record = FailureRecord(
             source=_source_record(ref, head),
             reason=exc.reason,
             error_class=type(exc).__name__,
             time=_now(),
             engine_version=__version__,
-            settings_digest=digest or self.digest,
+            settings_digest=seen.digest,
         )
         self.storage.put_json(
-            s.processed_bucket, fkey, record.to_json(), metadata={OUTPUT_MARKER: "failure"}
+            s.processed_bucket, job.fkey, record.to_json(), metadata={OUTPUT_MARKER: "failure"}
         )
-        stale = set(written or ())
-        if manifest is not None:
-            stale.update(manifest.output_keys)
-            self.storage.delete(s.processed_bucket, mkey)
+        stale = set(job.written)
+        if seen.manifest is not None:
+            stale.update(seen.manifest.output_keys)
+            self.storage.delete(s.processed_bucket, job.mkey)
         for key in sorted(stale):
             self.storage.delete(s.processed_bucket, key)
         return Result(
             ref,
             Outcome.FAILED,
             exc.reason,
-            failure_key=fkey,
+            failure_key=job.fkey,
             error_class=type(exc).__name__,
             bytes_in=head.size,
         )
