@@ -269,6 +269,14 @@ def test_a_malformed_manifest_counts_as_none_and_is_replaced(stack: Stack) -> No
     assert Manifest.from_json(stack.read_json("_manifests/m.jpg.json")).source.key == "m.jpg"
 
 
+def test_a_malformed_manifest_goes_when_the_object_fails(stack: Stack) -> None:
+    stack.upload("n.jpg", b"not an image")
+    put_doc(stack, "_manifests/n.jpg.json", {"manifest_version": 2, "source": {}})
+    result = Pipeline(stack.settings(), stack.storage()).handle(created(stack, "n.jpg"))
+    assert result.outcome is Outcome.FAILED
+    assert stack.objects() == {"_failures/n.jpg.json"}
+
+
 def test_the_page_does_not_show_a_record_it_cannot_read(stack: Stack) -> None:
     gallery = Gallery(stack.s3, stack.sqs, GalleryConfig(stack.source, stack.processed))
     for key in ("new.jpg", "bad.jpg", "ok.jpg"):

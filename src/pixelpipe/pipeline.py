@@ -425,9 +425,8 @@ class Pipeline:
         self.storage.put_json(
             s.processed_bucket, job.fkey, record.to_json(), metadata={OUTPUT_MARKER: "failure"}
         )
-        stale = set(job.written)
-        if seen.manifest is not None:
-            stale.update(seen.manifest.output_keys)
+        stale = set(job.written | set(seen.manifest.output_keys if seen.manifest else ()))
+        if seen.manifest_etag is not None:  # a manifest, or a malformed one: gone too
             self.storage.delete(s.processed_bucket, job.mkey)
         for key in sorted(stale):
             self.storage.delete(s.processed_bucket, key)
