@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 import re
 import threading
 import time
@@ -27,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from PIL import Image, ImageCms, UnidentifiedImageError
@@ -48,6 +46,7 @@ from .formats import BY_NAME, ORIENTED_ON_LOAD, OutputFormat, output_format_for,
 from .keys import output_name
 from .placeholder import Placeholder, work_size
 from .placeholder import make as make_placeholder
+from .resources import available_cpus, memory_budget
 from .settings import BlockShape, EngineSettings, Frames, OutputMode
 
 ENGINE_VERSION = __version__
@@ -624,36 +623,6 @@ def _placeholder(frame: _Decoded, transform: int, icc: bytes | None, wide: bool)
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS, Windows
-        return max(1, os.cpu_count() or 1)
-
-
-def memory_budget() -> int:
-    """Bytes this process can count on: the Lambda function's memory size, the cgroup's
-    memory limit and the memory available now, whichever is smallest of those known."""
-    known = []
-    lambda_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
-    if lambda_mb.isdigit():
-        known.append(int(lambda_mb) << 20)
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit.isdigit():
-            known.append(int(limit))
-    except OSError:
-        pass
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                known.append(int(line.split()[1]) << 10)
-    except (OSError, ValueError, IndexError):
-        pass
-    return min(known) if known else 1 << 62
 
 
 def _map(fn: Callable[[int], list[Variant]], count: int, threads: int) -> list[Any]:
