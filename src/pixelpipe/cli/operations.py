@@ -15,27 +15,28 @@ from .. import local
 from ..files import expand_inputs
 from ..settings import Settings
 from . import aws
-from .options import build_settings, dlq_options, endpoint_option, settings_options
+from .options import (
+    build_settings,
+    count,
+    dlq_options,
+    endpoint_option,
+    settings_options,
+    shown,
+    source_bucket_option,
+)
 from .output import EXIT_OK, EXIT_REJECTED, console, plural
 
-_processed_bucket_option = click.option(
+_processed_bucket_option = shown(
     "--processed-bucket",
-    default=local.PROCESSED_BUCKET,
+    local.PROCESSED_BUCKET,
+    "Bucket of the variants and manifests.  [env: PIXELPIPE_PROCESSED_BUCKET]",
     envvar="PIXELPIPE_PROCESSED_BUCKET",
-    show_default=True,
-    help="Bucket of the variants and manifests.  [env: PIXELPIPE_PROCESSED_BUCKET]",
 )
 
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option(
-    "--bucket",
-    default=local.SOURCE_BUCKET,
-    envvar="PIXELPIPE_SOURCE_BUCKET",
-    show_default=True,
-    help="Bucket to upload to: the source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]",
-)
+@source_bucket_option("Bucket to upload to: the source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]")
 @click.option("--prefix", default="", help="Key prefix, e.g. photos/.")
 @endpoint_option
 def upload(files: tuple[str, ...], bucket: str, prefix: str, endpoint_url: str | None) -> None:
@@ -102,13 +103,7 @@ def status(
 
 
 @click.command()
-@click.option(
-    "--bucket",
-    default=local.SOURCE_BUCKET,
-    envvar="PIXELPIPE_SOURCE_BUCKET",
-    show_default=True,
-    help="Source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]",
-)
+@source_bucket_option("Source bucket.  [env: PIXELPIPE_SOURCE_BUCKET]")
 @click.option("--prefix", default="", help="Only keys under this prefix.")
 @_processed_bucket_option
 @click.option("--dry-run", is_flag=True, help="Count what would be processed; write nothing.")
@@ -183,13 +178,7 @@ def _found_queues(
 
 @dlq.command("list")
 @dlq_options
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="At most this many messages.",
-)
+@count("--limit", 10, "At most this many messages.")
 def dlq_list_cmd(
     queue_url: str | None, dlq_url: str | None, endpoint_url: str | None, limit: int
 ) -> None:
@@ -209,7 +198,7 @@ def dlq_list_cmd(
 
 @dlq.command("redrive")
 @dlq_options
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many.")
+@count("--limit", None, "At most this many.")
 def dlq_redrive_cmd(
     queue_url: str | None, dlq_url: str | None, endpoint_url: str | None, limit: int | None
 ) -> None:

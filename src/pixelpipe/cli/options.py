@@ -129,33 +129,55 @@ def jobs_option(what: str) -> Callable[[F], F]:
     )
 
 
+def shown(name: str, default: Any, help: str, **attrs: Any) -> Callable[[F], F]:
+    """An option whose ``--help`` shows its default."""
+    return click.option(name, default=default, show_default=True, help=help, **attrs)
+
+
+def count(
+    name: str, default: int | None, help: str, low: int = 1, high: int | None = None
+) -> Callable[[F], F]:
+    """A whole-number option from ``low`` to ``high``; ``--help`` shows a default other
+    than None."""
+    limits = click.IntRange(low, high)
+    return click.option(
+        name,
+        type=limits,
+        default=default,
+        show_default=True if default is not None else None,
+        help=help,
+    )
+
+
 stack_options = _stacked(
-    click.option(
+    shown(
         "--host",
-        default=local.DEFAULT_HOST,
-        show_default=True,
-        help="Address the endpoint and the web page bind to; loopback unless you mean it.",
+        local.DEFAULT_HOST,
+        "Address the endpoint and the web page bind to; loopback unless you mean it.",
     ),
-    click.option(
+    shown(
         "--port",
+        local.DEFAULT_PORT,
+        "Port of the S3 + SQS endpoint.",
         type=click.IntRange(1, 65535),
-        default=local.DEFAULT_PORT,
-        show_default=True,
-        help="Port of the S3 + SQS endpoint.",
     ),
-    click.option(
+    shown(
         "--source-bucket",
-        default=local.SOURCE_BUCKET,
-        show_default=True,
-        help="Bucket to create for uploads; its notifications feed the queue.",
+        local.SOURCE_BUCKET,
+        "Bucket to create for uploads; its notifications feed the queue.",
     ),
-    click.option(
+    shown(
         "--processed-bucket",
-        default=local.PROCESSED_BUCKET,
-        show_default=True,
-        help="Bucket to create for the variants, manifests and failure records.",
+        local.PROCESSED_BUCKET,
+        "Bucket to create for the variants, manifests and failure records.",
     ),
 )
+
+
+def source_bucket_option(help: str) -> Callable[[F], F]:
+    """``--bucket``: the source bucket (``PIXELPIPE_SOURCE_BUCKET``, else the local one)."""
+    return shown("--bucket", local.SOURCE_BUCKET, help, envvar="PIXELPIPE_SOURCE_BUCKET")
+
 
 endpoint_option = click.option(
     "--endpoint-url",

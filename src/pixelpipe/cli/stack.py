@@ -15,7 +15,7 @@ from ..resources import available_cpus
 from ..settings import Settings
 from ..shutdown import stop_event
 from . import aws
-from .options import build_settings, make_out_dir, settings_options, stack_options
+from .options import build_settings, count, make_out_dir, settings_options, stack_options
 from .output import EXIT_OK, EXIT_REJECTED, console
 
 _SAMPLES = Path(__file__).resolve().parents[3] / "examples" / "images"
@@ -23,25 +23,19 @@ _SAMPLES = Path(__file__).resolve().parents[3] / "examples" / "images"
 
 @click.command()
 @stack_options
-@click.option(
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Worker processes.  [default: number of cores]",
-)
-@click.option(
+@count("--workers", None, "Worker processes.  [default: number of cores]", low=0)
+@count(
     "--visibility-timeout",
-    type=click.IntRange(min=1),
-    default=60,
-    show_default=True,
-    help="Seconds a received message stays hidden (a crashed worker's comes back after it).",
+    60,
+    "Seconds a received message stays hidden (a crashed worker's comes back after it).",
 )
-@click.option(
+@count(
     "--ui-port",
-    type=click.IntRange(0, 65535),
-    default=None,
-    help="Port of the web page (on --host); 0 picks a free one.  "
+    None,
+    "Port of the web page (on --host); 0 picks a free one.  "
     "[default: 8080, or a free port if 8080 is taken]",
+    low=0,
+    high=65535,
 )
 @click.option("--no-ui", is_flag=True, help="Do not serve the web page.")
 @settings_options
@@ -106,9 +100,7 @@ def _print_started(out: Any, stack: local.LocalStack, workers: int, page: str) -
     out.print(f"  endpoint          {stack.endpoint}   (S3 and SQS)")
     out.print(f"  source bucket     {stack.source_bucket}")
     out.print(f"  processed bucket  {stack.processed_bucket}")
-    out.print(
-        f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})",
-    )
+    out.print(f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})")
     out.print(f"  workers           {workers}")
     out.print("\nPaste into a shell: the AWS CLI and pixelpipe's commands then need no flags")
     for line in shell_exports(stack):
@@ -214,20 +206,8 @@ def _start_or_exit(stack: local.LocalStack) -> None:
 @click.option(
     "--endpoint-url", default=None, help="S3/SQS endpoint (default: AWS_ENDPOINT_URL, else AWS)."
 )
-@click.option(
-    "--concurrency",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Messages processed at once by this worker (threads).",
-)
-@click.option(
-    "--wait-seconds",
-    type=click.IntRange(0, 20),
-    default=20,
-    show_default=True,
-    help="Long-poll wait per receive.",
-)
+@count("--concurrency", 1, "Messages processed at once by this worker (threads).")
+@count("--wait-seconds", 20, "Long-poll wait per receive.", low=0, high=20)
 @settings_options
 def worker(
     queue_url: str,
@@ -285,12 +265,7 @@ def worker(
     default=0,
     help="Port of the embedded endpoint.  [default: a free one]",
 )
-@click.option(
-    "--workers",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes.  [default: up to 2]",
-)
+@count("--workers", None, "Worker processes.  [default: up to 2]")
 @click.option(
     "--deadline",
     type=float,
