@@ -232,6 +232,17 @@ def format_regions(boxes: Sequence[Box]) -> str:
     return ";".join(",".join(str(v) for v in box) for box in boxes)
 
 
+def _whole_in(value: object, what: str, low: int, high: int, limits: str) -> int:
+    """``value`` as a whole number in ``low..high``, or a SettingsError saying ``limits``."""
+    try:
+        number = _strict_int(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{what} must be a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise SettingsError(f"{what} must be {limits}, got {number}")
+    return number
+
+
 def _as_bool(value: object, what: str) -> bool:
     if isinstance(value, str):  # from a config file: "false" must not mean True
         return parse_bool(value, what)
@@ -309,15 +320,7 @@ class EngineSettings:
             ensure_writable(fmt)
         set_(self, "format", fmt)
         if self.quality is not None:
-            try:
-                quality = _strict_int(self.quality)
-            except (TypeError, ValueError):
-                raise SettingsError(
-                    f"quality must be a whole number, got {self.quality!r}"
-                ) from None
-            if not 1 <= quality <= 100:
-                raise SettingsError(f"quality must be 1..100, got {quality}")
-            set_(self, "quality", quality)
+            set_(self, "quality", _whole_in(self.quality, "quality", 1, 100, "1..100"))
         set_(self, "keep_metadata", _as_bool(self.keep_metadata, "keep_metadata"))
         set_(self, "max_bytes", parse_quantity(self.max_bytes, "max_bytes"))
         set_(self, "max_pixels", parse_quantity(self.max_pixels, "max_pixels", pixels=True))
@@ -330,13 +333,8 @@ class EngineSettings:
                 f"encoder_options must be a mapping, got {type(self.encoder_options).__name__}"
             )
         set_(self, "encoder_options", dict(self.encoder_options))
-        try:
-            threads = _strict_int(self.threads)
-        except (TypeError, ValueError):
-            raise SettingsError(f"threads must be a whole number, got {self.threads!r}") from None
-        if not 0 <= threads <= MAX_THREADS:
-            raise SettingsError(f"threads must be 0 (one per CPU) .. {MAX_THREADS}, got {threads}")
-        set_(self, "threads", threads)
+        limits = f"0 (one per CPU) .. {MAX_THREADS}"
+        set_(self, "threads", _whole_in(self.threads, "threads", 0, MAX_THREADS, limits))
         self._check_areas()
 
     def _check_areas(self) -> None:
@@ -356,14 +354,9 @@ class EngineSettings:
                 f"got {self.face_padding!r}"
             )
         set_(self, "face_padding", padding)
-        try:
-            working = _strict_int(self.face_working_size)
-        except (TypeError, ValueError):
-            raise SettingsError(
-                f"face_working_size must be a whole number, got {self.face_working_size!r}"
-            ) from None
-        if not 64 <= working <= 8192:
-            raise SettingsError(f"face_working_size must be 64..8192 pixels, got {working}")
+        working = _whole_in(
+            self.face_working_size, "face_working_size", 64, 8192, "64..8192 pixels"
+        )
         set_(self, "face_working_size", working)
         if self.hides_areas and self.output is not OutputMode.FULL:
             raise SettingsError(
