@@ -23,14 +23,8 @@ from typing import Any, Literal
 from PIL import Image
 
 from .errors import AreaError
-from .settings import (
-    BlockShape,
-    Box,
-    EngineSettings,
-    RedactStyle,
-    format_regions,
-    parse_regions,
-)
+from .parse import Box, format_regions, parse_regions
+from .settings import BlockShape, EngineSettings, RedactStyle
 
 AreaSource = Literal["region", "face"]
 
