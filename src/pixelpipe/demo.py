@@ -21,7 +21,7 @@ from .contact import SheetRow, render_sheet
 from .keys import failure_key, local_path, manifest_key
 from .local import LocalStack, clients
 from .settings import EngineSettings
-from .storage import list_objects
+from .storage import list_objects, upload
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -64,7 +64,7 @@ def run_demo(
         items = [Item(path=p, key=p.name) for p in files]
         for item in items:
             item.uploaded = time.perf_counter()
-            s3.put_object(Bucket=stack.source_bucket, Key=item.key, Body=item.path.read_bytes())
+            upload(s3, stack.source_bucket, item.key, item.path.read_bytes())
         _wait(items, s3, settings.processed_bucket, settings, deadline, console)
         for item in items:
             if item.manifest:

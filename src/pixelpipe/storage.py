@@ -28,6 +28,7 @@ from .errors import ImageTooLarge, PixelpipeError, byte_limit_reason
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 # User metadata on every object pixelpipe writes. The marker lets any worker recognise an
 # output and refuse to process it, whatever the bucket layout (the recursion guard).
@@ -110,15 +111,29 @@ def upload(
     key: str,
     body: bytes | BinaryIO,
     *,
-    content_type: str,
+    content_type: str | None = None,
     metadata: Mapping[str, str] | None = None,
 ) -> str:
-    """Put an object for a user (bytes or an open file); its eTag. botocore's errors
-    propagate as they are (the CLI and the web page report them)."""
-    r = s3.put_object(
-        Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata=dict(metadata or {})
-    )
-    return _strip(r.get("ETag"))
+    """Put an object for a user (bytes or an open file); its eTag. No ``content_type``: the
+    store's default. botocore's errors propagate as they are (the CLI and the web page report
+    them)."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body}
+    if content_type:
+        kwargs["ContentType"] = content_type
+    if metadata:
+        kwargs["Metadata"] = dict(metadata)
+    return _strip(s3.put_object(**kwargs).get("ETag"))
+
+
+def open_object(
+    s3: S3Client, bucket: str, key: str, *, if_none_match: str | None = None
+) -> GetObjectOutputTypeDef:
+    """GET for streaming: the response, its ``Body`` unread (the caller closes it).
+    botocore's errors propagate (304 with ``if_none_match``, 403, 404: the web page answers
+    them)."""
+    if if_none_match:
+        return s3.get_object(Bucket=bucket, Key=key, IfNoneMatch=if_none_match)
+    return s3.get_object(Bucket=bucket, Key=key)
 
 
 def head_bucket(s3: S3Client, bucket: str) -> None:
