@@ -47,8 +47,8 @@ from typing import Any
 from PIL import Image
 
 import pixelpipe
-from pixelpipe.blocks import save_bytes
 from pixelpipe.engine import available_cpus
+from pixelpipe.engine.blocks import save_bytes
 from pixelpipe.formats import BY_NAME
 from pixelpipe.settings import EngineSettings
 

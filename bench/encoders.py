@@ -21,8 +21,9 @@ from typing import Any
 from PIL import Image
 
 from bench_engine import corpus
-from pixelpipe import blocks, pixelate
-from pixelpipe.blocks import BlockLayout
+from pixelpipe import pixelate
+from pixelpipe.engine import blocks
+from pixelpipe.engine.blocks import BlockLayout
 from pixelpipe.settings import EngineSettings
 
 

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pixelpipe.blocks import BlockLayout, Canvas
 from pixelpipe.engine import _exact_palette
+from pixelpipe.engine.blocks import BlockLayout, Canvas
 
 
 def grid_image(mode: str, gw: int, gh: int, seed: int) -> Image.Image:
@@ -118,7 +118,7 @@ def test_png_is_smaller_than_pillows_for_a_block_image() -> None:
 
 def test_zero_rows_compresses_only_the_runs_it_needs() -> None:
     """A run shorter than the 1 MiB chunk must not pay for compressing a whole chunk."""
-    from pixelpipe.blocks import _ZeroRows
+    from pixelpipe.engine.blocks import _ZeroRows
 
     zeros = _ZeroRows(b"\x02" + bytes(3000))
     assert zeros.per_chunk == (1 << 20) // 3001

@@ -20,7 +20,7 @@ from PIL import Image, ImageCms
 
 from conftest import decode, encode, photo_like
 from pixelpipe import engine
-from pixelpipe.blocks import BlockLayout, save_bytes
+from pixelpipe.engine.blocks import BlockLayout, save_bytes
 from pixelpipe.errors import EncodeError, SettingsError
 from pixelpipe.pipeline import settings_digest
 from pixelpipe.settings import EngineSettings, Settings

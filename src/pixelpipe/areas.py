@@ -16,17 +16,22 @@ by its neighbours' detections.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from PIL import Image
 
-from .errors import AreaError, SettingsError
-from .settings import BlockShape, EngineSettings, RedactStyle
+from .errors import AreaError
+from .settings import (
+    BlockShape,
+    Box,
+    EngineSettings,
+    RedactStyle,
+    format_regions,
+    parse_regions,
+)
 
-Box = tuple[int, int, int, int]  # x, y, width, height in displayed pixels
 AreaSource = Literal["region", "face"]
 
 # User metadata an uploader may set on a source object (``aws s3 cp --metadata``, any SDK):
@@ -34,9 +39,6 @@ AreaSource = Literal["region", "face"]
 META_REGIONS = "pixelpipe-regions"  # x,y,w,h;x,y,w,h in pixels of the displayed image
 META_FACES = "pixelpipe-faces"  # true | false
 
-# Most areas one request may name (metadata is at most 2 KiB anyway; a list this long is a
-# mistake, and each area costs a crop and two resizes per variant).
-MAX_REGIONS = 256
 # Solid black, opaque, in each work mode (CMYK black is full K ink; 0 would be white).
 _FILL: dict[str, Any] = {"LA": (0, 255), "RGB": (0, 0, 0), "RGBA": (0, 0, 0, 255)}
 _FILL["CMYK"] = (0, 0, 0, 255)
@@ -60,63 +62,6 @@ class Area:
             if self.frame is not None:
                 doc["frame"] = self.frame
         return doc
-
-
-def parse_regions(value: object, what: str = "regions") -> tuple[Box, ...]:
-    """``"x,y,w,h;x,y,w,h"`` (or a sequence of such strings or 4-tuples) -> boxes.
-
-    Raises :class:`SettingsError` naming ``what`` and the part that is wrong.
-    """
-    if value is None or value == "":
-        return ()
-    items: list[object]
-    if isinstance(value, str):
-        items = [p for p in re.split(r"\s*;\s*", value.strip()) if p]
-    elif isinstance(value, Sequence):
-        items = list(value)
-        if len(items) == 4 and all(isinstance(v, int) for v in items):
-            items = [tuple(items)]  # one box given as a flat 4-tuple
-    else:
-        raise SettingsError(f"{what} must be X,Y,W,H boxes separated by ';', got {value!r}")
-    boxes: list[Box] = []
-    for item in items:
-        if isinstance(item, str):
-            parts = [p for p in re.split(r"\s*,\s*", item.strip()) if p != ""]
-        elif isinstance(item, Sequence):
-            parts = list(item)
-        else:
-            parts = [item]
-        try:
-            if len(parts) != 4:
-                raise ValueError
-            x, y, w, h = (_whole(p) for p in parts)
-        except (TypeError, ValueError):
-            raise SettingsError(
-                f"{what}: {item!r} is not X,Y,W,H (four whole numbers, pixels of the "
-                "displayed image)"
-            ) from None
-        if x < 0 or y < 0 or w < 1 or h < 1:
-            raise SettingsError(
-                f"{what}: {x},{y},{w},{h} needs X, Y >= 0 and a width and height of at least 1"
-            )
-        boxes.append((x, y, w, h))
-    if len(boxes) > MAX_REGIONS:
-        raise SettingsError(f"{what}: {len(boxes)} boxes, over the limit of {MAX_REGIONS}")
-    return tuple(dict.fromkeys(boxes))
-
-
-def _whole(v: object) -> int:
-    if isinstance(v, bool) or not isinstance(v, int | str):
-        raise TypeError(v)
-    text = str(v).strip()
-    if not re.fullmatch(r"[+-]?\d+", text):
-        raise ValueError(v)
-    return int(text)
-
-
-def format_regions(boxes: Sequence[Box]) -> str:
-    """The inverse of :func:`parse_regions` (the ``pixelpipe-regions`` metadata value)."""
-    return ";".join(",".join(str(v) for v in box) for box in boxes)
 
 
 def clip(box: Box, width: int, height: int) -> Box | None:

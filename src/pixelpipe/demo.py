@@ -20,6 +20,7 @@ from . import __version__, queue
 from .contact import SheetRow, render_sheet
 from .keys import failure_key, local_path, manifest_key
 from .local import LocalStack, clients
+from .manifest import FailureRecord, Manifest
 from .settings import EngineSettings
 from .storage import list_objects, upload
 
@@ -33,8 +34,8 @@ class Item:
     key: str
     uploaded: float = 0.0
     finished: float | None = None
-    manifest: dict[str, Any] | None = None
-    failure: dict[str, Any] | None = None
+    manifest: Manifest | None = None
+    failure: FailureRecord | None = None
     files: list[tuple[str, bytes]] = field(default_factory=list)
 
     @property
@@ -68,13 +69,13 @@ def run_demo(
         _wait(items, s3, settings.processed_bucket, settings, deadline, console)
         for item in items:
             if item.manifest:
-                for out in item.manifest.get("outputs", []):
-                    body = s3.get_object(Bucket=settings.processed_bucket, Key=out["key"])
+                for out in item.manifest.outputs:
+                    body = s3.get_object(Bucket=settings.processed_bucket, Key=out.key)
                     data = body["Body"].read()
-                    target = Path(local_path(str(out_dir), out["key"]))
+                    target = Path(local_path(str(out_dir), out.key))
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
-                    item.files.append((str(out.get("label", out["key"])), data))
+                    item.files.append((out.label or out.key, data))
     finally:
         stack.stop()
     sheet = out_dir / "contact-sheet.png"
@@ -120,11 +121,12 @@ def _wait(
             for key, item in list(pending.items()):
                 mkey = manifest_key(settings.manifest_prefix, key)
                 fkey = failure_key(settings.failure_prefix, key)
-                for doc_key, attr in ((mkey, "manifest"), (fkey, "failure")):
-                    if doc_key in present:
-                        body = s3.get_object(Bucket=bucket, Key=doc_key)["Body"].read()
-                        setattr(item, attr, json.loads(body))
-                        item.finished = time.perf_counter()
+                if mkey in present:
+                    item.manifest = Manifest.from_json(_read_json(s3, bucket, mkey))
+                    item.finished = time.perf_counter()
+                if fkey in present:
+                    item.failure = FailureRecord.from_json(_read_json(s3, bucket, fkey))
+                    item.finished = time.perf_counter()
                 if item.finished is not None:
                     del pending[key]
                     progress.advance(task)
@@ -134,14 +136,18 @@ def _wait(
         console.print(f"{key}: not processed within {deadline:.0f} s", highlight=False)
 
 
+def _read_json(s3: Any, bucket: str, key: str) -> object:
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def _rows(items: list[Item]) -> list[SheetRow]:
     rows = []
     for item in items:
         if item.manifest:
-            src = item.manifest["source"]
-            note = f"{src['width']}x{src['height']} - {len(item.files)} variants"
+            src = item.manifest.source
+            note = f"{src.width}x{src.height} - {len(item.files)} variants"
         else:
-            note = (item.failure or {}).get("reason", "not processed")
+            note = item.failure.reason if item.failure else "not processed"
         rows.append(SheetRow(item.key, item.path.read_bytes(), item.files, note))
     return rows
 
@@ -154,11 +160,11 @@ def _table(items: list[Item], out_dir: Path, console: Console) -> None:
     table.add_column("upload-to-done s", justify="right")
     for item in items:
         if item.manifest:
-            src = item.manifest["source"]
-            size = f"{src['width']}x{src['height']}"
+            src = item.manifest.source
+            size = f"{src.width}x{src.height}"
             variants = str(len(item.files))
         elif item.failure:
-            size, variants = "-", f"[red]failed: {item.failure.get('reason', '')}[/red]"
+            size, variants = "-", f"[red]failed: {item.failure.reason}[/red]"
         else:
             size, variants = "-", "[red]not processed[/red]"
         secs = item.seconds

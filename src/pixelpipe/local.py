@@ -35,10 +35,6 @@ MAX_RECEIVE_COUNT = 3  # deliveries before a message moves to the DLQ
 REGION = "us-east-1"
 
 
-def default_endpoint(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT) -> str:
-    return f"http://{host}:{port}"
-
-
 log = logging.getLogger("pixelpipe.local")
 
 

@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -39,6 +39,18 @@ from .engine import Pixelated, pixelate
 from .errors import AreaError, ImageError, PixelpipeError, SettingsError
 from .events import ObjectRef, parse_message_body, sequencer_order
 from .keys import failure_key, manifest_key, render, split_key
+from .manifest import (
+    MANIFEST_VERSION,
+    AreaRecord,
+    FailureRecord,
+    Manifest,
+    NewerDocument,
+    OutputRecord,
+    PlaceholderRecord,
+    SourceRecord,
+    failure_or_none,
+    manifest_or_none,
+)
 from .settings import EngineSettings, Settings, parse_bool
 from .storage import (
     META_SOURCE_BUCKET,
@@ -52,13 +64,18 @@ from .storage import (
     meta_value,
 )
 
-# 2: manifests carry ``placeholder``. Part of the settings digest, so a version-1 manifest no
-# longer counts as done: backfill (or the next event) gives every image its placeholder.
-MANIFEST_VERSION = 2
+# MANIFEST_VERSION (manifest.py) is part of the settings digest, so a manifest of an older
+# version no longer counts as done: backfill (or the next event) redoes the image.
 
 
 class KeyCollision(PixelpipeError):
     """Two sources would write the same output key. Permanent for that object."""
+
+
+class LeftForNewer(TransientError):
+    """The object's manifest or failure record was written by a newer pixelpipe (a rolling
+    deploy): this one neither reads nor replaces it. Transient: the message comes back, and
+    a newer worker takes it (or, once every worker is newer, the retry does)."""
 
 
 MAX_ATTEMPTS = 3  # a source that changes this often while being processed: let it retry
@@ -118,6 +135,28 @@ def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSett
         raise AreaError(exc.reason) from None
 
 
+@dataclass(slots=True)
+class _Job:
+    """One object being processed, across its attempts."""
+
+    ref: ObjectRef
+    mkey: str
+    fkey: str
+    t0: float
+    clobbered: bool = False  # our variants may have overwritten a newer version's
+    written: set[str] = field(default_factory=set)  # variant keys written, to clean up on failure
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    """What one attempt read before working."""
+
+    head: ObjectInfo  # the source's current version
+    manifest: Manifest | None
+    manifest_etag: str | None  # the manifest's own eTag: the condition of the next write
+    digest: str  # the object's settings digest
+
+
 class Pipeline:
     """Processes object references against one source store and one processed bucket."""
 
@@ -146,11 +185,11 @@ class Pipeline:
         if head.is_output:
             return "skipped"
         s = self.settings
-        found = self.storage.get_json(s.processed_bucket, manifest_key(s.manifest_prefix, key))
+        manifest, _ = self._read_manifest(manifest_key(s.manifest_prefix, key))
         done = self._already_done(
             ref,
             head,
-            found[0] if found else None,
+            manifest,
             manifest_key(s.manifest_prefix, key),
             failure_key(s.failure_prefix, key),
             self._digest_for(head),
@@ -163,139 +202,182 @@ class Pipeline:
     # Created
 
     def process(self, ref: ObjectRef) -> Result:
-        s, store = self.settings, self.storage
+        s = self.settings
         refusal = s.refuses(ref.bucket, ref.key)
         if refusal:
             return Result(ref, Outcome.SKIPPED, refusal)
-        t0 = time.perf_counter()
-        mkey = manifest_key(s.manifest_prefix, ref.key)
-        fkey = failure_key(s.failure_prefix, ref.key)
-        clobbered = False  # our variants may have overwritten a newer version's
-        written: set[str] = set()  # variant keys this call wrote, for clean-up on failure
+        job = _Job(
+            ref,
+            manifest_key(s.manifest_prefix, ref.key),
+            failure_key(s.failure_prefix, ref.key),
+            time.perf_counter(),
+        )
         for _ in range(MAX_ATTEMPTS):
-            head = store.head(ref.bucket, ref.key)
-            if head is None:
-                return Result(ref, Outcome.GONE, "the object no longer exists")
-            if head.is_output:
-                return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
-            found = store.get_json(s.processed_bucket, mkey)
-            manifest, manifest_etag = found if found else (None, None)
-            digest = self._digest_for(head)
-            done = None
-            if not clobbered:
-                done = self._already_done(ref, head, manifest, mkey, fkey, digest)
-            if done is not None:
-                return done
-            try:
-                engine = object_engine(s, head.metadata)
-            except AreaError as exc:
-                return self._fail(ref, head, exc, manifest, fkey, mkey, written, digest)
-            t_fetch = time.perf_counter()
-            try:
-                data = store.get(
-                    ref.bucket, ref.key, max_bytes=s.engine.max_bytes, if_match=head.etag
-                )
-                if data is None:
-                    return Result(ref, Outcome.GONE, "the object no longer exists")
-                t_engine = time.perf_counter()
-                result = pixelate(data, engine)
-            except Conflict:
-                continue  # replaced between HEAD and GET: start over for the new version
-            except ImageError as exc:
-                return self._fail(ref, head, exc, manifest, fkey, mkey, written, digest)
-            t_store = time.perf_counter()
-            keys = [render(s.key_template, ref.key, v) for v in result.variants]
-            collision = self._collision(ref, keys)
-            if collision is not None:
-                return self._fail(ref, head, collision, manifest, fkey, mkey, written, digest)
-            meta = self._output_metadata(ref, head)
-            written.update(keys)
-            for key, variant in zip(keys, result.variants, strict=True):
-                store.put(
-                    s.processed_bucket,
-                    key,
-                    variant.data,
-                    content_type=variant.content_type,
-                    metadata={**meta, "pixelpipe-variant": variant.label},
-                    cache_control=s.cache_control,
-                )
-            now = store.head(ref.bucket, ref.key)
-            if now is None:
-                # Deleted while we worked: the delete may already have been synced.
-                if s.delete_sync:
-                    for key in keys:
-                        store.delete(s.processed_bucket, key)
-                return Result(ref, Outcome.GONE, "the object was deleted while processing")
-            if now.etag != head.etag:
-                # A newer version arrived while we wrote: some of our variants may have landed
-                # after its own. Redo the work for it, even if its manifest says it is done.
-                clobbered = True
-                continue
-            timings = {
-                "fetch": _ms(t_fetch, t_engine),
-                "engine": _ms(t_engine, t_store),
-                "store": _ms(t_store, time.perf_counter()),
-            }
-            doc = self._manifest(ref, head, result, keys, timings, t0, engine, digest)
-            try:
-                store.put_json(
-                    s.processed_bucket,
-                    mkey,
-                    doc,
-                    metadata={OUTPUT_MARKER: "manifest"},
-                    if_match=manifest_etag,
-                    if_none_match=manifest_etag is None,
-                )
-            except Conflict:
-                continue  # another worker wrote a manifest meanwhile: re-check from the top
-            old = {o.get("key") for o in (manifest or {}).get("outputs", [])}
-            for key in sorted(k for k in old - set(keys) if isinstance(k, str)):
-                store.delete(s.processed_bucket, key)
-            store.delete(s.processed_bucket, fkey)
-            timings["total"] = _ms(t0, time.perf_counter())
-            return Result(
-                ref,
-                Outcome.PROCESSED,
-                f"{len(keys)} variants",
-                outputs=tuple(keys),
-                manifest_key=mkey,
-                bytes_in=len(data),
-                bytes_out=sum(len(v.data) for v in result.variants),
-                timings_ms=timings,
-            )
+            result = self._attempt(job)
+            if result is not None:
+                return result
         raise TransientError(
             f"s3://{ref.bucket}/{ref.key} kept changing while being processed; retry later"
+        )
+
+    def _attempt(self, job: _Job) -> Result | None:
+        """One try at the object's current version: its result, or None to start over (the
+        object or its manifest changed meanwhile)."""
+        s, store, ref = self.settings, self.storage, job.ref
+        head = store.head(ref.bucket, ref.key)
+        if head is None:
+            return Result(ref, Outcome.GONE, "the object no longer exists")
+        if head.is_output:
+            return Result(ref, Outcome.SKIPPED, "object is a pixelpipe output")
+        manifest, manifest_etag = self._read_manifest(job.mkey)
+        seen = _Seen(head, manifest, manifest_etag, self._digest_for(head))
+        if not job.clobbered:
+            done = self._already_done(ref, head, manifest, job.mkey, job.fkey, seen.digest)
+            if done is not None:
+                return done
+        try:
+            engine = object_engine(s, head.metadata)
+        except AreaError as exc:
+            return self._fail(job, seen, exc)
+        t_fetch = time.perf_counter()
+        try:
+            data = store.get(ref.bucket, ref.key, max_bytes=s.engine.max_bytes, if_match=head.etag)
+            if data is None:
+                return Result(ref, Outcome.GONE, "the object no longer exists")
+            t_engine = time.perf_counter()
+            result = pixelate(data, engine)
+        except Conflict:
+            return None  # replaced between HEAD and GET: start over for the new version
+        except ImageError as exc:
+            return self._fail(job, seen, exc)
+        t_store = time.perf_counter()
+        keys = [render(s.key_template, ref.key, v) for v in result.variants]
+        collision = self._collision(ref, keys)
+        if collision is not None:
+            return self._fail(job, seen, collision)
+        job.written.update(keys)
+        self._put_variants(ref, head, keys, result)
+        timings = {"fetch": _ms(t_fetch, t_engine), "engine": _ms(t_engine, t_store)}
+        return self._commit(job, seen, keys, result, engine, timings, t_store, len(data))
+
+    def _put_variants(
+        self, ref: ObjectRef, head: ObjectInfo, keys: Sequence[str], result: Pixelated
+    ) -> None:
+        s = self.settings
+        meta = self._output_metadata(ref, head)
+        for key, variant in zip(keys, result.variants, strict=True):
+            self.storage.put(
+                s.processed_bucket,
+                key,
+                variant.data,
+                content_type=variant.content_type,
+                metadata={**meta, "pixelpipe-variant": variant.label},
+                cache_control=s.cache_control,
+            )
+
+    def _commit(
+        self,
+        job: _Job,
+        seen: _Seen,
+        keys: Sequence[str],
+        result: Pixelated,
+        engine: EngineSettings,
+        timings: dict[str, float],
+        t_store: float,
+        bytes_in: int,
+    ) -> Result | None:
+        """After the variants: HEAD again, then the manifest (conditional, last), then the
+        clean-up. None: start over (a newer version arrived, or another worker's manifest)."""
+        s, store, ref, head = self.settings, self.storage, job.ref, seen.head
+        now = store.head(ref.bucket, ref.key)
+        if now is None:
+            # Deleted while we worked: the delete may already have been synced.
+            if s.delete_sync:
+                for key in keys:
+                    store.delete(s.processed_bucket, key)
+            return Result(ref, Outcome.GONE, "the object was deleted while processing")
+        if now.etag != head.etag:
+            # A newer version arrived while we wrote: some of our variants may have landed
+            # after its own. Redo the work for it, even if its manifest says it is done.
+            job.clobbered = True
+            return None
+        timings["store"] = _ms(t_store, time.perf_counter())
+        doc = self._manifest(ref, head, result, keys, timings, job.t0, engine, seen.digest)
+        try:
+            store.put_json(
+                s.processed_bucket,
+                job.mkey,
+                doc.to_json(),
+                metadata={OUTPUT_MARKER: "manifest"},
+                if_match=seen.manifest_etag,
+                if_none_match=seen.manifest_etag is None,
+            )
+        except Conflict:
+            return None  # another worker wrote a manifest meanwhile: re-check from the top
+        old = set(seen.manifest.output_keys if seen.manifest else ())
+        for key in sorted(old - set(keys)):
+            store.delete(s.processed_bucket, key)
+        store.delete(s.processed_bucket, job.fkey)
+        timings["total"] = _ms(job.t0, time.perf_counter())
+        return Result(
+            ref,
+            Outcome.PROCESSED,
+            f"{len(keys)} variants",
+            outputs=tuple(keys),
+            manifest_key=job.mkey,
+            bytes_in=bytes_in,
+            bytes_out=sum(len(v.data) for v in result.variants),
+            timings_ms=timings,
         )
 
     def _already_done(
         self,
         ref: ObjectRef,
         head: ObjectInfo,
-        manifest: Mapping[str, Any] | None,
+        manifest: Manifest | None,
         mkey: str,
         fkey: str,
         digest: str,
     ) -> Result | None:
         """A result when this version needs no work (done or failed before), else None."""
-        if manifest is not None and _covers(manifest, head, digest):
+        if manifest is not None and manifest.covers(head.etag, head.version_id, digest):
             older = _older_event(ref, head, manifest)
-            outputs = tuple(str(o.get("key")) for o in manifest.get("outputs", []))
+            outputs = manifest.output_keys
             if older:
                 return Result(ref, Outcome.STALE, older, outputs=outputs, manifest_key=mkey)
             return Result(
                 ref, Outcome.DUPLICATE, "already processed", outputs=outputs, manifest_key=mkey
             )
-        found = self.storage.get_json(self.settings.processed_bucket, fkey)
-        if found and _covers(found[0], head, digest):
-            record = found[0]
+        record = self._read_failure(fkey)
+        if record is not None and record.covers(head.etag, head.version_id, digest):
             return Result(
                 ref,
                 Outcome.DUPLICATE,
-                f"failed before: {record.get('reason', '')}",
+                f"failed before: {record.reason}",
                 failure_key=fkey,
-                error_class=str(record.get("error_class", "")),
+                error_class=record.error_class or "",
             )
         return None
+
+    def _read_manifest(self, mkey: str) -> tuple[Manifest | None, str | None]:
+        """The manifest at ``mkey`` and its eTag. A malformed one counts as none (the work is
+        redone and it is replaced, conditionally on that eTag); a newer version's raises
+        :class:`LeftForNewer`: nothing is read from it, nothing written over it."""
+        found = self.storage.get_json(self.settings.processed_bucket, mkey)
+        if found is None:
+            return None, None
+        try:
+            return manifest_or_none(found[0]), found[1]
+        except NewerDocument as exc:
+            raise _left_for_newer(self.settings.processed_bucket, mkey, exc) from exc
+
+    def _read_failure(self, fkey: str) -> FailureRecord | None:
+        """The failure record at ``fkey`` (malformed: none; newer: :class:`LeftForNewer`)."""
+        found = self.storage.get_json(self.settings.processed_bucket, fkey)
+        try:
+            return failure_or_none(found[0]) if found else None
+        except NewerDocument as exc:
+            raise _left_for_newer(self.settings.processed_bucket, fkey, exc) from exc
 
     def _digest_for(self, head: ObjectInfo) -> str:
         """The settings digest for this object: the deployment's, changed by its own region
@@ -328,42 +410,31 @@ class Pipeline:
                 )
         return None
 
-    def _fail(
-        self,
-        ref: ObjectRef,
-        head: ObjectInfo,
-        exc: PixelpipeError,
-        manifest: Mapping[str, Any] | None,
-        fkey: str,
-        mkey: str,
-        written: set[str] | None = None,
-        digest: str | None = None,
-    ) -> Result:
+    def _fail(self, job: _Job, seen: _Seen, exc: PixelpipeError) -> Result:
         """Permanent failure: record it, and remove the outputs of the version it replaced
         and any this call wrote (they show an image that is no longer there)."""
-        s = self.settings
-        record = {
-            "source": _source_doc(ref, head),
-            "reason": exc.reason,
-            "error_class": type(exc).__name__,
-            "time": _now(),
-            "engine_version": __version__,
-            "settings_digest": digest or self.digest,
-        }
-        self.storage.put_json(s.processed_bucket, fkey, record, metadata={OUTPUT_MARKER: "failure"})
-        stale = set(written or ())
-        if manifest is not None:
-            stale.update(
-                o["key"] for o in manifest.get("outputs", []) if isinstance(o.get("key"), str)
-            )
-            self.storage.delete(s.processed_bucket, mkey)
+        s, ref, head = self.settings, job.ref, seen.head
+        record = FailureRecord(
+            source=_source_record(ref, head),
+            reason=exc.reason,
+            error_class=type(exc).__name__,
+            time=_now(),
+            engine_version=__version__,
+            settings_digest=seen.digest,
+        )
+        self.storage.put_json(
+            s.processed_bucket, job.fkey, record.to_json(), metadata={OUTPUT_MARKER: "failure"}
+        )
+        stale = set(job.written | set(seen.manifest.output_keys if seen.manifest else ()))
+        if seen.manifest_etag is not None:  # a manifest, or a malformed one: gone too
+            self.storage.delete(s.processed_bucket, job.mkey)
         for key in sorted(stale):
             self.storage.delete(s.processed_bucket, key)
         return Result(
             ref,
             Outcome.FAILED,
             exc.reason,
-            failure_key=fkey,
+            failure_key=job.fkey,
             error_class=type(exc).__name__,
             bytes_in=head.size,
         )
@@ -386,54 +457,56 @@ class Pipeline:
         t0: float,
         engine: EngineSettings,
         digest: str,
-    ) -> dict[str, Any]:
+    ) -> Manifest:
         src = result.source
-        return {
-            "manifest_version": MANIFEST_VERSION,
-            "engine_version": result.engine_version,
-            "settings_digest": digest,
-            "processed_at": _now(),
-            "source": {
-                **_source_doc(ref, head),
-                "format": src.format,
-                "mode": src.mode,
-                "width": src.width,
-                "height": src.height,
-                "frames": src.frames,
-                "orientation": src.orientation,
-            },
-            "outputs": [
-                {
-                    "key": key,
-                    "label": v.label,
-                    "size": v.size,
-                    "unit": v.unit,
-                    "kind": v.kind,
-                    "grid": list(v.grid),
-                    "format": v.format,
-                    "content_type": v.content_type,
-                    "width": v.width,
-                    "height": v.height,
-                    "frames": v.frames,
-                    "bytes": len(v.data),
-                }
+        return Manifest(
+            manifest_version=MANIFEST_VERSION,
+            engine_version=result.engine_version,
+            settings_digest=digest,
+            processed_at=_now(),
+            source=replace(
+                _source_record(ref, head),
+                format=src.format,
+                mode=src.mode,
+                width=src.width,
+                height=src.height,
+                frames=src.frames,
+                orientation=src.orientation,
+            ),
+            outputs=tuple(
+                OutputRecord(
+                    key=key,
+                    label=v.label,
+                    size=v.size,
+                    unit=v.unit,
+                    kind=v.kind,
+                    grid=v.grid,
+                    format=v.format,
+                    content_type=v.content_type,
+                    width=v.width,
+                    height=v.height,
+                    frames=v.frames,
+                    bytes=len(v.data),
+                )
                 for key, v in zip(keys, result.variants, strict=True)
-            ],
-            "placeholder": result.placeholder.as_dict() if result.placeholder else None,
-            # What was hidden, when only regions and faces were (absent: the whole image).
-            **({"areas": [a.to_json() for a in result.areas]} if engine.hides_areas else {}),
-            "settings": {
+            ),
+            placeholder=PlaceholderRecord(**result.placeholder.as_dict())
+            if result.placeholder
+            else None,
+            # What was hidden, when only regions and faces were (None: the whole image).
+            areas=tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None,
+            settings={
                 "engine": json.loads(json.dumps(engine.output_fields(), default=str)),
                 "key_template": self.settings.key_template,
             },
-            "timings_ms": {
+            timings_ms={
                 **timings,
                 "decode": result.timings_ms.get("decode"),
                 "pixelate_encode": result.timings_ms.get("pixelate_encode"),
                 **({"detect": result.timings_ms["detect"]} if engine.faces else {}),
                 "total": _ms(t0, time.perf_counter()),
             },
-        }
+        )
 
     # ----------------------------------------------------------------------------------------
     # Removed
@@ -451,7 +524,11 @@ class Pipeline:
         mkey = manifest_key(s.manifest_prefix, ref.key)
         fkey = failure_key(s.failure_prefix, ref.key)
         found = store.get_json(s.processed_bucket, mkey)
-        keys = [str(o["key"]) for o in (found[0] if found else {}).get("outputs", []) if "key" in o]
+        try:  # a newer version's manifest lists outputs this one may not know how to read
+            manifest = manifest_or_none(found[0]) if found else None
+        except NewerDocument as exc:
+            raise _left_for_newer(s.processed_bucket, mkey, exc) from exc
+        keys = list(manifest.output_keys if manifest else ())
         for key in keys:
             store.delete(s.processed_bucket, key)
         store.delete(s.processed_bucket, mkey)
@@ -465,33 +542,31 @@ class Pipeline:
         )
 
 
-def _covers(doc: Mapping[str, Any], head: ObjectInfo, digest: str) -> bool:
-    """``doc`` (a manifest or failure record) is about this version, with these settings."""
-    source = doc.get("source", {})
-    return bool(
-        source.get("etag") == head.etag
-        and (head.version_id is None or source.get("version_id") == head.version_id)
-        and doc.get("settings_digest") == digest
+def _source_record(ref: ObjectRef, head: ObjectInfo) -> SourceRecord:
+    """The source object's fields (a failure record's ``source``; a manifest adds the
+    image's)."""
+    return SourceRecord(
+        bucket=ref.bucket,
+        key=ref.key,
+        etag=head.etag,
+        version_id=head.version_id,
+        size=head.size,
+        last_modified=head.last_modified.isoformat() if head.last_modified else None,
+        sequencer=ref.sequencer,
     )
 
 
-def _source_doc(ref: ObjectRef, head: ObjectInfo) -> dict[str, Any]:
-    return {
-        "bucket": ref.bucket,
-        "key": ref.key,
-        "etag": head.etag,
-        "version_id": head.version_id,
-        "size": head.size,
-        "last_modified": head.last_modified.isoformat() if head.last_modified else None,
-        "sequencer": ref.sequencer,
-    }
+def _left_for_newer(bucket: str, key: str, exc: NewerDocument) -> LeftForNewer:
+    return LeftForNewer(
+        f"s3://{bucket}/{key}: {exc.reason}; left for a newer pixelpipe worker, retried later"
+    )
 
 
-def _older_event(ref: ObjectRef, head: ObjectInfo, manifest: Mapping[str, Any]) -> str:
+def _older_event(ref: ObjectRef, head: ObjectInfo, manifest: Manifest) -> str:
     """Why the event is older than what the manifest covers, or '' if it is not."""
     if ref.etag and ref.etag != head.etag:
         return f"event names eTag {ref.etag}; the current object ({head.etag}) is done"
-    done_seq = manifest.get("source", {}).get("sequencer")
+    done_seq = manifest.source.sequencer
     if ref.sequencer and done_seq and sequencer_order(ref.sequencer) < sequencer_order(done_seq):
         return "event sequencer is older than the processed one"
     return ""
@@ -509,6 +584,7 @@ __all__ = [
     "MANIFEST_VERSION",
     "META_FACES",
     "META_REGIONS",
+    "LeftForNewer",
     "Outcome",
     "Pipeline",
     "Result",

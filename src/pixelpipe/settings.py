@@ -32,11 +32,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from . import faces
 from .errors import SettingsError
 from .keys import DEFAULT_KEY_TEMPLATE, check_template, render
 
@@ -48,9 +49,9 @@ DEFAULT_MAX_PIXELS = 100_000_000
 MAX_THREADS = 256
 # Faces: the box is grown by this many times its height at the sides (more above, for hair;
 # less below; faces.pad), and faces are detected on a copy whose long side is at most this
-# many pixels. Both measured on the test set: docs/faces-evidence.md.
-DEFAULT_FACE_PADDING = 0.9
-DEFAULT_FACE_WORKING_SIZE = 1632
+# many pixels. Both measured on the test set, in faces.py: docs/faces-evidence.md.
+DEFAULT_FACE_PADDING = faces.DEFAULT_PADDING
+DEFAULT_FACE_WORKING_SIZE = faces.DEFAULT_WORKING_SIZE
 MAX_FACE_PADDING = 2.0
 # Fields that change how fast outputs are made, never what they are.
 RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
@@ -168,6 +169,69 @@ def parse_bool(value: str, what: str) -> bool:
     raise SettingsError(f"{what} must be true or false, got {value!r}")
 
 
+# Most areas (regions) one request may name (metadata is at most 2 KiB anyway; a list this long is a
+# mistake, and each area costs a crop and two resizes per variant).
+MAX_REGIONS = 256
+Box = tuple[int, int, int, int]  # x, y, width, height in pixels of the displayed image
+
+
+def parse_regions(value: object, what: str = "regions") -> tuple[Box, ...]:
+    """``"x,y,w,h;x,y,w,h"`` (or a sequence of such strings or 4-tuples) -> boxes.
+
+    Raises :class:`SettingsError` naming ``what`` and the part that is wrong.
+    """
+    if value is None or value == "":
+        return ()
+    items: list[object]
+    if isinstance(value, str):
+        items = [p for p in re.split(r"\s*;\s*", value.strip()) if p]
+    elif isinstance(value, Sequence):
+        items = list(value)
+        if len(items) == 4 and all(isinstance(v, int) for v in items):
+            items = [tuple(items)]  # one box given as a flat 4-tuple
+    else:
+        raise SettingsError(f"{what} must be X,Y,W,H boxes separated by ';', got {value!r}")
+    boxes: list[Box] = []
+    for item in items:
+        if isinstance(item, str):
+            parts = [p for p in re.split(r"\s*,\s*", item.strip()) if p != ""]
+        elif isinstance(item, Sequence):
+            parts = list(item)
+        else:
+            parts = [item]
+        try:
+            if len(parts) != 4:
+                raise ValueError
+            x, y, w, h = (_whole(p) for p in parts)
+        except (TypeError, ValueError):
+            raise SettingsError(
+                f"{what}: {item!r} is not X,Y,W,H (four whole numbers, pixels of the "
+                "displayed image)"
+            ) from None
+        if x < 0 or y < 0 or w < 1 or h < 1:
+            raise SettingsError(
+                f"{what}: {x},{y},{w},{h} needs X, Y >= 0 and a width and height of at least 1"
+            )
+        boxes.append((x, y, w, h))
+    if len(boxes) > MAX_REGIONS:
+        raise SettingsError(f"{what}: {len(boxes)} boxes, over the limit of {MAX_REGIONS}")
+    return tuple(dict.fromkeys(boxes))
+
+
+def _whole(v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, int | str):
+        raise TypeError(v)
+    text = str(v).strip()
+    if not re.fullmatch(r"[+-]?\d+", text):
+        raise ValueError(v)
+    return int(text)
+
+
+def format_regions(boxes: Sequence[Box]) -> str:
+    """The inverse of :func:`parse_regions` (the ``pixelpipe-regions`` metadata value)."""
+    return ";".join(",".join(str(v) for v in box) for box in boxes)
+
+
 def _as_bool(value: object, what: str) -> bool:
     if isinstance(value, str):  # from a config file: "false" must not mean True
         return parse_bool(value, what)
@@ -210,7 +274,7 @@ class EngineSettings:
     threads: int = 0
     # Hide only these areas (x, y, w, h in pixels of the displayed image) and/or the faces
     # found, instead of pixelating the whole image. See areas.py.
-    regions: tuple[tuple[int, int, int, int], ...] = ()
+    regions: tuple[Box, ...] = ()
     faces: bool = False
     face_padding: float = DEFAULT_FACE_PADDING
     face_working_size: int = DEFAULT_FACE_WORKING_SIZE
@@ -239,7 +303,7 @@ class EngineSettings:
             raise SettingsError(
                 f"format must be one of {', '.join(OUTPUT_FORMATS)}, got {self.format!r}"
             )
-        from .formats import ensure_writable  # late import: formats imports settings types
+        from .formats import ensure_writable  # late: formats loads Pillow; --help must not
 
         if fmt != "source":
             ensure_writable(fmt)
@@ -277,8 +341,6 @@ class EngineSettings:
 
     def _check_areas(self) -> None:
         set_ = object.__setattr__
-        from .areas import parse_regions  # late import: areas imports this module's types
-
         set_(self, "regions", parse_regions(self.regions))
         set_(self, "faces", _as_bool(self.faces, "faces"))
         set_(self, "style", _enum(RedactStyle, self.style, "style"))
@@ -309,9 +371,7 @@ class EngineSettings:
                 "show what regions and faces hide; use output mode full with them"
             )
         if self.faces:
-            from .faces import unavailable_reason
-
-            reason = unavailable_reason()
+            reason = faces.unavailable_reason()
             if reason:
                 raise SettingsError(reason)
 
@@ -561,7 +621,9 @@ __all__ = [
     "OutputMode",
     "RedactStyle",
     "Settings",
+    "format_regions",
     "parse_bool",
     "parse_int_list",
     "parse_quantity",
+    "parse_regions",
 ]

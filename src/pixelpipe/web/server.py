@@ -17,12 +17,8 @@ It is just another S3 (and SQS) client of the stack's endpoint:
   the two buckets, streamed; ``?download=1`` asks the browser to save it. The key is the
   rest of the path, percent-decoded; it is only ever an S3 key in one of those buckets.
 
-Status of a source object (see :meth:`Gallery.state`): ``done`` when a manifest covers its
-current eTag, ``failed`` when a failure record does (with its reason), otherwise ``queued``;
-``processing`` is derived from the queue: SQS counts the messages a worker holds ("in
-flight"), and the oldest *n* waiting objects are shown as processing when *n* messages are
-in flight (workers take messages roughly in arrival order; it is an estimate, said so on the
-page).
+What the page shows (the status of each source object, its variants, the queue's counts) is
+:class:`~pixelpipe.web.gallery.Gallery`'s; this module is the HTTP side.
 """
 
 from __future__ import annotations
@@ -31,34 +27,37 @@ import contextlib
 import json
 import logging
 import mimetypes
-import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .. import queue, storage
-from ..areas import META_FACES, META_REGIONS, format_regions, parse_regions
+from .. import storage
+from ..areas import format_regions, parse_regions
 from ..errors import SettingsError, byte_limit_reason
-from ..local import LocalStack, clients
 from ..settings import parse_bool
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
+from .gallery import (  # re-exported: the gallery lived here
+    MAX_ITEMS,
+    Gallery,
+    GalleryConfig,
+    HttpError,
+    _status,
+    gallery_for,
+    object_url,
+    upload_key,
+)
+from .gallery import (
+    _placeholder as _placeholder,  # the page's placeholder filter (tests import it from here)
+)
 
 DEFAULT_UI_PORT = 8080
-MAX_ITEMS = 200  # the newest source objects shown; the page says how many there are
-MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
 CHUNK = 64 * 1024
 DRAIN_LIMIT = 256 * 1024 * 1024  # read (and drop) an over-limit body up to this, then close
 UPLOAD_HEADER = "X-Pixelpipe-Upload"
@@ -77,223 +76,6 @@ OBJECT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; san
 log = logging.getLogger("pixelpipe.web")
 
 
-class HttpError(Exception):
-    """An error response: status and a one-line reason."""
-
-    def __init__(self, status: HTTPStatus, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-# --------------------------------------------------------------------------------------------
-# The gallery: the buckets and the queue as the page shows them
-
-
-@dataclass(frozen=True, slots=True)
-class GalleryConfig:
-    source_bucket: str
-    processed_bucket: str
-    manifest_prefix: str = "_manifests/"
-    failure_prefix: str = "_failures/"
-    queue_url: str | None = None
-    max_upload_bytes: int = 50 * 1024 * 1024
-    faces: bool = False  # the workers' setting: faces hidden unless an upload says otherwise
-    faces_unavailable: str | None = None  # why faces cannot be hidden here, if they cannot
-
-
-@dataclass(frozen=True, slots=True)
-class Listed:
-    key: str
-    etag: str
-    size: int
-    last_modified: datetime
-
-
-class Gallery:
-    """What the page shows and does, over boto3 clients (thread-safe: boto3 clients are)."""
-
-    def __init__(self, s3: S3Client, sqs: SQSClient, config: GalleryConfig) -> None:
-        self.s3 = s3
-        self.sqs = sqs
-        self.config = config
-        self._docs: dict[str, tuple[str, dict[str, Any]]] = {}  # record key -> (eTag, doc)
-        self._lock = threading.Lock()
-
-    # --- reading ----------------------------------------------------------------------------
-
-    def _list(self, bucket: str, prefix: str = "") -> Iterator[Listed]:
-        for obj in storage.list_objects(self.s3, bucket, prefix):
-            assert obj.last_modified is not None  # a listing always has it
-            yield Listed(obj.key, obj.etag, obj.size, obj.last_modified)
-
-    def _records(self, prefix: str) -> dict[str, dict[str, Any]]:
-        """source key -> record (manifest or failure record) under ``prefix``; each record
-        is fetched once per version of it."""
-        out: dict[str, dict[str, Any]] = {}
-        for obj in self._list(self.config.processed_bucket, prefix):
-            if not obj.key.endswith(".json"):
-                continue
-            with self._lock:
-                cached = self._docs.get(obj.key)
-            if cached is None or cached[0] != obj.etag:
-                try:
-                    body = self.s3.get_object(Bucket=self.config.processed_bucket, Key=obj.key)
-                    doc = json.loads(body["Body"].read())
-                except ClientError as exc:
-                    if _status(exc) == 404:
-                        continue  # deleted since the listing
-                    raise
-                except ValueError:
-                    continue  # not JSON: not ours
-                if not isinstance(doc, dict):
-                    continue
-                cached = (obj.etag, doc)
-                with self._lock:
-                    self._docs[obj.key] = cached
-            out[obj.key[len(prefix) : -len(".json")]] = cached[1]
-        return out
-
-    def queue_counts(self) -> dict[str, int] | None:
-        if not self.config.queue_url:
-            return None
-        try:
-            counts = queue.counts(self.sqs, self.config.queue_url)
-        except (ClientError, BotoCoreError):
-            return None
-        return {"waiting": counts.waiting, "in_flight": counts.in_flight}
-
-    def state(self) -> dict[str, Any]:
-        """Every source object (newest first, at most MAX_ITEMS) with its status, variants,
-        sizes and times; the queue's counts; the upload limit."""
-        c = self.config
-        sources = [o for o in self._list(c.source_bucket) if not o.key.endswith("/")]
-        manifests = self._records(c.manifest_prefix)
-        failures = self._records(c.failure_prefix)
-        with self._lock:  # forget records of objects that are gone
-            live = {c.manifest_prefix + k + ".json" for k in manifests}
-            live |= {c.failure_prefix + k + ".json" for k in failures}
-            for stale in set(self._docs) - live:
-                del self._docs[stale]
-        queue = self.queue_counts()
-        items = [self._item(o, manifests.get(o.key), failures.get(o.key)) for o in sources]
-        # Processing: as many of the oldest waiting objects as the queue has messages in flight.
-        waiting = sorted(
-            (i for i in items if i["status"] == "queued"),
-            key=lambda i: (i["uploaded_at"], i["key"]),
-        )
-        for item in waiting[: (queue or {}).get("in_flight", 0)]:
-            item["status"] = "processing"
-        items.sort(key=lambda i: (i["uploaded_at"], i["key"]), reverse=True)
-        counts: dict[str, int] = {}
-        for item in items:
-            counts[item["status"]] = counts.get(item["status"], 0) + 1
-        return {
-            "items": items[:MAX_ITEMS],
-            "total": len(items),
-            "counts": counts,
-            "queue": queue,
-            "max_upload_bytes": c.max_upload_bytes,
-            "buckets": {"source": c.source_bucket, "processed": c.processed_bucket},
-            "faces": {"default": c.faces, "unavailable": c.faces_unavailable},
-        }
-
-    def _item(
-        self, obj: Listed, manifest: Mapping[str, Any] | None, failure: Mapping[str, Any] | None
-    ) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "key": obj.key,
-            "etag": obj.etag,
-            "bytes": obj.size,
-            "uploaded_at": obj.last_modified.isoformat(),
-            "status": "queued",
-            "url": object_url("source", obj.key, obj.etag),
-            "download": object_url("source", obj.key, obj.etag, download=True),
-            "variants": [],
-        }
-        if manifest is not None and _etag_of(manifest) == obj.etag:
-            source = manifest.get("source", {})
-            timings = manifest.get("timings_ms", {})
-            variants = []
-            for out in manifest.get("outputs", []):
-                key = out.get("key")
-                if not isinstance(key, str):
-                    continue
-                grid = out.get("grid") or [out.get("size"), out.get("size")]
-                variants.append(
-                    {
-                        "key": key,
-                        "label": str(out.get("label", "")),
-                        "size": out.get("size"),
-                        "grid": grid,
-                        "kind": out.get("kind", "full"),
-                        "bytes": out.get("bytes"),
-                        "width": out.get("width"),
-                        "height": out.get("height"),
-                        "content_type": out.get("content_type"),
-                        "url": object_url("processed", key, obj.etag),
-                        "download": object_url("processed", key, obj.etag, download=True),
-                    }
-                )
-            item.update(
-                status="done",
-                width=source.get("width"),
-                height=source.get("height"),
-                format=source.get("format"),
-                processed_at=manifest.get("processed_at"),
-                processing_ms=timings.get("total") if isinstance(timings, dict) else None,
-                upload_to_done_ms=_ms_between(obj.last_modified, manifest.get("processed_at")),
-                variants=variants,
-                placeholder=_placeholder(manifest.get("placeholder")),
-            )
-            if isinstance(manifest.get("areas"), list):  # only parts were hidden: which
-                item["areas"] = [
-                    {"box": a["box"], "source": a.get("source"), "score": a.get("score")}
-                    for a in manifest["areas"]
-                    if isinstance(a, dict) and isinstance(a.get("box"), list)
-                ]
-        elif failure is not None and _etag_of(failure) == obj.etag:
-            item.update(
-                status="failed",
-                reason=" ".join(str(failure.get("reason", "failed")).split()),
-                error_class=failure.get("error_class"),
-                processed_at=failure.get("time"),
-            )
-        return item
-
-    # --- writing ----------------------------------------------------------------------------
-
-    def upload(
-        self, name: str, body: bytes, *, faces: bool | None = None, regions: str = ""
-    ) -> dict[str, Any]:
-        """Put an upload into the source bucket; ``faces`` and ``regions`` become the
-        object's ``pixelpipe-faces`` / ``pixelpipe-regions`` metadata (what the workers
-        hide)."""
-        from ..ops import content_type_for
-
-        key = upload_key(name)
-        content_type = content_type_for(key)
-        metadata = {}
-        if faces is not None:
-            metadata[META_FACES] = "true" if faces else "false"
-        if regions:
-            metadata[META_REGIONS] = regions
-        etag = storage.upload(
-            self.s3,
-            self.config.source_bucket,
-            key,
-            body,
-            content_type=content_type,
-            metadata=metadata,
-        )
-        return {
-            "key": key,
-            "etag": etag,
-            "bytes": len(body),
-            "content_type": content_type,
-        }
-
-
 def _upload_areas(query: Mapping[str, list[str]]) -> tuple[bool | None, str]:
     """An upload's ``faces=1|0`` and ``regions=x,y,w,h;...``, checked before the body is
     read (a malformed box would otherwise fail in the worker, after the upload)."""
@@ -310,66 +92,6 @@ def _upload_areas(query: Mapping[str, list[str]]) -> tuple[bool | None, str]:
         except SettingsError as exc:
             raise HttpError(HTTPStatus.BAD_REQUEST, exc.reason) from None
     return faces, regions
-
-
-_COLOR = re.compile(r"#[0-9a-f]{6}")
-_DATA_URI = re.compile(r"data:image/(?:png|webp|gif);base64,[A-Za-z0-9+/]+={0,2}")
-
-
-def _placeholder(doc: object) -> dict[str, str] | None:
-    """The manifest's placeholder as the page uses it (a data-URI image and a colour), or
-    None: the page puts these into CSS, so nothing else gets through."""
-    if not isinstance(doc, dict):
-        return None
-    uri, color = doc.get("data_uri"), doc.get("color")
-    if not (isinstance(uri, str) and len(uri) <= 4096 and _DATA_URI.fullmatch(uri)):
-        return None
-    return {
-        "data_uri": uri,
-        "color": color if isinstance(color, str) and _COLOR.fullmatch(color) else "",
-    }
-
-
-def _etag_of(doc: Mapping[str, Any]) -> str | None:
-    source = doc.get("source")
-    return source.get("etag") if isinstance(source, dict) else None
-
-
-def _status(exc: ClientError) -> int:
-    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-
-
-def _ms_between(start: datetime, end: object) -> float | None:
-    if not isinstance(end, str):
-        return None
-    try:
-        done = datetime.fromisoformat(end.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return max(0.0, round((done - start).total_seconds() * 1000, 1))
-
-
-def object_url(bucket: str, key: str, etag: str, *, download: bool = False) -> str:
-    """The page's URL of an object: the whole key percent-encoded (slashes too, so that no
-    browser or proxy ever normalises ``..`` in it); the eTag makes a new version a new URL."""
-    query = f"?v={quote(etag, safe='')}" + ("&download=1" if download else "")
-    return f"/objects/{bucket}/{quote(key, safe='')}{query}"
-
-
-def upload_key(name: str) -> str:
-    """The source key for an uploaded file name: its base name, checked."""
-    base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
-    if not base or base in (".", ".."):
-        raise HttpError(HTTPStatus.BAD_REQUEST, f"{name!r} is not a file name")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in base):
-        raise HttpError(HTTPStatus.BAD_REQUEST, "file name contains control characters")
-    if len(base.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise HttpError(HTTPStatus.BAD_REQUEST, f"file name is over S3's {MAX_KEY_BYTES} bytes")
-    try:
-        base.encode("utf-8")
-    except UnicodeEncodeError:
-        raise HttpError(HTTPStatus.BAD_REQUEST, "file name is not valid UTF-8") from None
-    return base
 
 
 # --------------------------------------------------------------------------------------------
@@ -724,30 +446,9 @@ class WebServer:
         self.httpd.server_close()
 
 
-def gallery_for(stack: LocalStack) -> Gallery:
-    """The gallery of a started local stack; uploads limited to its engine's max bytes."""
-    from ..faces import unavailable_reason
-
-    s3, sqs = clients(stack.endpoint)
-    settings = stack.settings
-    return Gallery(
-        s3,
-        sqs,
-        GalleryConfig(
-            source_bucket=stack.source_bucket,
-            processed_bucket=stack.processed_bucket,
-            manifest_prefix=settings.manifest_prefix,
-            failure_prefix=settings.failure_prefix,
-            queue_url=stack.queue_url or None,
-            max_upload_bytes=stack.engine.max_bytes,
-            faces=stack.engine.faces,
-            faces_unavailable=unavailable_reason(),
-        ),
-    )
-
-
 __all__ = [
     "DEFAULT_UI_PORT",
+    "MAX_ITEMS",
     "Gallery",
     "GalleryConfig",
     "HttpError",

@@ -1,0 +1,105 @@
+"""The pixelation engine: image bytes in, pixelated variants out. No AWS, no files.
+
+For each grid size n the result matches the original design — resize to n x n with bilinear
+filtering, then back to the original size with nearest-neighbour — computed the cheap way:
+
+1. check the byte limit, then read only the header and check the pixel limit (all frames);
+2. decode **once**, at a reduced scale when that cannot change the result by more than one
+   level (JPEG DCT scaling via ``draft``, otherwise ``Image.reduce``);
+3. per size, resize that once-decoded image to the tiny grid (bilinear), apply the EXIF
+   orientation *to the grid*, convert it to the output's pixel mode (all cheap: the grid is
+   small), then scale it up with nearest-neighbour and encode.
+
+Metadata is dropped by default except the ICC profile (privacy is a main use); the output never
+carries a stale orientation tag because orientation has been applied to the pixels.
+
+The steps, one module each: ``header`` (open, limits from ``limits``), ``plan`` (grids, decode
+scale), ``decode``, ``grids``, ``preview`` (the placeholder's pixels), ``convert`` (output
+modes, palettes, ICC), ``metadata``, ``encode`` (Pillow's encoders with each format's own save
+behaviour from the registry, or the block writers in ``blocks``), ``parallel`` (the thread
+pool); ``whole`` and ``redact`` run them for the whole image and for hidden areas.
+Every per-format decision is the format registry's (:mod:`pixelpipe.formats`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..errors import CorruptImage, ImageError
+from ..keys import output_name
+from ..placeholder import Placeholder
+from ..resources import available_cpus, memory_budget
+from ..settings import EngineSettings, Frames, OutputMode
+from .convert import MAX_ICC_BYTES, _exact_palette
+from .header import read_header
+from .limits import MAX_FRAMES
+from .parallel import Hooks, _map
+from .plan import PARITY_MIN_SIDE, PARITY_OVERSAMPLE, GridPlan, plan_grids
+from .preview import _placeholder
+from .redact import pixelate_areas
+from .results import ENGINE_VERSION, Kind, Pixelated, SourceInfo, Unit, Variant
+from .whole import pixelate_whole
+
+
+def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
+    """Pixelate one encoded image at every size in ``settings``.
+
+    Raises an :class:`~pixelpipe.errors.ImageError` subclass with a one-line reason when the
+    input is unsupported, corrupt or over a limit, or a variant cannot be encoded.
+    """
+    settings = settings or EngineSettings()
+    t0 = time.perf_counter()
+    # Looked up here at each call, so that replacing them on this module takes effect.
+    hooks = Hooks(
+        run=_map, cpus=available_cpus, memory_budget=memory_budget, placeholder=_placeholder
+    )
+    src = read_header(data, settings)
+    if settings.hides_areas:
+        return pixelate_areas(src, data, settings, hooks, t0)
+    return pixelate_whole(src, data, settings, hooks, t0)
+
+
+def placeholder_of(data: bytes, settings: EngineSettings | None = None) -> Placeholder:
+    """Only the placeholder of one encoded image (``pixelpipe placeholder``): the same checks
+    and the same reduced decode of the first frame as :func:`pixelate` with ``settings`` --
+    so the same placeholder as its manifest -- with the tiny grid images instead of any
+    full-size variant."""
+    settings = settings or EngineSettings()
+    one: dict[str, Any] = {"frames": Frames.FIRST, "format": "png", "keep_metadata": False}
+    if not settings.hides_areas:
+        one["output"] = OutputMode.GRID
+    elif settings.block_px:  # the redacted picture's: only its most hidden variant is made
+        one["block_px"] = (max(settings.block_px),)
+    else:
+        one["sizes"] = (min(settings.sizes),)
+    quick = settings.replace(**one)
+    found = pixelate(data, quick).placeholder
+    if found is None:  # pixelate always makes one; this keeps the type honest
+        raise CorruptImage("no placeholder could be computed")
+    return found
+
+
+__all__ = [
+    "ENGINE_VERSION",
+    "MAX_FRAMES",
+    "MAX_ICC_BYTES",
+    "PARITY_MIN_SIDE",
+    "PARITY_OVERSAMPLE",
+    "GridPlan",
+    "ImageError",
+    "Kind",
+    "Pixelated",
+    "SourceInfo",
+    "Unit",
+    "Variant",
+    "_exact_palette",
+    "_map",
+    "_placeholder",
+    "available_cpus",
+    "memory_budget",
+    "output_name",
+    "pixelate",
+    "placeholder_of",
+    "plan_grids",
+]

@@ -1,0 +1,117 @@
+"""What the engine returns: the source as read, and one :class:`Variant` per output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from .. import __version__
+from ..areas import Area
+from ..keys import output_name
+from ..placeholder import Placeholder
+
+if TYPE_CHECKING:
+    from ..formats import OutputFormat
+    from .header import Source
+    from .plan import GridPlan
+
+ENGINE_VERSION = __version__
+
+Kind = Literal["full", "grid"]
+Unit = Literal["grid", "px"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What the engine learnt about the input."""
+
+    format: str  # Pillow's format name, e.g. "JPEG"
+    mode: str  # pixel mode as stored, e.g. "RGB", "P", "I;16"
+    width: int  # displayed size, after EXIF orientation
+    height: int
+    frames: int  # frames (or pages) in the file
+    orientation: int  # EXIF orientation that was applied (1 = none)
+    bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One encoded output image."""
+
+    size: int  # grid size n, or block size in pixels (see ``unit``)
+    unit: Unit
+    kind: Kind  # "full": input's size; "grid": the tiny grid image itself
+    grid: tuple[int, int]  # blocks across, blocks down
+    width: int
+    height: int
+    format: str  # pixelpipe's format name, e.g. "jpeg"
+    extension: str  # e.g. ".jpg"
+    content_type: str
+    frames: int
+    data: bytes = field(repr=False)
+
+    @property
+    def label(self) -> str:
+        """``8x8``, ``8x8-grid``, ``16px`` or ``16px-grid``: the part that names the output."""
+        base = f"{self.size}x{self.size}" if self.unit == "grid" else f"{self.size}px"
+        return base if self.kind == "full" else f"{base}-grid"
+
+    def filename(self, source_name: str) -> str:
+        """The output file name for ``source_name``: ``pixelated-8x8-cat.jpg``.
+
+        As in the original project; when the output format differs from the input's, only
+        the extension changes.
+        """
+        return f"pixelated-{self.label}-{output_name(source_name, self.format, self.extension)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pixelated:
+    """The engine's result for one input."""
+
+    source: SourceInfo
+    variants: tuple[Variant, ...]
+    decode_scale: int  # 1 = full resolution; 8 = decoded at 1/8 scale
+    timings_ms: dict[str, float]
+    engine_version: str = ENGINE_VERSION
+    placeholder: Placeholder | None = None  # of the first frame, as the variants show it
+    # What was hidden when only regions and faces were asked for (the first frame's areas,
+    # with faces found in any frame; see areas.py). Empty when the whole image is pixelated.
+    areas: tuple[Area, ...] = ()
+
+
+def variant(
+    plan: GridPlan, kind: Kind, shape: tuple[int, int], frames: int, fmt: OutputFormat, data: bytes
+) -> Variant:
+    """The variant of ``plan`` and ``kind``: ``shape`` pixels, ``frames`` frames, ``data``."""
+    return Variant(
+        size=plan.size,
+        unit=plan.unit,
+        kind=kind,
+        grid=plan.grid,
+        width=shape[0],
+        height=shape[1],
+        format=fmt.name,
+        extension=fmt.extension,
+        content_type=fmt.content_type,
+        frames=frames,
+        data=data,
+    )
+
+
+def source_info(src: Source, mode: str, width: int, height: int, size: int) -> SourceInfo:
+    """What the result says of the input ``src``: ``mode`` as stored, displayed size, bytes."""
+    return SourceInfo(
+        format=src.format,
+        mode=mode,
+        width=width,
+        height=height,
+        frames=src.n_frames,
+        orientation=src.orientation,
+        bytes=size,
+    )
+
+
+def ms(seconds: float) -> float:
+    """A duration in seconds as the milliseconds ``timings_ms`` holds."""
+    return round(seconds * 1000, 3)

@@ -1,0 +1,477 @@
+"""The manifest and the failure record: the two JSON documents pixelpipe writes per object.
+
+This module owns their format (docs/MANIFEST.md describes it field by field). The pipeline
+writes them through :meth:`Manifest.to_json` / :meth:`FailureRecord.to_json`; every reader
+(the pipeline, the web page, the demo) reads them through :meth:`Manifest.from_json` /
+:meth:`FailureRecord.from_json` and typed attributes, never by string keys.
+
+* **Versions.** A manifest carries ``manifest_version`` (:data:`MANIFEST_VERSION`, 2: 1 plus
+  ``placeholder``). A failure record carries none today: absent means 1; a future format adds
+  ``record_version``. A document whose version is newer than this code knows raises
+  :class:`NewerDocument` with one line ("manifest written by a newer pixelpipe (version 3;
+  this one reads up to 2)"): its fields may mean something this code does not know, so it is
+  never read as if it were an older one. What each reader then does is its own decision (the
+  pipeline leaves the object to a newer worker; the page does not show it).
+* **Tolerance.** Older documents (version 1) and documents missing optional fields read, with
+  ``None`` (or the field's documented default) for what is missing. What a reader cannot do
+  without (a version, the source's eTag, each output's key) or a field of the wrong type
+  raises :class:`MalformedDocument`: it is not a document this code wrote.
+* **Shape.** ``to_json`` gives the keys in the order pixelpipe has always written them, so
+  ``Manifest.from_json(doc).to_json() == doc`` (key order included) for every document
+  pixelpipe wrote. No AWS, no files, no Pillow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import PixelpipeError
+
+# 1: the first format. 2: ``placeholder``. ``areas`` (only when regions or faces were hidden)
+# came without a version change: a reader that does not know it loses nothing it relied on.
+MANIFEST_VERSION = 2
+# Failure records have no version field yet; a future format writes ``record_version``.
+FAILURE_RECORD_VERSION = 1
+
+
+class ManifestError(PixelpipeError):
+    """A manifest or failure record that this pixelpipe cannot read."""
+
+
+class MalformedDocument(ManifestError):
+    """Not a document pixelpipe wrote: not an object, a required field missing, a wrong type."""
+
+
+class NewerDocument(ManifestError):
+    """Written by a newer pixelpipe, in a format this one does not know."""
+
+    def __init__(self, what: str, version: int, known: int) -> None:
+        super().__init__(
+            f"{what} written by a newer pixelpipe (version {version}; this one reads up to {known})"
+        )
+        self.version = version
+        self.known = known
+
+
+# --------------------------------------------------------------------------------------------
+# Parts
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRecord:
+    """The source object a document is about, and (in a manifest) what the engine saw."""
+
+    bucket: str | None
+    key: str | None
+    etag: str  # without quotes
+    version_id: str | None = None
+    size: int | None = None  # bytes
+    last_modified: str | None = None  # ISO 8601, S3's LastModified
+    sequencer: str | None = None  # of the event that was processed, when it had one
+    # What the engine learnt (manifests only):
+    format: str | None = None  # Pillow's name, e.g. "JPEG"
+    mode: str | None = None  # as stored, e.g. "RGB", "P", "I;16"
+    width: int | None = None  # displayed size, after EXIF orientation
+    height: int | None = None
+    frames: int | None = None
+    orientation: int | None = None  # the EXIF orientation applied (1 = none)
+
+    def object_json(self) -> dict[str, Any]:
+        """The object's fields only (a failure record's ``source``)."""
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "etag": self.etag,
+            "version_id": self.version_id,
+            "size": self.size,
+            "last_modified": self.last_modified,
+            "sequencer": self.sequencer,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Object and image fields (a manifest's ``source``)."""
+        return {
+            **self.object_json(),
+            "format": self.format,
+            "mode": self.mode,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "orientation": self.orientation,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object, where: str = "source") -> SourceRecord:
+        d = _object(doc, where)
+        return cls(
+            bucket=_opt(d, "bucket", str, where),
+            key=_opt(d, "key", str, where),
+            etag=_req(d, "etag", str, where),
+            version_id=_opt(d, "version_id", str, where),
+            size=_opt(d, "size", int, where),
+            last_modified=_opt(d, "last_modified", str, where),
+            sequencer=_opt(d, "sequencer", str, where),
+            format=_opt(d, "format", str, where),
+            mode=_opt(d, "mode", str, where),
+            width=_opt(d, "width", int, where),
+            height=_opt(d, "height", int, where),
+            frames=_opt(d, "frames", int, where),
+            orientation=_opt(d, "orientation", int, where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutputRecord:
+    """One variant in the processed bucket."""
+
+    key: str
+    label: str = ""  # "8x8", "16px", "8x8-grid"
+    size: int | None = None  # grid size n, or block size in pixels (see ``unit``)
+    unit: str | None = None  # "grid" or "px"
+    kind: str = "full"  # "full": the source's size; "grid": the tiny grid image itself
+    grid: tuple[int, int] | None = None  # blocks across, blocks down
+    format: str | None = None  # pixelpipe's name, e.g. "jpeg"
+    content_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int | None = None
+    bytes: int | None = None
+
+    @property
+    def blocks(self) -> tuple[int | None, int | None]:
+        """Blocks across and down (``grid``; for a document without it, ``size`` twice)."""
+        return self.grid if self.grid is not None else (self.size, self.size)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "label": self.label,
+            "size": self.size,
+            "unit": self.unit,
+            "kind": self.kind,
+            "grid": None if self.grid is None else list(self.grid),
+            "format": self.format,
+            "content_type": self.content_type,
+            "width": self.width,
+            "height": self.height,
+            "frames": self.frames,
+            "bytes": self.bytes,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object, where: str) -> OutputRecord:
+        d = _object(doc, where)
+        grid = _opt(d, "grid", list, where)
+        if grid is not None:
+            if len(grid) != 2 or not all(_is(v, int) for v in grid):
+                raise MalformedDocument(f"{where}.grid is not two integers")
+            grid = (grid[0], grid[1])
+        return cls(
+            key=_req(d, "key", str, where),
+            label=_opt(d, "label", str, where) or "",
+            size=_opt(d, "size", int, where),
+            unit=_opt(d, "unit", str, where),
+            kind=_opt(d, "kind", str, where) or "full",
+            grid=grid,
+            format=_opt(d, "format", str, where),
+            content_type=_opt(d, "content_type", str, where),
+            width=_opt(d, "width", int, where),
+            height=_opt(d, "height", int, where),
+            frames=_opt(d, "frames", int, where),
+            bytes=_opt(d, "bytes", int, where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceholderRecord:
+    """The manifest's ``placeholder`` (see placeholder.py): shown before any image loads."""
+
+    blurhash: str | None = None
+    thumbhash: str | None = None  # base64
+    data_uri: str | None = None  # data:image/png;base64,..., at most 1 KiB
+    color: str | None = None  # "#rrggbb"
+    width: int | None = None  # the displayed size
+    height: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "blurhash": self.blurhash,
+            "thumbhash": self.thumbhash,
+            "data_uri": self.data_uri,
+            "color": self.color,
+            "width": self.width,
+            "height": self.height,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object, where: str = "placeholder") -> PlaceholderRecord:
+        d = _object(doc, where)
+        return cls(
+            blurhash=_opt(d, "blurhash", str, where),
+            thumbhash=_opt(d, "thumbhash", str, where),
+            data_uri=_opt(d, "data_uri", str, where),
+            color=_opt(d, "color", str, where),
+            width=_opt(d, "width", int, where),
+            height=_opt(d, "height", int, where),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AreaRecord:
+    """One hidden area (areas.py's ``Area`` as the manifest lists it)."""
+
+    box: tuple[int, int, int, int]  # x, y, width, height in displayed pixels
+    source: str  # "region" or "face"
+    score: float | None = None  # faces: the detector's confidence, 3 decimals
+    detector: str | None = None  # faces: the detector's name and version
+    frame: int | None = None  # faces in multi-frame inputs: the first frame it was found in
+
+    @classmethod
+    def of(cls, area: Any) -> AreaRecord:
+        """From an ``areas.Area`` (or anything with its attributes)."""
+        score = None if area.score is None else round(float(area.score), 3)
+        box = tuple(int(v) for v in area.box)
+        return cls((box[0], box[1], box[2], box[3]), area.source, score, area.detector, area.frame)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"box": list(self.box), "source": self.source}
+        if self.source == "face":
+            doc["score"] = self.score
+            doc["detector"] = self.detector
+            if self.frame is not None:
+                doc["frame"] = self.frame
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: object, where: str) -> AreaRecord:
+        d = _object(doc, where)
+        box = _req(d, "box", list, where)
+        if len(box) != 4 or not all(_is(v, int) for v in box):
+            raise MalformedDocument(f"{where}.box is not four integers")
+        score = _opt(d, "score", float, where)
+        return cls(
+            box=(box[0], box[1], box[2], box[3]),
+            source=_req(d, "source", str, where),
+            score=score,
+            detector=_opt(d, "detector", str, where),
+            frame=_opt(d, "frame", int, where),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The documents
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """``_manifests/{key}.json``: the variants of one version of a source object.
+
+    Written last, after every variant; its presence for the source's current eTag (and the
+    settings digest) means the object is done.
+    """
+
+    source: SourceRecord
+    outputs: tuple[OutputRecord, ...]
+    settings_digest: str | None = None
+    engine_version: str | None = None
+    processed_at: str | None = None  # ISO 8601 UTC, milliseconds, "Z"
+    placeholder: PlaceholderRecord | None = None  # None: version 1, or none could be made
+    # Present only when regions or faces were hidden (None: the whole image was pixelated).
+    areas: tuple[AreaRecord, ...] | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)  # {"engine": ..., "key_template"}
+    timings_ms: Mapping[str, float | None] = field(default_factory=dict)
+    manifest_version: int = MANIFEST_VERSION
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        return tuple(o.key for o in self.outputs)
+
+    @property
+    def total_ms(self) -> float | None:
+        """The worker's time on the object (fetch, pixelate, store): ``timings_ms.total``."""
+        return self.timings_ms.get("total")
+
+    def covers(self, etag: str, version_id: str | None, digest: str) -> bool:
+        """This manifest is about that version of the object, made with those settings."""
+        return _covers(self.source, self.settings_digest, etag, version_id, digest)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "manifest_version": self.manifest_version,
+            "engine_version": self.engine_version,
+            "settings_digest": self.settings_digest,
+            "processed_at": self.processed_at,
+            "source": self.source.to_json(),
+            "outputs": [o.to_json() for o in self.outputs],
+            "placeholder": None if self.placeholder is None else self.placeholder.to_json(),
+        }
+        if self.areas is not None:
+            doc["areas"] = [a.to_json() for a in self.areas]
+        doc["settings"] = dict(self.settings)
+        doc["timings_ms"] = dict(self.timings_ms)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: object) -> Manifest:
+        """The manifest in ``doc`` (parsed JSON). Raises :class:`NewerDocument` for a version
+        newer than :data:`MANIFEST_VERSION`, :class:`MalformedDocument` for anything that is
+        not a manifest."""
+        d = _object(doc, "manifest")
+        version = _req(d, "manifest_version", int, "manifest")
+        if version < 1:
+            raise MalformedDocument(f"manifest_version {version} is not a version")
+        if version > MANIFEST_VERSION:
+            raise NewerDocument("manifest", version, MANIFEST_VERSION)
+        outputs = _req(d, "outputs", list, "manifest")
+        areas = _opt(d, "areas", list, "manifest")
+        placeholder = d.get("placeholder")
+        timings = _opt(d, "timings_ms", dict, "manifest") or {}
+        for name, value in timings.items():
+            if value is not None and not _is(value, float):
+                raise MalformedDocument(f"manifest.timings_ms.{name} is not a number")
+        return cls(
+            manifest_version=version,
+            engine_version=_opt(d, "engine_version", str, "manifest"),
+            settings_digest=_opt(d, "settings_digest", str, "manifest"),
+            processed_at=_opt(d, "processed_at", str, "manifest"),
+            source=SourceRecord.from_json(d.get("source"), "manifest.source"),
+            outputs=tuple(
+                OutputRecord.from_json(o, f"manifest.outputs[{i}]") for i, o in enumerate(outputs)
+            ),
+            placeholder=None if placeholder is None else PlaceholderRecord.from_json(placeholder),
+            areas=None
+            if areas is None
+            else tuple(
+                AreaRecord.from_json(a, f"manifest.areas[{i}]") for i, a in enumerate(areas)
+            ),
+            settings=_opt(d, "settings", dict, "manifest") or {},
+            timings_ms=timings,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """``_failures/{key}.json``: one version of a source object failed permanently."""
+
+    source: SourceRecord  # the object's fields only
+    reason: str  # one line
+    error_class: str | None = None  # e.g. "UnsupportedImage", "AreaError"
+    time: str | None = None  # ISO 8601 UTC, milliseconds, "Z"
+    engine_version: str | None = None
+    settings_digest: str | None = None
+
+    def covers(self, etag: str, version_id: str | None, digest: str) -> bool:
+        """This record is about that version of the object, with those settings."""
+        return _covers(self.source, self.settings_digest, etag, version_id, digest)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source.object_json(),
+            "reason": self.reason,
+            "error_class": self.error_class,
+            "time": self.time,
+            "engine_version": self.engine_version,
+            "settings_digest": self.settings_digest,
+        }
+
+    @classmethod
+    def from_json(cls, doc: object) -> FailureRecord:
+        """The failure record in ``doc``. Raises :class:`NewerDocument` when it carries a
+        ``record_version`` newer than :data:`FAILURE_RECORD_VERSION`,
+        :class:`MalformedDocument` for anything that is not a failure record."""
+        d = _object(doc, "failure record")
+        version = _opt(d, "record_version", int, "failure record") or 1
+        if version > FAILURE_RECORD_VERSION:
+            raise NewerDocument("failure record", version, FAILURE_RECORD_VERSION)
+        where = "failure record"
+        return cls(
+            source=SourceRecord.from_json(d.get("source"), "failure record.source"),
+            reason=_opt(d, "reason", str, where) or "",
+            error_class=_opt(d, "error_class", str, where),
+            time=_opt(d, "time", str, where),
+            engine_version=_opt(d, "engine_version", str, where),
+            settings_digest=_opt(d, "settings_digest", str, where),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading helpers
+
+
+def _covers(
+    source: SourceRecord, doc_digest: str | None, etag: str, version_id: str | None, digest: str
+) -> bool:
+    return (
+        source.etag == etag
+        and (version_id is None or source.version_id == version_id)
+        and doc_digest == digest
+    )
+
+
+_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+
+
+def _is(value: object, kind: type) -> bool:
+    if isinstance(value, bool):
+        return False  # JSON true/false are not numbers
+    if kind is float:
+        return isinstance(value, int | float)
+    return isinstance(value, kind)
+
+
+def _object(doc: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(doc, Mapping):
+        raise MalformedDocument(f"{where} is not a JSON object")
+    return doc
+
+
+def _opt(d: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    value = d.get(name)
+    if value is None:
+        return None
+    if not _is(value, kind):
+        raise MalformedDocument(f"{where}.{name} is not {_NAMES[kind]}")
+    return value
+
+
+def _req(d: Mapping[str, Any], name: str, kind: type, where: str) -> Any:
+    if d.get(name) is None:
+        raise MalformedDocument(f"{where} has no {name}")
+    return _opt(d, name, kind, where)
+
+
+def manifest_or_none(doc: object) -> Manifest | None:
+    """``Manifest.from_json(doc)``, or None for a malformed document (counts as none).
+    :class:`NewerDocument` still raises: a newer manifest is not "no manifest"."""
+    try:
+        return Manifest.from_json(doc)
+    except MalformedDocument:
+        return None
+
+
+def failure_or_none(doc: object) -> FailureRecord | None:
+    """``FailureRecord.from_json(doc)``, or None for a malformed document; a newer one
+    raises :class:`NewerDocument`."""
+    try:
+        return FailureRecord.from_json(doc)
+    except MalformedDocument:
+        return None
+
+
+__all__ = [
+    "FAILURE_RECORD_VERSION",
+    "MANIFEST_VERSION",
+    "AreaRecord",
+    "FailureRecord",
+    "MalformedDocument",
+    "Manifest",
+    "ManifestError",
+    "NewerDocument",
+    "OutputRecord",
+    "PlaceholderRecord",
+    "SourceRecord",
+    "failure_or_none",
+    "manifest_or_none",
+]

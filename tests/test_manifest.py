@@ -1,0 +1,292 @@
+"""pixelpipe.manifest: the manifest and failure record as typed documents.
+
+Round trips on real documents the pipeline wrote to moto's S3; newer versions refused with one
+line; older and partial documents read; and what a worker does with a document written by a
+newer pixelpipe during a rolling deploy (it leaves the object alone, transiently)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from moto_stack import Stack, image_bytes, invoke
+from pixelpipe.areas import Area
+from pixelpipe.events import ObjectRef
+from pixelpipe.manifest import (
+    MANIFEST_VERSION,
+    AreaRecord,
+    FailureRecord,
+    MalformedDocument,
+    Manifest,
+    NewerDocument,
+    OutputRecord,
+    failure_or_none,
+    manifest_or_none,
+)
+from pixelpipe.pipeline import LeftForNewer, Outcome, Pipeline
+from pixelpipe.settings import EngineSettings
+from pixelpipe.storage import TransientError
+from pixelpipe.web.gallery import Gallery, GalleryConfig
+
+
+def created(stack: Stack, key: str) -> ObjectRef:
+    return ObjectRef(bucket=stack.source, key=key, kind="created")
+
+
+def stored_bytes(doc: dict[str, Any]) -> bytes:
+    """How Storage.put_json writes a document."""
+    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False).encode()
+
+
+# --- round trips on what the pipeline wrote ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "data", "metadata"),
+    [
+        ("photos/my cat+1.jpg", image_bytes("JPEG"), {}),
+        ("anim/a.gif", image_bytes("GIF"), {}),
+        ("people/a.png", image_bytes("PNG", size=(80, 60)), {"pixelpipe-regions": "20,10,40,30"}),
+    ],
+)
+def test_round_trip_of_real_manifests(
+    stack: Stack, key: str, data: bytes, metadata: dict[str, str]
+) -> None:
+    stack.upload(key, data, metadata=metadata)
+    pipe = Pipeline(stack.settings(engine=EngineSettings(sizes=(4, 8))), stack.storage())
+    assert pipe.handle(created(stack, key)).outcome is Outcome.PROCESSED
+    raw = stack.read(f"_manifests/{key}.json")
+    doc = json.loads(raw)
+    manifest = Manifest.from_json(doc)
+    assert manifest.to_json() == doc
+    assert list(manifest.to_json()) == list(doc)  # key order too
+    assert stored_bytes(manifest.to_json()) == raw  # byte for byte
+    assert manifest.manifest_version == MANIFEST_VERSION == doc["manifest_version"]
+    assert manifest.source.key == key
+    assert manifest.output_keys == tuple(o["key"] for o in doc["outputs"])
+    assert manifest.total_ms == doc["timings_ms"]["total"]
+    assert manifest.placeholder is not None
+    assert manifest.placeholder.color == doc["placeholder"]["color"]
+    if metadata:
+        assert manifest.areas == (AreaRecord(box=(20, 10, 40, 30), source="region"),)
+    else:
+        assert manifest.areas is None
+        assert "areas" not in doc
+
+
+def test_round_trip_of_a_real_failure_record(stack: Stack) -> None:
+    etag = stack.upload("docs/readme.jpg", b"# not an image\n")
+    pipe = Pipeline(stack.settings(), stack.storage())
+    assert pipe.handle(created(stack, "docs/readme.jpg")).outcome is Outcome.FAILED
+    raw = stack.read("_failures/docs/readme.jpg.json")
+    doc = json.loads(raw)
+    record = FailureRecord.from_json(doc)
+    assert record.to_json() == doc
+    assert stored_bytes(record.to_json()) == raw
+    assert record.error_class == "UnsupportedImage"
+    assert record.covers(etag, None, pipe.digest)
+    assert not record.covers(etag, None, "another digest")
+    assert not record.covers("other-etag", None, pipe.digest)
+
+
+def test_face_areas_keep_the_shape_areas_writes() -> None:
+    for area in (
+        Area((1, 2, 3, 4), "face", score=0.87654, detector="centerface 1.5.0"),
+        Area((1, 2, 3, 4), "face", score=0.5, detector="centerface 1.5.0", frame=3),
+        Area((1, 2, 3, 4), "face"),
+        Area((5, 6, 7, 8), "region"),
+    ):
+        record = AreaRecord.of(area)
+        assert record.to_json() == area.to_json()
+        assert AreaRecord.from_json(area.to_json(), "area") == record
+
+
+# --- versions ----------------------------------------------------------------------------------
+
+
+def a_manifest(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "manifest_version": 2,
+        "settings_digest": "d1",
+        "source": {"bucket": "b", "key": "k.jpg", "etag": "e1"},
+        "outputs": [{"key": "pixelated-8x8-k.jpg", "label": "8x8", "size": 8}],
+    }
+    doc.update(changes)
+    return doc
+
+
+def test_a_newer_manifest_is_refused_with_one_line() -> None:
+    doc = a_manifest(manifest_version=3, outputs="a shape this version does not know")
+    with pytest.raises(NewerDocument) as caught:
+        Manifest.from_json(doc)
+    assert str(caught.value) == (
+        "manifest written by a newer pixelpipe (version 3; this one reads up to 2)"
+    )
+    assert (caught.value.version, caught.value.known) == (3, 2)
+    with pytest.raises(NewerDocument):  # not "no manifest": the reader must decide
+        manifest_or_none(doc)
+
+
+def test_a_failure_record_with_a_newer_record_version_is_refused() -> None:
+    doc = {"source": {"etag": "e1"}, "reason": "r", "record_version": 2}
+    with pytest.raises(NewerDocument, match=r"^failure record written by a newer pixelpipe"):
+        FailureRecord.from_json(doc)
+    del doc["record_version"]  # what pixelpipe writes today: version 1, implicit
+    assert FailureRecord.from_json(doc).reason == "r"
+
+
+def test_version_1_and_missing_optional_fields_read() -> None:
+    m = Manifest.from_json(a_manifest(manifest_version=1))  # before placeholder
+    assert m.manifest_version == 1
+    assert m.placeholder is None
+    assert m.areas is None
+    assert m.engine_version is None
+    assert m.processed_at is None
+    assert m.total_ms is None
+    assert m.settings == {}
+    assert m.timings_ms == {}
+    (out,) = m.outputs
+    assert out == OutputRecord(key="pixelated-8x8-k.jpg", label="8x8", size=8)
+    assert out.kind == "full"
+    assert out.blocks == (8, 8)
+    assert m.source.width is None
+    assert m.source.version_id is None
+    assert m.covers("e1", None, "d1")
+    assert not m.covers("e1", "v2", "d1")  # a versioned bucket's version must match
+    r = FailureRecord.from_json({"source": {"etag": "e1"}})
+    assert (r.reason, r.error_class, r.settings_digest) == ("", None, None)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ([], "manifest is not a JSON object"),
+        ({"outputs": []}, "manifest has no manifest_version"),
+        (a_manifest(manifest_version="2"), "manifest.manifest_version is not an integer"),
+        (a_manifest(manifest_version=0), "manifest_version 0 is not a version"),
+        (a_manifest(source=None), "manifest.source is not a JSON object"),
+        (a_manifest(source={"key": "k"}), "manifest.source has no etag"),
+        (a_manifest(outputs=None), "manifest has no outputs"),
+        (a_manifest(outputs=[{"label": "8x8"}]), "manifest.outputs[0] has no key"),
+        (a_manifest(outputs=[{"key": "k", "bytes": True}]), "outputs[0].bytes is not an integer"),
+        (a_manifest(outputs=[{"key": "k", "grid": [8]}]), "outputs[0].grid is not two integers"),
+        (a_manifest(areas=[{"box": [1, 2, 3], "source": "face"}]), "is not four integers"),
+        (a_manifest(timings_ms={"total": "fast"}), "timings_ms.total is not a number"),
+        (a_manifest(placeholder="#000000"), "placeholder is not a JSON object"),
+    ],
+)
+def test_malformed_manifests_say_what_is_wrong(doc: Any, message: str) -> None:
+    with pytest.raises(MalformedDocument, match=message.replace("[", r"\[").replace("]", r"\]")):
+        Manifest.from_json(doc)
+    assert manifest_or_none(doc) is None
+    assert failure_or_none(["not", "a", "record"]) is None
+
+
+# --- rolling deploy: a document written by a newer pixelpipe ----------------------------------
+
+
+def newer(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as a future pixelpipe might write it: version 3, a field this one lacks."""
+    return {**doc, "manifest_version": 3, "outputs_v3": [{"key": "somewhere/else.avif"}]}
+
+
+def put_doc(stack: Stack, key: str, doc: dict[str, Any]) -> None:
+    stack.s3.put_object(
+        Bucket=stack.processed,
+        Key=key,
+        Body=stored_bytes(doc),
+        ContentType="application/json",
+        Metadata={"pixelpipe-output": "manifest"},
+    )
+
+
+def test_a_newer_manifest_is_left_to_a_newer_worker(stack: Stack) -> None:
+    """An older worker neither redoes nor replaces, nor deletes, what a newer one wrote: it
+    fails the object transiently (the message comes back for a newer worker), also for a new
+    version of the object and for its deletion."""
+    stack.upload("r/cat.jpg", image_bytes("JPEG", seed=1))
+    pipe = Pipeline(stack.settings(), stack.storage())
+    assert pipe.handle(created(stack, "r/cat.jpg")).outcome is Outcome.PROCESSED
+    put_doc(stack, "_manifests/r/cat.jpg.json", newer(stack.read_json("_manifests/r/cat.jpg.json")))
+    before = stack.snapshot(stack.processed)
+
+    storage = stack.storage()
+    old = Pipeline(stack.settings(), storage)
+    with pytest.raises(LeftForNewer) as caught:
+        old.handle(created(stack, "r/cat.jpg"))
+    assert isinstance(caught.value, TransientError)  # retried, never a failure record
+    assert str(caught.value) == (
+        f"s3://{stack.processed}/_manifests/r/cat.jpg.json: manifest written by a newer "
+        "pixelpipe (version 3; this one reads up to 2); left for a newer pixelpipe worker, "
+        "retried later"
+    )
+    with pytest.raises(LeftForNewer):
+        old.state_of(stack.source, "r/cat.jpg")  # backfill's dry run: an error for this key
+
+    stack.upload("r/cat.jpg", image_bytes("JPEG", seed=2))  # a new version
+    with pytest.raises(LeftForNewer):
+        old.handle(created(stack, "r/cat.jpg"))
+    stack.delete("r/cat.jpg")
+    with pytest.raises(LeftForNewer):
+        old.handle(ObjectRef(bucket=stack.source, key="r/cat.jpg", kind="removed"))
+    assert storage.count("put") == 0
+    assert storage.count("delete") == 0
+    assert stack.snapshot(stack.processed) == before
+
+
+def test_a_newer_failure_record_is_left_to_a_newer_worker(stack: Stack) -> None:
+    etag = stack.upload("f.jpg", b"not an image")
+    pipe = Pipeline(stack.settings(), stack.storage())
+    assert pipe.handle(created(stack, "f.jpg")).outcome is Outcome.FAILED
+    record = {**stack.read_json("_failures/f.jpg.json"), "record_version": 2}
+    put_doc(stack, "_failures/f.jpg.json", record)
+    with pytest.raises(LeftForNewer, match="failure record written by a newer pixelpipe"):
+        pipe.handle(created(stack, "f.jpg"))
+    assert stack.read_json("_failures/f.jpg.json") == record
+    assert stack.objects() == {"_failures/f.jpg.json"}
+    assert etag
+
+
+def test_the_lambda_returns_a_newer_manifest_s_message_for_retry(
+    stack: Stack, handler_env: pytest.MonkeyPatch
+) -> None:
+    _, message = stack.upload_and_receive("l.jpg", image_bytes("JPEG"))
+    assert invoke(stack.sqs_event(message)) == {"batchItemFailures": []}
+    put_doc(stack, "_manifests/l.jpg.json", newer(stack.read_json("_manifests/l.jpg.json")))
+    _, other = stack.upload_and_receive("other.jpg", image_bytes("JPEG", seed=4))
+    response = invoke(stack.sqs_event(message, other))  # (a batch of only failures raises)
+    assert response == {"batchItemFailures": [{"itemIdentifier": message["MessageId"]}]}
+    assert stack.read_json("_manifests/l.jpg.json")["manifest_version"] == 3
+
+
+def test_a_malformed_manifest_counts_as_none_and_is_replaced(stack: Stack) -> None:
+    stack.upload("m.jpg", image_bytes("JPEG"))
+    put_doc(stack, "_manifests/m.jpg.json", {"manifest_version": 2, "outputs": "?"})
+    result = Pipeline(stack.settings(), stack.storage()).handle(created(stack, "m.jpg"))
+    assert result.outcome is Outcome.PROCESSED
+    assert Manifest.from_json(stack.read_json("_manifests/m.jpg.json")).source.key == "m.jpg"
+
+
+def test_a_malformed_manifest_goes_when_the_object_fails(stack: Stack) -> None:
+    stack.upload("n.jpg", b"not an image")
+    put_doc(stack, "_manifests/n.jpg.json", {"manifest_version": 2, "source": {}})
+    result = Pipeline(stack.settings(), stack.storage()).handle(created(stack, "n.jpg"))
+    assert result.outcome is Outcome.FAILED
+    assert stack.objects() == {"_failures/n.jpg.json"}
+
+
+def test_the_page_does_not_show_a_record_it_cannot_read(stack: Stack) -> None:
+    gallery = Gallery(stack.s3, stack.sqs, GalleryConfig(stack.source, stack.processed))
+    for key in ("new.jpg", "bad.jpg", "ok.jpg"):
+        stack.upload(key, image_bytes("JPEG"))
+        Pipeline(stack.settings(), stack.storage()).handle(created(stack, key))
+    put_doc(stack, "_manifests/new.jpg.json", newer(stack.read_json("_manifests/new.jpg.json")))
+    put_doc(stack, "_manifests/bad.jpg.json", {"manifest_version": 2})
+    by_key = {i["key"]: i for i in gallery.state()["items"]}
+    assert by_key["ok.jpg"]["status"] == "done"
+    assert by_key["new.jpg"]["status"] == "queued"
+    assert by_key["new.jpg"]["variants"] == []
+    assert by_key["bad.jpg"]["status"] == "queued"
+    assert gallery.state()["counts"] == {"done": 1, "queued": 2}  # again, from the cache
