@@ -12,12 +12,12 @@ import logging
 import os
 import signal
 import socket
-import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from .settings import EngineSettings, Settings
+from .shutdown import stop_event
 
 if TYPE_CHECKING:
     import multiprocessing.process  # at run time only when workers start: start-up time
@@ -228,13 +228,7 @@ def run_worker_process(
         level=logging.INFO, format=f"worker-{index} %(levelname)s %(message)s", force=True
     )
     logging.getLogger("botocore").setLevel(logging.WARNING)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = stop_event()
     _, sqs = clients(settings.endpoint_url or "")
     pipe = Pipeline(settings, Storage(settings.endpoint_url))
     Worker(pipe, sqs, queue_url, concurrency=concurrency, wait_seconds=wait_seconds).run(stop)

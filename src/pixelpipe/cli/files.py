@@ -1,0 +1,159 @@
+"""The file commands: ``pixelpipe pixelate`` and ``pixelpipe placeholder``. The work is
+``pixelpipe.files``'; here are the flags, the progress bar and the lines printed."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ..files import FileResult, Inputs, collect_inputs, expand_inputs
+from ..settings import EngineSettings
+from .options import build_settings, jobs_option, make_out_dir, settings_options
+from .output import EXIT_OK, EXIT_REJECTED, console, one_line, plural, say
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@click.command("pixelate")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, writable=True),
+    help="Output directory (created if missing).",
+)
+@settings_options
+@jobs_option("Files processed in parallel.")
+@click.option(
+    "-r",
+    "--recursive",
+    is_flag=True,
+    help="Read sub-folders too; their outputs go to the same sub-folders under OUT.",
+)
+def pixelate_cmd(
+    inputs: tuple[str, ...], out_dir: str, jobs: int, recursive: bool, **flags: Any
+) -> None:
+    """Pixelate INPUT files (or folders of them) into OUT.
+
+    Writes OUT/pixelated-{n}x{n}-{filename} for every size n. Carries on past bad files;
+    exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
+    Files in folders named like pixelpipe's outputs (pixelated-8x8-...) are skipped.
+    """
+
+    settings = build_settings(**flags)
+    found = collect_inputs(inputs, recursive=recursive, skip_outputs=True, exclude=out_dir)
+    err = console(stderr=True)
+    _report_skipped(found, err)
+    make_out_dir(out_dir)
+    t0 = time.perf_counter()
+    results = run_batch(found.files, out_dir, settings, jobs, err)
+    ok = [r for r in results if r.ok]
+    rejected = len(results) - len(ok)
+    outputs = sum(len(r.outputs) for r in ok)
+    say(
+        err,
+        f"{plural(outputs, 'variant')} of {plural(len(ok), 'image')} written to {out_dir} "
+        f"in {time.perf_counter() - t0:.1f} s" + (f"; {rejected} rejected" if rejected else ""),
+    )
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)
+
+
+def _report_skipped(found: Inputs, err: Console) -> None:
+    """What the folders held that is not pixelated; a usage error when that is everything."""
+    if found.skipped_dirs:
+        n = plural(found.skipped_dirs, "sub-folder")
+        say(err, f"{n} not read (pass -r/--recursive)")
+    if found.skipped_outputs:
+        say(err, f"{plural(found.skipped_outputs, 'file')} skipped: pixelpipe's own outputs")
+    if not found.files:
+        if found.skipped_dirs:
+            why = "the folders given hold only sub-folders; pass -r/--recursive to read them"
+        elif found.skipped_outputs:
+            why = "the folders given hold only pixelpipe's own outputs"
+        else:
+            why = "the folders given are empty"
+        raise click.UsageError(f"no input files: {why}")
+
+
+def run_batch(
+    files: list[tuple[str, str]],
+    out_dir: str,
+    settings: EngineSettings,
+    jobs: int,
+    console: Console,
+) -> list[FileResult]:
+    """``pixelpipe.files``' batch with a progress bar on a terminal, and one line on
+    ``console`` per rejected file (``PATH: reason``) or hidden area, as each finishes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..files import plan_batch
+
+    batch = plan_batch(files, out_dir, settings)
+
+    def report(r: FileResult) -> None:
+        line = f"{r.path}: {r.hidden} hidden" if r.hidden else ""
+        if not r.ok:
+            line = f"{r.path}: {one_line(r.reason)}"  # one line, whatever was raised
+        if line:
+            say(console, line)
+
+    for _, refused in sorted(batch.refused.items()):
+        report(refused)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=len(batch.todo) < 2 or not console.is_terminal,
+    )
+    with progress:
+        task = progress.add_task("pixelating", total=len(batch.todo))
+
+        def on_result(r: FileResult) -> None:
+            report(r)
+            progress.advance(task)
+
+        return batch.run(jobs, on_result)
+
+
+@click.command("placeholder")
+@click.argument("inputs", nargs=-1, required=True, metavar="FILE...")
+@click.option("--max-bytes", metavar="SIZE", help="Input size limit.  [default: 50MiB]")
+@click.option("--max-pixels", metavar="N", help="Pixel limit.  [default: 100M]")
+@jobs_option("Files read in parallel.")
+def placeholder_cmd(
+    inputs: tuple[str, ...], max_bytes: str | None, max_pixels: str | None, jobs: int
+) -> None:
+    """Print the placeholder of each FILE (or of the files in a directory) as one JSON line:
+
+    \b
+    {"file", "blurhash", "thumbhash", "data_uri", "color", "width", "height"}
+
+    the same fields as the manifest's "placeholder", in the order given. Carries on past bad
+    files; exits 1 if any was rejected, with one 'PATH: reason' line each on stderr.
+    """
+    from ..files import placeholders
+
+    settings = EngineSettings.from_env(
+        prefixed_only=True, max_bytes=max_bytes, max_pixels=max_pixels, threads=1
+    )
+    files = expand_inputs(inputs)
+    if not files:
+        raise click.UsageError("no input files (the directories given are empty)")
+    rejected = 0
+    for path, out in placeholders(files, settings, jobs):
+        if isinstance(out, str):
+            rejected += 1
+            click.echo(f"{path}: {one_line(out)}", err=True)
+        else:
+            click.echo(json.dumps(out, separators=(", ", ": ")))
+    sys.exit(EXIT_REJECTED if rejected else EXIT_OK)

@@ -1,0 +1,354 @@
+"""Local files in, local files out: the batch runner behind ``pixelpipe pixelate`` and
+``pixelpipe placeholder``, an adapter over the engine like the queue worker.
+
+No click, no Rich: a library user can call it too::
+
+    from pixelpipe.files import collect_inputs, run_batch
+    results = run_batch(collect_inputs(["shots/"], recursive=True).files, "out", settings)
+
+What it owns: reading inputs safely (regular files only, the byte limit before reading),
+folders (non-hidden files, sorted; ``recursive`` mirrors sub-folders; pixelpipe's own outputs
+skipped), refusing two inputs whose outputs would overwrite each other, a process pool that
+shares the CPUs, and atomic writes with the mode of any new file (``0666 & ~umask``).
+Failures never raise: each input gets a result with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import repeat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import ImageError, byte_limit_reason
+from .resources import available_cpus
+from .settings import EngineSettings
+
+if TYPE_CHECKING:
+    from .areas import Area
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    """What happened to one input file."""
+
+    path: str
+    ok: bool
+    reason: str = ""
+    width: int = 0
+    height: int = 0
+    frames: int = 1
+    outputs: tuple[str, ...] = field(default_factory=tuple)
+    ms: float = 0.0
+    hidden: str = ""  # with --region/--faces: what was hidden, e.g. "2 faces, 1 region"
+
+
+class _Rejected(Exception):
+    """An input refused before the engine saw it; ``args[0]`` is the reason."""
+
+
+def _read_input(path: str, max_bytes: int, directory: str) -> bytes:
+    """The file's bytes, or ``_Rejected`` with the reason (``directory`` for a folder)."""
+    try:
+        st = os.stat(path)
+        if stat.S_ISDIR(st.st_mode):
+            raise _Rejected(directory)
+        if not stat.S_ISREG(st.st_mode):  # a FIFO or device would block or never end
+            raise _Rejected("not a regular file")
+        if st.st_size > max_bytes:
+            # The engine's message, without reading the file.
+            raise _Rejected(byte_limit_reason(st.st_size, max_bytes))
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise _Rejected("no such file") from None
+    except OSError as exc:
+        raise _Rejected(f"cannot read: {exc.strerror or exc}") from None
+
+
+def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResult:
+    """Pixelate one file into ``out_dir`` (created if missing). Never raises: failures come
+    back as a reason."""
+    from .engine import pixelate
+
+    t0 = time.perf_counter()
+    try:
+        data = _read_input(path, settings.max_bytes, "is a directory that cannot be listed")
+        result = pixelate(data, settings)
+        name = Path(path).name
+        Path(out_dir).mkdir(parents=True, exist_ok=True)  # a mirrored sub-folder (-r)
+        written = []
+        for variant in result.variants:
+            target = Path(out_dir) / variant.filename(name)
+            write_atomically(target, variant.data)
+            written.append(str(target))
+        return FileResult(
+            path,
+            True,
+            width=result.source.width,
+            height=result.source.height,
+            frames=result.source.frames,
+            outputs=tuple(written),
+            ms=(time.perf_counter() - t0) * 1000,
+            hidden=hidden_summary(result.areas) if settings.hides_areas else "",
+        )
+    except _Rejected as exc:
+        return FileResult(path, False, str(exc))
+    except ImageError as exc:
+        return FileResult(path, False, exc.reason)
+    except OSError as exc:
+        return FileResult(path, False, f"cannot write output: {exc.strerror or exc}")
+    except Exception as exc:  # a bug: still one line, and the batch goes on
+        return FileResult(path, False, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def placeholder_file(path: str, settings: EngineSettings) -> dict[str, object] | str:
+    """One file's placeholder as ``{"file": path, ...}``, or the reason it has none."""
+    try:
+        data = _read_input(path, settings.max_bytes, "is a directory")
+        from .engine import placeholder_of
+
+        return {"file": path, **placeholder_of(data, settings).as_dict()}
+    except _Rejected as exc:
+        return str(exc)
+    except ImageError as exc:
+        return exc.reason
+    except Exception as exc:  # a bug: still one line, and the batch goes on
+        return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def placeholders(
+    files: Sequence[str], settings: EngineSettings, jobs: int = 1
+) -> Iterator[tuple[str, dict[str, object] | str]]:
+    """``(path, placeholder or reason)`` for each file, in order, ``jobs`` processes at once."""
+    if jobs <= 1 or len(files) <= 1:
+        yield from zip(files, map(placeholder_file, files, repeat(settings)), strict=True)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
+        yield from zip(files, pool.map(placeholder_file, files, repeat(settings)), strict=True)
+
+
+def hidden_summary(areas: Sequence[Area]) -> str:
+    """``2 faces, 1 region`` (``no face found`` when faces were looked for in vain)."""
+    faces = sum(a.source == "face" for a in areas)
+    regions = len(areas) - faces
+    parts = [f"{faces} face{'s' * (faces != 1)}"] if faces or not regions else []
+    if regions:
+        parts.append(f"{regions} region{'s' * (regions != 1)}")
+    return ", ".join(parts)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: once, at import
+    os.umask(mask)
+    return mask
+
+
+NEW_FILE_MODE = 0o666 & ~_umask()
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Write via a temporary file and rename: a reader never sees half an image.
+
+    The file gets the mode any program's new file gets (``0666 & ~umask``), or the mode of
+    the file it replaces, not mkstemp's private 0600."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        mode = NEW_FILE_MODE
+    fd, tmp = tempfile.mkstemp(prefix=".pixelpipe-", dir=target.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# pixelpipe's own output names (``pixelated-8x8-cat.jpg``, ``pixelated-16px-grid-cat.png``):
+# a folder holding earlier outputs is not pixelated again.
+_OUTPUT_NAME = re.compile(r"pixelated-\d+(?:x\d+|px)(?:-grid)?-.")
+
+
+def is_own_output(name: str) -> bool:
+    return _OUTPUT_NAME.match(name) is not None
+
+
+@dataclass
+class Inputs:
+    """The files a command line names, each with the sub-folder its outputs go to."""
+
+    files: list[tuple[str, str]] = field(default_factory=list)  # (path, relative out dir)
+    skipped_dirs: int = 0  # sub-folders not read (no --recursive)
+    skipped_outputs: int = 0  # pixelpipe's own outputs found in the folders
+
+    @property
+    def paths(self) -> list[str]:
+        return [path for path, _ in self.files]
+
+
+def collect_inputs(
+    inputs: Iterable[str],
+    *,
+    recursive: bool = False,
+    skip_outputs: bool = False,
+    exclude: str | None = None,
+) -> Inputs:
+    """Files as given; directories replaced by their (non-hidden) files, sorted.
+
+    ``recursive`` reads sub-folders too (outputs mirror them); otherwise they are counted
+    in ``skipped_dirs``. ``skip_outputs`` leaves out files named like pixelpipe's outputs
+    (counted); ``exclude`` is a folder never read (the output folder, when it is inside an
+    input folder). A directory that cannot be listed stays in the list as itself, so that
+    it is reported like any other unreadable input and the rest of the batch goes on.
+    """
+    found = Inputs()
+    excluded = os.path.realpath(exclude) if exclude else None
+
+    def walk(folder: Path, rel: str) -> None:
+        try:
+            children = sorted(folder.iterdir())
+        except OSError:
+            found.files.append((str(folder), rel))
+            return
+        for child in children:
+            if child.name.startswith("."):
+                continue
+            if child.is_dir():
+                if excluded is not None and os.path.realpath(child) == excluded:
+                    continue
+                if recursive and not child.is_symlink():  # no symlink loops
+                    walk(child, os.path.join(rel, child.name))
+                else:
+                    found.skipped_dirs += 1
+            elif child.is_file():
+                if skip_outputs and is_own_output(child.name):
+                    found.skipped_outputs += 1
+                else:
+                    found.files.append((str(child), rel))
+
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            walk(p, "")
+        else:
+            found.files.append((item, ""))
+    return found
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Files as given; directories replaced by their (non-hidden) files, one level deep."""
+    return collect_inputs(inputs).paths
+
+
+@dataclass
+class Batch:
+    """Files to pixelate into one folder: those refused up front (their outputs would
+    overwrite another input's) and the rest, each with the folder its outputs go to."""
+
+    settings: EngineSettings
+    refused: dict[int, FileResult] = field(default_factory=dict)  # by input position
+    todo: list[tuple[int, str, str]] = field(default_factory=list)  # (position, path, out dir)
+
+    def run(
+        self, jobs: int = 1, on_result: Callable[[FileResult], None] | None = None
+    ) -> list[FileResult]:
+        """Process ``todo`` with ``jobs`` processes, calling ``on_result`` as each finishes;
+        every result (refused ones too), in input order."""
+        results = dict(self.refused)
+        for i, r in _run(self.todo, self.settings, jobs):
+            results[i] = r
+            if on_result is not None:
+                on_result(r)
+        return [results[i] for i in sorted(results)]
+
+
+def plan_batch(
+    files: Sequence[str | tuple[str, str]], out_dir: str, settings: EngineSettings
+) -> Batch:
+    """A ``Batch`` of ``files``; a file may come with the sub-folder of ``out_dir`` its
+    outputs go to (``collect_inputs(..., recursive=True)``)."""
+    from .formats import BY_NAME
+    from .keys import output_name
+
+    batch = Batch(settings)
+    seen: dict[tuple[str, str], str] = {}
+    fmt = None if settings.format == "source" else BY_NAME[settings.format]
+    for i, item in enumerate(files):
+        path, rel = (item, "") if isinstance(item, str) else item
+        # Outputs are named after the file name (its extension replaced by --format's): two
+        # inputs giving one output name in one folder would overwrite each other.
+        # Case-folded, for the file systems that fold case.
+        name = Path(path).name
+        out = output_name(name, fmt.name, fmt.extension) if fmt else name
+        key = (os.path.normcase(rel).casefold(), out.casefold())
+        if key in seen:
+            why = f"output names would be the same as {seen[key]}'s; outputs would overwrite"
+            batch.refused[i] = FileResult(path, False, why)
+            continue
+        seen[key] = path
+        batch.todo.append((i, path, os.path.join(out_dir, rel) if rel else out_dir))
+    return batch
+
+
+def run_batch(
+    files: Sequence[str | tuple[str, str]],
+    out_dir: str,
+    settings: EngineSettings,
+    jobs: int = 1,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Pixelate ``files`` into ``out_dir`` with ``jobs`` processes: ``plan_batch`` then
+    ``Batch.run``. ``on_result`` sees the processed files' results as they finish."""
+    return plan_batch(files, out_dir, settings).run(jobs, on_result)
+
+
+def _run(
+    todo: Sequence[tuple[int, str, str]], settings: EngineSettings, jobs: int
+) -> Iterator[tuple[int, FileResult]]:
+    """``(position, result)`` as each file finishes: in this process, or in a pool."""
+    if jobs <= 1 or len(todo) <= 1:
+        for i, path, target in todo:
+            yield i, process_file(path, target, settings)
+        return
+    from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+
+    processes = min(jobs, len(todo))
+    if settings.threads == 0:  # share the CPUs between the processes
+        settings = settings.replace(threads=max(1, available_cpus() // processes))
+    with ProcessPoolExecutor(max_workers=processes) as pool:
+        futures: dict[Future[FileResult], tuple[int, str]] = {
+            pool.submit(process_file, path, target, settings): (i, path) for i, path, target in todo
+        }
+        for fut in as_completed(futures):
+            i, path = futures[fut]
+            try:
+                r = fut.result()
+            except Exception as exc:  # the worker process died
+                r = FileResult(path, False, f"internal error: worker failed: {exc}")
+            yield i, r
+
+
+__all__: list[str] = [
+    "Batch",
+    "FileResult",
+    "Inputs",
+    "collect_inputs",
+    "expand_inputs",
+    "is_own_output",
+    "placeholder_file",
+    "placeholders",
+    "plan_batch",
+    "process_file",
+    "run_batch",
+    "write_atomically",
+]
