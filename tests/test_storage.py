@@ -269,3 +269,20 @@ def test_client_is_cached_per_endpoint_with_standard_retries(stack: Stack) -> No
     assert a.meta.endpoint_url == stack.endpoint
     assert a.meta.config.retries["mode"] == "standard"
     assert Storage(stack.endpoint).s3 is a
+
+
+def test_list_objects_pages_past_1000_keys(stack: Stack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    s3 = new_client("s3", stack.endpoint, max_pool_connections=16)
+    keys = [f"many/{i:05d}" for i in range(1003)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=stack.processed, Key=k, Body=b"x"), keys))
+    s3.put_object(Bucket=stack.processed, Key="other/one", Body=b"yy")
+    listed = list(st.list_objects(s3, stack.processed, "many/"))
+    assert [o.key for o in listed] == keys
+    assert {o.size for o in listed} == {1}
+    assert all(o.etag and '"' not in o.etag and o.last_modified for o in listed)
+    assert st.count_objects(s3, stack.processed, "many/") == 1003
+    assert st.count_objects(s3, stack.processed) == 1004
+    assert [o.key for o in Storage(s3=s3).list(stack.processed, "other/")] == ["other/one"]

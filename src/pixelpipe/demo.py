@@ -10,18 +10,22 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__
+from . import __version__, queue
 from .contact import SheetRow, render_sheet
 from .keys import failure_key, local_path, manifest_key
 from .local import LocalStack, clients
 from .manifest import FailureRecord, Manifest
 from .settings import EngineSettings
+from .storage import list_objects, upload
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 
 @dataclass
@@ -61,7 +65,7 @@ def run_demo(
         items = [Item(path=p, key=p.name) for p in files]
         for item in items:
             item.uploaded = time.perf_counter()
-            s3.put_object(Bucket=stack.source_bucket, Key=item.key, Body=item.path.read_bytes())
+            upload(s3, stack.source_bucket, item.key, item.path.read_bytes())
         _wait(items, s3, settings.processed_bucket, settings, deadline, console)
         for item in items:
             if item.manifest:
@@ -81,14 +85,13 @@ def run_demo(
     return all(item.manifest is not None for item in items)
 
 
-def _wait_for_workers(sqs: Any, queue_url: str, timeout: float = 30.0) -> None:
+def _wait_for_workers(sqs: SQSClient, queue_url: str, timeout: float = 30.0) -> None:
     """S3 put a test event on the queue when the notification was configured; once a worker
     has taken and deleted it, workers are up, and upload-to-done times measure processing."""
     end = time.perf_counter() + timeout
-    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
     while time.perf_counter() < end:
-        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=names)["Attributes"]
-        if all(attrs.get(n) == "0" for n in names):
+        counts = queue.counts(sqs, queue_url)
+        if counts.waiting == counts.in_flight == 0:
             return
         time.sleep(0.1)
 
@@ -114,8 +117,7 @@ def _wait(
     ) as progress:
         task = progress.add_task("processing", total=len(items))
         while pending and time.perf_counter() < end:
-            listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-            present = {o["Key"] for o in listed}
+            present = {o.key for o in list_objects(s3, bucket)}
             for key, item in list(pending.items()):
                 mkey = manifest_key(settings.manifest_prefix, key)
                 fkey = failure_key(settings.failure_prefix, key)

@@ -22,6 +22,9 @@ from .shutdown import stop_event
 if TYPE_CHECKING:
     import multiprocessing.process  # at run time only when workers start: start-up time
 
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9700
 SOURCE_BUCKET = "source"
@@ -45,18 +48,13 @@ def ensure_credentials() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
 
 
-def clients(endpoint: str) -> tuple[Any, Any]:
-    """(s3, sqs) clients for ``endpoint``, path-style, few retries (it is local)."""
-    import boto3  # here, not at import: `pixelpipe pixelate` never loads boto3
-    from botocore.config import Config
+def clients(endpoint: str) -> tuple[S3Client, SQSClient]:
+    """(s3, sqs) clients for the stack at ``endpoint`` (its region; dummy credentials unless
+    the environment has some), from :mod:`pixelpipe.clients`."""
+    from .clients import s3_client, sqs_client  # here: `pixelpipe pixelate` never loads boto3
 
     ensure_credentials()
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 3}, s3={"addressing_style": "path"}
-    )
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION, config=config)
-    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name=REGION, config=config)
-    return s3, sqs
+    return s3_client(endpoint, REGION), sqs_client(endpoint, REGION)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -118,17 +116,20 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
+        from . import queue, storage
+
         s3, sqs = clients(self.endpoint)
-        self.dlq_url = sqs.create_queue(QueueName=DLQ_NAME)["QueueUrl"]
-        dlq_arn = _arn(sqs, self.dlq_url)
+        self.dlq_url = queue.create(sqs, DLQ_NAME)
+        dlq_arn = queue.arn(sqs, self.dlq_url)
         redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
-        self.queue_url = sqs.create_queue(
-            QueueName=QUEUE_NAME,
-            Attributes={
+        self.queue_url = queue.create(
+            sqs,
+            QUEUE_NAME,
+            {
                 "VisibilityTimeout": str(self.visibility_timeout),
                 "RedrivePolicy": json.dumps(redrive),
             },
-        )["QueueUrl"]
+        )
         # The queues first, then the buckets (the processed one before the source, so the
         # source bucket's existence means the stack is ready to store outputs), then the
         # notification. A client can put an object as soon as the source bucket exists,
@@ -136,50 +137,42 @@ class LocalStack:
         # wired, every object already there gets one (the pipeline skips what is done).
         self._create_bucket(s3, self.processed_bucket)
         self._create_bucket(s3, self.source_bucket)
-        s3.put_bucket_notification_configuration(
-            Bucket=self.source_bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": _arn(sqs, self.queue_url),
-                        "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
-                    }
-                ]
-            },
-        )
+        storage.notify_queue(s3, self.source_bucket, queue.arn(sqs, self.queue_url))
         self.enqueue_existing(s3, sqs)
         return self
 
-    def _create_bucket(self, s3: Any, bucket: str) -> None:
-        s3.create_bucket(Bucket=bucket)
+    def _create_bucket(self, s3: S3Client, bucket: str) -> None:
+        from .storage import create_bucket
 
-    def enqueue_existing(self, s3: Any, sqs: Any) -> int:
+        create_bucket(s3, bucket)
+
+    def enqueue_existing(self, s3: S3Client, sqs: SQSClient) -> int:
         """An S3 event message for every object in the source bucket; how many were sent."""
+        from .queue import send
+        from .storage import list_objects
+
         sent = 0
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.source_bucket):
-            for obj in page.get("Contents", []):
-                record = {
-                    "eventVersion": "2.1",
-                    "eventSource": "aws:s3",
-                    "awsRegion": REGION,
-                    "eventName": "ObjectCreated:Put",
-                    "s3": {
-                        "s3SchemaVersion": "1.0",
-                        "bucket": {
-                            "name": self.source_bucket,
-                            "arn": f"arn:aws:s3:::{self.source_bucket}",
-                        },
-                        "object": {
-                            "key": quote_plus(obj["Key"], safe=""),
-                            "size": obj["Size"],
-                            "eTag": str(obj["ETag"]).strip('"'),
-                        },
+        for obj in list_objects(s3, self.source_bucket):
+            record = {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {
+                        "name": self.source_bucket,
+                        "arn": f"arn:aws:s3:::{self.source_bucket}",
                     },
-                }
-                sqs.send_message(
-                    QueueUrl=self.queue_url, MessageBody=json.dumps({"Records": [record]})
-                )
-                sent += 1
+                    "object": {
+                        "key": quote_plus(obj.key, safe=""),
+                        "size": obj.size,
+                        "eTag": obj.etag,
+                    },
+                },
+            }
+            send(sqs, self.queue_url, json.dumps({"Records": [record]}))
+            sent += 1
         return sent
 
     def start_workers(self, count: int, *, concurrency: int = 1, wait_seconds: int = 2) -> None:
@@ -221,11 +214,6 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _arn(sqs: Any, queue_url: str) -> str:
-    attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-    return str(attrs["Attributes"]["QueueArn"])
 
 
 def run_worker_process(

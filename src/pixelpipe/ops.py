@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from . import queue, storage
 from .errors import SettingsError
 from .events import EventError, ObjectRef, parse_message_body
 from .local import DLQ_NAME, QUEUE_NAME
 from .pipeline import Pipeline
 from .settings import Settings
-from .storage import TransientError
+from .storage import TransientError, count_objects
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -47,10 +48,9 @@ if TYPE_CHECKING:
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
-SQS_BATCH = 10  # ReceiveMessage / ChangeMessageVisibilityBatch maximum
+SQS_BATCH = queue.BATCH  # ReceiveMessage / ChangeMessageVisibilityBatch maximum
 PEEK_HIDE_SECONDS = 30  # dlq_list hides what it has seen while it pages, then shows it again
 REDRIVE_HIDE_SECONDS = 60  # a batch being moved is hidden from other consumers meanwhile
-_MISSING_QUEUE_CODES = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
 
 # Backfill outcomes besides the pipeline's (pixelpipe.pipeline.Outcome values) and the dry
 # run's states (Pipeline.state_of: pending, done, failed, skipped, gone).
@@ -131,14 +131,14 @@ def _upload_one(
     content_type = content_type_for(path.name)
     try:
         with path.open("rb") as body:
-            r = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+            etag = storage.upload(s3, bucket, key, body, content_type=content_type)
     except OSError as exc:
         return refused(f"cannot read: {_os_reason(exc)}", info.st_size)
     return UploadResult(
         path=path,
         key=key,
         ok=True,
-        etag=str(r.get("ETag", "")).strip('"'),
+        etag=etag,
         content_type=content_type,
         size=info.st_size,
     )
@@ -175,38 +175,15 @@ def status(
     failure_prefix: str,
 ) -> Status:
     """Message counts of the queue and the DLQ; manifests and failure records counted."""
-    waiting, in_flight, delayed = _queue_counts(sqs, queue_url)
-    dlq = None if dlq_url is None else sum(_queue_counts(sqs, dlq_url))
+    main = queue.counts(sqs, queue_url)
     return Status(
-        waiting=waiting,
-        in_flight=in_flight,
-        delayed=delayed,
-        dlq=dlq,
+        waiting=main.waiting,
+        in_flight=main.in_flight,
+        delayed=main.delayed,
+        dlq=None if dlq_url is None else queue.counts(sqs, dlq_url).total,
         processed=count_objects(s3, processed_bucket, manifest_prefix),
         failed=count_objects(s3, processed_bucket, failure_prefix),
     )
-
-
-def _queue_counts(sqs: SQSClient, queue_url: str) -> tuple[int, int, int]:
-    attrs = sqs.get_queue_attributes(
-        QueueUrl=queue_url,
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
-        ],
-    ).get("Attributes", {})
-    return (
-        int(attrs.get("ApproximateNumberOfMessages", 0)),
-        int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-        int(attrs.get("ApproximateNumberOfMessagesDelayed", 0)),
-    )
-
-
-def count_objects(s3: S3Client, bucket: str, prefix: str) -> int:
-    """How many objects are under ``prefix`` (one LIST request per 1000)."""
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return sum(len(page.get("Contents", [])) for page in pages)
 
 
 # --------------------------------------------------------------------------------------------
@@ -387,9 +364,9 @@ def dlq_redrive(sqs: SQSClient, dlq_url: str, queue_url: str, *, limit: int | No
         for index, message in enumerate(batch):
             sent = False
             try:
-                sqs.send_message(**_send_args(queue_url, message, fifo))
+                queue.send(sqs, queue_url, message["Body"], **_send_extra(message, fifo))
                 sent = True
-                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                queue.delete(sqs, dlq_url, message["ReceiptHandle"])
             except BaseException:
                 unsent = batch[index + 1 if sent else index :]
                 with contextlib.suppress(ClientError, BotoCoreError):
@@ -404,14 +381,7 @@ def queue_urls(
 ) -> tuple[str, str | None]:
     """The main queue's URL and the DLQ's (None when there is no queue of that name). A
     missing main queue raises ``ClientError``."""
-    queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
-    try:
-        dlq_url: str | None = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
-    except ClientError as exc:
-        if str(exc.response.get("Error", {}).get("Code", "")) not in _MISSING_QUEUE_CODES:
-            raise
-        dlq_url = None
-    return queue_url, dlq_url
+    return queue.url(sqs, queue_name), queue.url_of(sqs, dlq_name)
 
 
 def _receive(sqs: SQSClient, url: str, count: int, visibility: int) -> list[MessageTypeDef]:
@@ -419,35 +389,32 @@ def _receive(sqs: SQSClient, url: str, count: int, visibility: int) -> list[Mess
     nothing visible. A short poll (``WaitTimeSeconds=0``) asks a sample of SQS's servers and
     may come back empty while messages wait; if the queue then still reports visible
     messages, one long poll of a second (which asks them all) decides."""
-    args: dict[str, Any] = {
-        "QueueUrl": url,
-        "MaxNumberOfMessages": count,
-        "VisibilityTimeout": visibility,
-        "AttributeNames": ["All"],
-        "MessageAttributeNames": ["All"],
-    }
-    messages = sqs.receive_message(**args, WaitTimeSeconds=0).get("Messages", [])
-    if messages or not _queue_counts(sqs, url)[0]:
+
+    def poll(wait: int) -> list[MessageTypeDef]:
+        return queue.receive(
+            sqs,
+            url,
+            max_messages=count,
+            wait_seconds=wait,
+            visibility_timeout=visibility,
+            attribute_names=["All"],
+            message_attribute_names=["All"],
+        )
+
+    messages = poll(0)
+    if messages or not queue.counts(sqs, url).waiting:
         return messages
-    return sqs.receive_message(**args, WaitTimeSeconds=1).get("Messages", [])
+    return poll(1)
 
 
 def _show_again(sqs: SQSClient, url: str, handles: Iterable[str]) -> None:
     """Make received messages visible again now (what a DLQ peek leaves behind)."""
-    pending = list(handles)
-    for start in range(0, len(pending), SQS_BATCH):
-        chunk = pending[start : start + SQS_BATCH]
-        sqs.change_message_visibility_batch(
-            QueueUrl=url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for i, handle in enumerate(chunk)
-            ],
-        )
+    queue.set_visibility_all(sqs, url, handles, 0)
 
 
-def _send_args(queue_url: str, message: MessageTypeDef, fifo: bool) -> dict[str, Any]:
-    args: dict[str, Any] = {"QueueUrl": queue_url, "MessageBody": message["Body"]}
+def _send_extra(message: MessageTypeDef, fifo: bool) -> dict[str, Any]:
+    """``SendMessage``'s arguments besides the queue and the body that copy ``message``."""
+    args: dict[str, Any] = {}
     attributes: dict[str, dict[str, Any]] = {}
     for name, value in message.get("MessageAttributes", {}).items():
         copied: dict[str, Any] = {"DataType": value["DataType"]}

@@ -1,8 +1,11 @@
 """Storage: a thin layer over boto3 for S3 and S3-compatible stores.
 
-* The endpoint comes from the standard ``AWS_ENDPOINT_URL`` (boto3 reads it) or a setting.
-* botocore retries in ``standard`` mode; clients are created once per process and endpoint and
-  reused across invocations (a Lambda container keeps them warm).
+* Every S3 call of pixelpipe goes through here: :class:`Storage` for the pipeline (errors
+  translated), :func:`list_objects` for every listing (one pagination, botocore's errors
+  untranslated for the adapters that handle them themselves).
+* Clients come from :mod:`pixelpipe.clients` (endpoint from a setting or the standard
+  ``AWS_ENDPOINT_URL``, ``standard`` retries, one per process and endpoint, reused across
+  invocations: a Lambda container keeps them warm).
 * Errors come out as pixelpipe errors with one-line reasons: :class:`TransientError` for what
   may succeed on a retry (throttling, 5xx, timeouts, connection failures),
   :class:`Conflict` when a conditional request lost a race, :class:`StorageError` otherwise
@@ -11,22 +14,21 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .clients import s3_client
 from .errors import ImageTooLarge, PixelpipeError, byte_limit_reason
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 # User metadata on every object pixelpipe writes. The marker lets any worker recognise an
 # output and refuse to process it, whatever the bucket layout (the recursion guard).
@@ -78,16 +80,82 @@ class ObjectInfo:
         return OUTPUT_MARKER in self.metadata
 
 
-@functools.cache
 def client(endpoint_url: str | None = None) -> S3Client:
-    """One S3 client per process and endpoint (``None``: boto3's own resolution)."""
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=5,
-        read_timeout=60,
-        s3={"addressing_style": "path"} if endpoint_url else None,
+    """The process's S3 client for ``endpoint_url`` (``None``: boto3's own resolution)."""
+    return s3_client(endpoint_url)
+
+
+def list_objects(s3: S3Client, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
+    """Every object under ``prefix``, in key order, one LIST request per 1000 (metadata not
+    included). botocore's errors propagate as they are; :meth:`Storage.list` translates them."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for obj in page.get("Contents", []):
+            yield ObjectInfo(
+                bucket=bucket,
+                key=obj["Key"],
+                etag=_strip(obj.get("ETag")),
+                size=int(obj.get("Size", 0)),
+                last_modified=obj.get("LastModified"),
+            )
+
+
+def count_objects(s3: S3Client, bucket: str, prefix: str = "") -> int:
+    """How many objects are under ``prefix`` (one LIST request per 1000)."""
+    return sum(1 for _ in list_objects(s3, bucket, prefix))
+
+
+def upload(
+    s3: S3Client,
+    bucket: str,
+    key: str,
+    body: bytes | BinaryIO,
+    *,
+    content_type: str | None = None,
+    metadata: Mapping[str, str] | None = None,
+) -> str:
+    """Put an object for a user (bytes or an open file); its eTag. No ``content_type``: the
+    store's default. botocore's errors propagate as they are (the CLI and the web page report
+    them)."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, "Body": body}
+    if content_type:
+        kwargs["ContentType"] = content_type
+    if metadata:
+        kwargs["Metadata"] = dict(metadata)
+    return _strip(s3.put_object(**kwargs).get("ETag"))
+
+
+def open_object(
+    s3: S3Client, bucket: str, key: str, *, if_none_match: str | None = None
+) -> GetObjectOutputTypeDef:
+    """GET for streaming: the response, its ``Body`` unread (the caller closes it).
+    botocore's errors propagate (304 with ``if_none_match``, 403, 404: the web page answers
+    them)."""
+    if if_none_match:
+        return s3.get_object(Bucket=bucket, Key=key, IfNoneMatch=if_none_match)
+    return s3.get_object(Bucket=bucket, Key=key)
+
+
+def head_bucket(s3: S3Client, bucket: str) -> None:
+    """Check that ``bucket`` exists and may be used; botocore's error when not (a HEAD: a
+    404 or 403 with no error code), for the worker's start-up check to tell apart."""
+    s3.head_bucket(Bucket=bucket)
+
+
+def create_bucket(s3: S3Client, bucket: str) -> None:
+    s3.create_bucket(Bucket=bucket)
+
+
+def notify_queue(s3: S3Client, bucket: str, queue_arn: str) -> None:
+    """Send ``bucket``'s object-created and object-removed notifications to the queue."""
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "QueueConfigurations": [
+                {"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
+            ]
+        },
     )
-    return boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def meta_value(text: str) -> str:
@@ -263,15 +331,6 @@ class Storage:
     def list(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix`` (metadata not included)."""
         try:
-            pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-            for page in pages:
-                for obj in page.get("Contents", []):
-                    yield ObjectInfo(
-                        bucket=bucket,
-                        key=obj["Key"],
-                        etag=_strip(obj.get("ETag")),
-                        size=int(obj.get("Size", 0)),
-                        last_modified=obj.get("LastModified"),
-                    )
+            yield from list_objects(self.s3, bucket, prefix)
         except (ClientError, BotoCoreError) as exc:
             raise _translate(exc, f"LIST s3://{bucket}/{prefix}") from exc

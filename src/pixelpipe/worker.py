@@ -18,12 +18,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from . import queue
 from .errors import SettingsError
 from .events import EventError
 from .pipeline import Pipeline, Result
-from .storage import StorageError
+from .storage import StorageError, head_bucket
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger("pixelpipe.worker")
 
@@ -88,19 +93,18 @@ class MessageOutcome:
     error: str = ""
 
 
-def _queue_visibility(sqs: Any, queue_url: str) -> int:
+def _queue_visibility(sqs: SQSClient, queue_url: str) -> int:
     try:
-        attrs = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])
-        return max(1, int(attrs["Attributes"]["VisibilityTimeout"]))
+        return queue.visibility_timeout(sqs, queue_url)
     except Exception as exc:  # unreachable now: the receive loop will say so; SQS's default
         log.debug("could not read the queue's visibility timeout: %s", exc)
-        return 30
+        return queue.DEFAULT_VISIBILITY
 
 
 class Heartbeat:
     """Extends a message's visibility every ``timeout / 3`` seconds until stopped."""
 
-    def __init__(self, sqs: Any, queue_url: str, receipt: str, timeout: int) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, receipt: str, timeout: int) -> None:
         self.sqs, self.queue_url, self.receipt, self.timeout = sqs, queue_url, receipt, timeout
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -116,11 +120,7 @@ class Heartbeat:
     def _run(self) -> None:
         while not self._stop.wait(max(1.0, self.timeout / 3)):
             try:
-                self.sqs.change_message_visibility(
-                    QueueUrl=self.queue_url,
-                    ReceiptHandle=self.receipt,
-                    VisibilityTimeout=self.timeout,
-                )
+                queue.set_visibility(self.sqs, self.queue_url, self.receipt, self.timeout)
             except Exception as exc:  # the message may be gone already; keep quiet
                 log.debug("visibility extension failed: %s", exc)
 
@@ -131,7 +131,7 @@ class Worker:
     def __init__(
         self,
         pipeline: Pipeline,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         *,
         concurrency: int = 1,
@@ -160,15 +160,13 @@ class Worker:
         checks: list[tuple[str, Callable[[], object]]] = [
             (
                 f"queue {self.queue_url}",
-                lambda: self.sqs.get_queue_attributes(
-                    QueueUrl=self.queue_url, AttributeNames=["QueueArn"]
-                ),
+                lambda: queue.arn(self.sqs, self.queue_url),
             ),
         ]
         s3: Any = getattr(self.pipeline.storage, "s3", None)
         bucket = self.pipeline.settings.processed_bucket
         if s3 is not None and bucket:
-            checks.append((f"bucket {bucket}", lambda: s3.head_bucket(Bucket=bucket)))
+            checks.append((f"bucket {bucket}", lambda: head_bucket(s3, bucket)))
         for what, call in checks:
             try:
                 call()
@@ -216,14 +214,14 @@ class Worker:
 
     def poll_once(self, stop: threading.Event | None = None) -> int:
         """Receive one batch and process it; returns how many messages were received."""
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch,
-            WaitTimeSeconds=self.wait_seconds,
-            VisibilityTimeout=self.visibility_timeout,
-            AttributeNames=["ApproximateReceiveCount"],
+        messages = queue.receive(
+            self.sqs,
+            self.queue_url,
+            max_messages=self.batch,
+            wait_seconds=self.wait_seconds,
+            visibility_timeout=self.visibility_timeout,
+            attribute_names=["ApproximateReceiveCount"],
         )
-        messages = response.get("Messages", [])
         for index, message in enumerate(messages):
             if stop is not None and stop.is_set():
                 # Stopping: give back what we have not started, at once.
@@ -233,7 +231,7 @@ class Worker:
             self.process(message)
         return len(messages)
 
-    def process(self, message: dict[str, Any]) -> MessageOutcome:
+    def process(self, message: MessageTypeDef) -> MessageOutcome:
         message_id = str(message.get("MessageId", ""))
         receipt = message["ReceiptHandle"]
         started = time.perf_counter()
@@ -251,7 +249,7 @@ class Worker:
             outcome = MessageOutcome(message_id, False, error=f"{type(exc).__name__}: {exc}")
             log.exception("message %s: unexpected error", message_id)
         else:
-            self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+            queue.delete(self.sqs, self.queue_url, receipt)
             outcome = MessageOutcome(message_id, True, tuple(results))
             for r in results:
                 log.info(
@@ -266,13 +264,9 @@ class Worker:
             self.on_message(outcome)
         return outcome
 
-    def _release(self, message: dict[str, Any], delay: int) -> None:
+    def _release(self, message: MessageTypeDef, delay: int) -> None:
         try:
-            self.sqs.change_message_visibility(
-                QueueUrl=self.queue_url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=delay,
-            )
+            queue.set_visibility(self.sqs, self.queue_url, message["ReceiptHandle"], delay)
         except Exception as exc:
             log.debug("could not release message: %s", exc)
 

@@ -22,14 +22,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import queue, storage
 from ..areas import META_FACES, META_REGIONS
 from ..local import LocalStack, clients
 from ..manifest import FailureRecord, Manifest, ManifestError, PlaceholderRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
 
 MAX_ITEMS = 200  # the newest source objects shown; the page says how many there are
 MAX_KEY_BYTES = 1024  # S3's limit on a key's UTF-8 length
@@ -71,7 +76,7 @@ class Listed:
 class Gallery:
     """What the page shows and does, over boto3 clients (thread-safe: boto3 clients are)."""
 
-    def __init__(self, s3: Any, sqs: Any, config: GalleryConfig) -> None:
+    def __init__(self, s3: S3Client, sqs: SQSClient, config: GalleryConfig) -> None:
         self.s3 = s3
         self.sqs = sqs
         self.config = config
@@ -82,15 +87,9 @@ class Gallery:
     # --- reading ----------------------------------------------------------------------------
 
     def _list(self, bucket: str, prefix: str = "") -> Iterator[Listed]:
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        for page in pages:
-            for obj in page.get("Contents", []):
-                yield Listed(
-                    key=str(obj["Key"]),
-                    etag=str(obj.get("ETag", "")).strip('"'),
-                    size=int(obj.get("Size", 0)),
-                    last_modified=obj["LastModified"],
-                )
+        for obj in storage.list_objects(self.s3, bucket, prefix):
+            assert obj.last_modified is not None  # a listing always has it
+            yield Listed(obj.key, obj.etag, obj.size, obj.last_modified)
 
     def _records(
         self, prefix: str, parse: Callable[[object], Record], kind: type[Record], seen: set[str]
@@ -124,19 +123,10 @@ class Gallery:
         if not self.config.queue_url:
             return None
         try:
-            attrs = self.sqs.get_queue_attributes(
-                QueueUrl=self.config.queue_url,
-                AttributeNames=[
-                    "ApproximateNumberOfMessages",
-                    "ApproximateNumberOfMessagesNotVisible",
-                ],
-            ).get("Attributes", {})
+            counts = queue.counts(self.sqs, self.config.queue_url)
         except (ClientError, BotoCoreError):
             return None
-        return {
-            "waiting": int(attrs.get("ApproximateNumberOfMessages", 0)),
-            "in_flight": int(attrs.get("ApproximateNumberOfMessagesNotVisible", 0)),
-        }
+        return {"waiting": counts.waiting, "in_flight": counts.in_flight}
 
     def state(self) -> dict[str, Any]:
         """Every source object (newest first, at most MAX_ITEMS) with its status, variants,
@@ -213,16 +203,17 @@ class Gallery:
             metadata[META_FACES] = "true" if faces else "false"
         if regions:
             metadata[META_REGIONS] = regions
-        r = self.s3.put_object(
-            Bucket=self.config.source_bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            Metadata=metadata,
+        etag = storage.upload(
+            self.s3,
+            self.config.source_bucket,
+            key,
+            body,
+            content_type=content_type,
+            metadata=metadata,
         )
         return {
             "key": key,
-            "etag": str(r.get("ETag", "")).strip('"'),
+            "etag": etag,
             "bytes": len(body),
             "content_type": content_type,
         }

@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .. import storage
 from ..areas import format_regions, parse_regions
 from ..errors import SettingsError, byte_limit_reason
 from ..settings import parse_bool
@@ -266,12 +267,9 @@ class Handler(BaseHTTPRequestHandler):
         }
         if alias not in buckets or not key:
             raise HttpError(HTTPStatus.NOT_FOUND, "not found")
-        args: dict[str, Any] = {"Bucket": buckets[alias], "Key": key}
         if_none_match = self.headers.get("If-None-Match")
-        if if_none_match:
-            args["IfNoneMatch"] = if_none_match
         try:
-            obj = gallery.s3.get_object(**args)
+            obj = storage.open_object(gallery.s3, buckets[alias], key, if_none_match=if_none_match)
         except ClientError as exc:
             status = _status(exc)
             if status == 304:
