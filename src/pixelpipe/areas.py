@@ -139,14 +139,7 @@ def _pixelate_patch(crop: Image.Image, shape: BlockShape, size: int, unit: str) 
         return grid.resize((grid.width * size, grid.height * size), Image.Resampling.NEAREST).crop(
             (0, 0, w, h)
         )
-    if shape is BlockShape.SQUARE:
-        if w >= h:
-            grid_size = (size, max(1, round(size * h / w)))
-        else:
-            grid_size = (max(1, round(size * w / h)), size)
-    else:
-        grid_size = (size, size)
-    small = crop.resize(grid_size, Image.Resampling.BILINEAR)
+    small = crop.resize(shape.grid(size, w, h), Image.Resampling.BILINEAR)
     return small.resize((w, h), Image.Resampling.NEAREST)
 
 

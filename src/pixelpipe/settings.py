@@ -73,6 +73,14 @@ class BlockShape(StrEnum):
     GRID = "grid"  # n x n blocks whatever the aspect ratio (the original design)
     SQUARE = "square"  # n blocks along the longer side, square blocks
 
+    def grid(self, n: int, width: int, height: int) -> tuple[int, int]:
+        """Blocks across and down for grid size ``n`` on a ``width`` x ``height`` picture."""
+        if self is BlockShape.GRID:
+            return (n, n)
+        if width >= height:
+            return (n, max(1, round(n * height / width)))
+        return (max(1, round(n * width / height)), n)
+
 
 class OutputMode(StrEnum):
     """Which images each variant produces."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..settings import BlockShape, EngineSettings, OutputMode
+from ..settings import EngineSettings, OutputMode
 from .results import Kind, Unit
 
 # Decode at 1/s scale only while the decoded image keeps at least this many pixels per grid
@@ -36,14 +36,7 @@ def plan_grids(width: int, height: int, settings: EngineSettings) -> list[GridPl
             plans.append(GridPlan(p, "px", (gw, gh), (gw * p, gh * p)))
         return plans
     for n in settings.sizes:
-        if settings.shape is BlockShape.SQUARE:
-            if width >= height:
-                grid = (n, max(1, round(n * height / width)))
-            else:
-                grid = (max(1, round(n * width / height)), n)
-        else:
-            grid = (n, n)
-        plans.append(GridPlan(n, "grid", grid, (width, height)))
+        plans.append(GridPlan(n, "grid", settings.shape.grid(n, width, height), (width, height)))
     return plans
 
 
