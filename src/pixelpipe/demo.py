@@ -22,7 +22,7 @@ from .keys import failure_key, local_path, manifest_key
 from .local import LocalStack, clients
 from .manifest import FailureRecord, Manifest
 from .settings import EngineSettings
-from .storage import list_objects, upload
+from .storage import list_objects, read_object, upload
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -70,8 +70,7 @@ def run_demo(
         for item in items:
             if item.manifest:
                 for out in item.manifest.outputs:
-                    body = s3.get_object(Bucket=settings.processed_bucket, Key=out.key)
-                    data = body["Body"].read()
+                    data = read_object(s3, settings.processed_bucket, out.key)
                     target = Path(local_path(str(out_dir), out.key))
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(data)
@@ -137,7 +136,7 @@ def _wait(
 
 
 def _read_json(s3: Any, bucket: str, key: str) -> object:
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    return json.loads(read_object(s3, bucket, key))
 
 
 def _rows(items: list[Item]) -> list[SheetRow]:

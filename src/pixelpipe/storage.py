@@ -136,6 +136,16 @@ def open_object(
     return s3.get_object(Bucket=bucket, Key=key)
 
 
+def read_object(s3: S3Client, bucket: str, key: str) -> bytes:
+    """The whole object (small ones: manifests, the demo's variants); botocore's errors
+    propagate, as with :func:`open_object`."""
+    body = open_object(s3, bucket, key)["Body"]
+    try:
+        return body.read()
+    finally:
+        body.close()
+
+
 def head_bucket(s3: S3Client, bucket: str) -> None:
     """Check that ``bucket`` exists and may be used; botocore's error when not (a HEAD: a
     404 or 403 with no error code), for the worker's start-up check to tell apart."""

@@ -106,12 +106,12 @@ class Gallery:
                 cached = self._docs.get(obj.key)
             if cached is None or cached[0] != obj.etag:
                 try:
-                    body = self.s3.get_object(Bucket=self.config.processed_bucket, Key=obj.key)
+                    data = storage.read_object(self.s3, self.config.processed_bucket, obj.key)
                 except ClientError as exc:
                     if _status(exc) == 404:
                         continue  # deleted since the listing
                     raise
-                cached = (obj.etag, _parse(body["Body"].read(), parse, obj.key))
+                cached = (obj.etag, _parse(data, parse, obj.key))
                 with self._lock:
                     self._docs[obj.key] = cached
             record = cached[1]
