@@ -28,12 +28,8 @@ onnxruntime is imported lazily: importing pixelpipe (and the file commands) stay
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
-import importlib.util
 import math
 import os
-import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -94,11 +90,19 @@ def model_path() -> Path | None:
     if env:
         return Path(env)
     try:
-        dist = importlib.metadata.distribution(MODEL_PACKAGE)
-    except importlib.metadata.PackageNotFoundError:
+        dist = _metadata().distribution(MODEL_PACKAGE)
+    except _metadata().PackageNotFoundError:
         return None
     path = Path(str(dist.locate_file(f"{MODEL_PACKAGE}/{MODEL_FILE}")))
     return path if path.is_file() else None
+
+
+def _metadata() -> Any:
+    """``importlib.metadata``, imported on first use: ~50 ms that every command and every
+    Lambda cold start would otherwise pay, since settings imports this module."""
+    import importlib.metadata
+
+    return importlib.metadata
 
 
 def unavailable_reason() -> str | None:
@@ -149,11 +153,13 @@ def detector_version() -> str:
     assert path is not None
     with _version_lock:
         if path not in _versions:
+            import hashlib
+
             digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
             if os.environ.get(MODEL_ENV):
                 origin = "file"
             else:
-                origin = f"{MODEL_PACKAGE} {importlib.metadata.version(MODEL_PACKAGE)}"
+                origin = f"{MODEL_PACKAGE} {_metadata().version(MODEL_PACKAGE)}"
             _versions[path] = f"{origin} sha256:{digest}"
         return _versions[path]
 
@@ -508,6 +514,8 @@ def install_model(quiet: bool = False) -> int:
     if quiet:
         command.append("--quiet")
     command.append(f"{MODEL_PACKAGE}=={MODEL_VERSION}")
+    import subprocess
+
     return subprocess.call(command)
 
 
