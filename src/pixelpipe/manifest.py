@@ -24,7 +24,7 @@ writes them through :meth:`Manifest.to_json` / :meth:`FailureRecord.to_json`; ev
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import PixelpipeError
@@ -86,6 +86,10 @@ class SourceRecord:
         """Object and image fields (a manifest's ``source``)."""
         return {**self.object_json(), **_written(self, _IMAGE_FIELDS)}
 
+    def with_image(self, info: object) -> SourceRecord:
+        """This record with the image fields of ``info`` (the engine's ``SourceInfo``)."""
+        return replace(self, **{name: getattr(info, name) for name, _ in _IMAGE_FIELDS})
+
     @classmethod
     def from_json(cls, doc: object, where: str = "source") -> SourceRecord:
         d = _object(doc, where)
@@ -118,6 +122,14 @@ class OutputRecord:
     def to_json(self) -> dict[str, Any]:
         grid = None if self.grid is None else list(self.grid)
         return {**_written(self, _OUTPUT_NAMING), "grid": grid, **_written(self, _OUTPUT_FILE)}
+
+    @classmethod
+    def of(cls, key: str, variant: Any) -> OutputRecord:
+        """The record of the engine's ``Variant`` stored at ``key``."""
+        names = [n for n, _ in (*_OUTPUT_NAMING, *_OUTPUT_FILE) if n not in ("key", "bytes")]
+        fields = {name: getattr(variant, name) for name in names}
+        fields.update(key=key, grid=tuple(variant.grid), bytes=len(variant.data))
+        return cls(**fields)
 
     @classmethod
     def from_json(cls, doc: object, where: str) -> OutputRecord:

@@ -27,7 +27,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -458,37 +458,14 @@ class Pipeline:
         engine: EngineSettings,
         digest: str,
     ) -> Manifest:
-        src = result.source
         return Manifest(
             manifest_version=MANIFEST_VERSION,
             engine_version=result.engine_version,
             settings_digest=digest,
             processed_at=_now(),
-            source=replace(
-                _source_record(ref, head),
-                format=src.format,
-                mode=src.mode,
-                width=src.width,
-                height=src.height,
-                frames=src.frames,
-                orientation=src.orientation,
-            ),
+            source=_source_record(ref, head).with_image(result.source),
             outputs=tuple(
-                OutputRecord(
-                    key=key,
-                    label=v.label,
-                    size=v.size,
-                    unit=v.unit,
-                    kind=v.kind,
-                    grid=v.grid,
-                    format=v.format,
-                    content_type=v.content_type,
-                    width=v.width,
-                    height=v.height,
-                    frames=v.frames,
-                    bytes=len(v.data),
-                )
-                for key, v in zip(keys, result.variants, strict=True)
+                OutputRecord.of(key, v) for key, v in zip(keys, result.variants, strict=True)
             ),
             placeholder=PlaceholderRecord(**result.placeholder.as_dict())
             if result.placeholder
