@@ -123,7 +123,8 @@ def settings_digest(settings: Settings, engine: EngineSettings | None = None) ->
 def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSettings:
     """The engine settings for one source object: the deployment's, plus the regions its
     ``pixelpipe-regions`` metadata names, with faces on or off as ``pixelpipe-faces`` says.
-    Malformed metadata raises :class:`AreaError` (permanent; never an unredacted output)."""
+    Malformed metadata raises :class:`AreaError` (permanent; never an output that shows an
+    area it was to hide)."""
     raw_regions, raw_faces = metadata.get(META_REGIONS), metadata.get(META_FACES)
     base = settings.engine
     if raw_regions is None and raw_faces is None:
