@@ -368,8 +368,8 @@ def _dedupe(values: tuple[int, ...]) -> tuple[int, ...]:
 
 __all__ = [
     "DEFAULT_SIZES",
-    "OUTPUT_FORMATS",
     "ENGINE_ENV",
+    "OUTPUT_FORMATS",
     "PIPELINE_ENV",
     "BlockShape",
     "EngineSettings",

@@ -180,6 +180,7 @@ ENGINE: tuple[Setting, ...] = (
         flag=Flag(
             "--mode",
             "full: the input's size (default); grid: the tiny n x n image; or both.",
+            param="output",
             choices=_values(OutputMode),
         ),
     ),
