@@ -246,3 +246,36 @@ def rewrite_readme() -> bool:
 if __name__ == "__main__":
     print("README.md rewritten" if rewrite_readme() else "README.md already up to date")
     sys.exit(0)
+
+
+def _written_default(text: str) -> str | None:
+    """The value in a docs default like ``\\`50MiB\\```, None for prose (``per format``)."""
+    m = re.fullmatch(r"`([^`]*)`", text)
+    return m[1] if m else None
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda s: s.name)
+def test_documented_defaults_are_the_defaults(row: Setting) -> None:
+    """The docs' default and the ``[default: ...]`` of the flag's help, read as the variable,
+    give the dataclass's default."""
+    written = [_written_default(row.default)]
+    if row.flag is not None:
+        written += re.findall(r"\[default: ([^\]]+)\]", row.flag.help)
+    base = {"PROCESSED_BUCKET": "out"}
+    for text in filter(None, written):
+        if row in ENGINE:
+            got = getattr(EngineSettings.from_env({row.prefixed: text}), row.name)
+            assert got == getattr(EngineSettings(), row.name), text
+        else:
+            got = getattr(Settings.from_env({**base, row.prefixed: text}), row.name)
+            assert got == getattr(Settings(processed_bucket="out"), row.name), text
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda s: s.name)
+def test_a_default_in_words_means_nothing_is_set(row: Setting) -> None:
+    """``—``, ``per format``, ``AWS``, ``(required)``: the field's default is empty."""
+    if _written_default(row.default) is not None:
+        return
+    cls = EngineSettings if row in ENGINE else Settings
+    field = next(f for f in dataclasses.fields(cls) if f.name == row.name)
+    assert field.default in (None, "", ()), (row.name, field.default)
