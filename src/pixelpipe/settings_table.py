@@ -19,17 +19,15 @@ names whatever is missing. No Pillow, no click: ``pixelpipe --help`` imports thi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from .choices import OUTPUT_FORMATS, BlockShape, Frames, OutputMode, RedactStyle
 
 Read = Literal["text", "int", "bool"]
 
 
-@dataclass(frozen=True, slots=True)
-class Flag:
+class Flag(NamedTuple):
     """A setting's command-line option (click's vocabulary, without importing click)."""
 
     opts: str  # "--sizes", or "--faces/--no-faces" (an on/off pair)
@@ -44,8 +42,7 @@ class Flag:
     switch: bool = False  # a flag without a value, True when given
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
+class Setting(NamedTuple):
     """One setting: the field it fills, its variables, its flag, its line of the docs."""
 
     name: str  # the field of EngineSettings / Settings
