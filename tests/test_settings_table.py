@@ -279,3 +279,11 @@ def test_a_default_in_words_means_nothing_is_set(row: Setting) -> None:
     cls = EngineSettings if row in ENGINE else Settings
     field = next(f for f in dataclasses.fields(cls) if f.name == row.name)
     assert field.default in (None, "", ()), (row.name, field.default)
+
+
+def test_pixelpipe_up_exports_real_variables() -> None:
+    from pixelpipe.cli.stack import EXPORTED
+
+    ours = {name for name in EXPORTED if name.startswith("PIXELPIPE_")}
+    assert ours
+    assert ours <= PREFIXED | CLI_ONLY
