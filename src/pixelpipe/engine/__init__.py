@@ -24,7 +24,7 @@ Every per-format decision is the format registry's (:mod:`pixelpipe.formats`).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptImage, ImageError
 from ..keys import output_name
@@ -41,9 +41,17 @@ from .redact import pixelate_areas
 from .results import ENGINE_VERSION, Kind, Pixelated, SourceInfo, Unit, Variant
 from .whole import pixelate_whole
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..faces import Detector
 
-def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
+
+def pixelate(
+    data: bytes, settings: EngineSettings | None = None, *, detector: Detector | None = None
+) -> Pixelated:
     """Pixelate one encoded image at every size in ``settings``.
+
+    ``detector``: finds the faces when ``settings.faces`` (default: the process's,
+    ``faces.default_detector()``).
 
     Raises an :class:`~pixelpipe.errors.ImageError` subclass with a one-line reason when the
     input is unsupported, corrupt or over a limit, or a variant cannot be encoded.
@@ -56,7 +64,7 @@ def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
     )
     src = read_header(data, settings)
     if settings.hides_areas:
-        return pixelate_areas(src, data, settings, hooks, t0)
+        return pixelate_areas(src, data, settings, hooks, t0, detector)
     return pixelate_whole(src, data, settings, hooks, t0)
 
 

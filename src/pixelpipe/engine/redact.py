@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -25,6 +26,9 @@ from .plan import GridPlan, plan_grids
 from .preview import is_wide
 from .results import Pixelated, Variant, ms, source_info, variant
 from .translate import errors, translate
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..faces import Detector
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +60,15 @@ class _Job:
 
 
 def pixelate_areas(
-    src: Source, data: bytes, settings: EngineSettings, hooks: Hooks, t0: float
+    src: Source,
+    data: bytes,
+    settings: EngineSettings,
+    hooks: Hooks,
+    t0: float,
+    detector: Detector | None = None,
 ) -> Pixelated:
-    """Every variant of ``src`` with its regions and faces hidden."""
+    """Every variant of ``src`` with its regions and faces hidden (faces found by
+    ``detector``, the process's default when None)."""
     im, out_format = src.im, src.out_format
     threads = hooks.threads(settings)
     with translate("decoding"):
@@ -75,7 +85,7 @@ def pixelate_areas(
     detect_ms = 0.0
     if settings.faces:
         with translate("detecting faces"):
-            found, detect_ms = face_areas(shown, settings, threads)
+            found, detect_ms = face_areas(shown, settings, threads, detector)
         areas = [a + f for a, f in zip(areas, found, strict=True)]
     wide = is_wide(source_mode, shown[0])
     plans = plan_grids(width, height, settings)
