@@ -196,6 +196,40 @@ def test_the_cli_refuses_faces_without_the_model_in_one_line(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["worker", "--queue-url", "http://127.0.0.1:9/q", "--processed-bucket", "out", "--faces"],
+        ["up", "--no-ui", "--faces"],
+        ["demo", "--faces"],
+        ["placeholder"],  # faces from the environment (PIXELPIPE_FACES)
+    ],
+    ids=lambda a: a[0],
+)
+def test_every_command_refuses_faces_without_the_model_before_it_starts(
+    tmp_path: Path, args: list[str]
+) -> None:
+    src = tmp_path / "a.png"
+    scene(64, "original", count=1).image.save(src)
+    env = {**os.environ, MODEL_ENV: str(tmp_path / "missing.onnx"), "PIXELPIPE_FACES": "1"}
+    if args == ["placeholder"]:
+        args = [*args, str(src)]
+    proc = subprocess.run(
+        [str(EXE), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"pixelpipe: error: face model {tmp_path / 'missing.onnx'} ({MODEL_ENV}) is not a file"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]  # nothing written
+
+
 def test_the_cli_hides_faces_and_says_how_many(tmp_path: Path) -> None:
     src = tmp_path / "group.png"
     sc = scene(64, "original", count=3)
