@@ -55,7 +55,7 @@ def pipeline() -> Pipeline:
     global _pipeline
     if _pipeline is None:
         settings = Settings.from_env()  # SettingsError: one line, logged by the caller
-        if settings.engine.faces:  # a faces deployment without the detector: not one object
+        if settings.engine.faces:  # no detector here: refuse now, not once per object
             require_detector()
         _pipeline = Pipeline(settings)
         logger.info(

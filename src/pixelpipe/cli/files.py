@@ -12,13 +12,7 @@ import click
 
 from ..files import FileResult, Inputs, collect_inputs, expand_inputs
 from ..settings import EngineSettings
-from .options import (
-    build_settings,
-    jobs_option,
-    make_out_dir,
-    require_detector,
-    settings_options,
-)
+from .options import build_settings, jobs_option, make_out_dir, require_detector, settings_options
 from .output import EXIT_OK, EXIT_REJECTED, console, one_line, plural, say
 
 if TYPE_CHECKING:
