@@ -16,13 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from PIL import Image
 
 from .errors import AreaError
 from .parse import Box, format_regions, parse_regions
 from .settings import EngineSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .faces import Detector
 
 AreaSource = Literal["region", "face"]
 
@@ -68,29 +71,32 @@ def region_areas(boxes: Sequence[Box], width: int, height: int) -> list[Area]:
 
 
 def face_areas(
-    frames: Sequence[Image.Image], settings: EngineSettings, threads: int
+    frames: Sequence[Image.Image],
+    settings: EngineSettings,
+    threads: int,
+    detector: Detector | None = None,
 ) -> tuple[list[list[Area]], float]:
     """Faces in each displayed frame, padded; the faces of every frame of one size apply to
-    all frames of that size. Returns the areas per frame and the detector's time in ms."""
+    all frames of that size. Returns the areas per frame and the detector's time in ms.
+
+    ``detector``: the process's (``faces.default_detector()``) unless one is given. When it
+    cannot run here, an ``AreaError`` saying what to install: fail closed."""
     import time
 
-    from . import faces
+    from .faces import default_detector, pad
 
-    reason = faces.unavailable_reason()
-    if reason:  # settings checked this at start-up; the environment may have changed since
+    detector = default_detector() if detector is None else detector
+    reason = detector.unavailable_reason()
+    if reason:  # the entry points checked at start-up; the environment may have changed since
         raise AreaError(reason)
     t0 = time.perf_counter()
-    name = f"{faces.DETECTOR_NAME} {faces.detector_version()}"
+    name = f"{detector.name} {detector.version}"
     by_size: dict[tuple[int, int], list[Area]] = {}
     for index, frame in enumerate(frames):
-        found = faces.detect(
-            frame,
-            working_size=settings.face_working_size,
-            threads=threads,
-        )
+        found = detector(frame, working_size=settings.face_working_size, threads=threads)
         group = by_size.setdefault(frame.size, [])
         for face in found:
-            box = faces.pad(face, settings.face_padding, frame.width, frame.height)
+            box = pad(face, settings.face_padding, frame.width, frame.height)
             if any(a.box == box for a in group):
                 continue
             group.append(Area(box, "face", face.score, name, index if len(frames) > 1 else None))

@@ -29,8 +29,9 @@ httpx takes a transport): tests and benchmarks pass their own instead of patchin
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptImage, ImageError
 from ..keys import output_name
@@ -47,12 +48,20 @@ from .results import ENGINE_VERSION, Kind, Pixelated, SourceInfo, Unit, Variant
 from .run import EngineRun
 from .whole import pixelate_whole
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..faces import Detector
+
 
 def pixelate(
-    data: bytes, settings: EngineSettings | None = None, *, hooks: Hooks | None = None
+    data: bytes,
+    settings: EngineSettings | None = None,
+    *,
+    hooks: Hooks | None = None,
+    detector: Detector | None = None,
 ) -> Pixelated:
     """Pixelate one encoded image at every size in ``settings``; ``hooks``: the pool, CPU
-    count, memory budget and placeholder maker to use (default :meth:`Hooks.default`).
+    count, memory budget, placeholder maker and face detector to use (default
+    :meth:`Hooks.default`); ``detector``: shorthand for ``hooks`` with that detector.
 
     Raises an :class:`~pixelpipe.errors.ImageError` subclass with a one-line reason when the
     input is unsupported, corrupt or over a limit, or a variant cannot be encoded.
@@ -60,7 +69,10 @@ def pixelate(
     settings = settings or EngineSettings()
     t0 = time.perf_counter()
     src = read_header(data, settings)
-    run = EngineRun(src, data, settings, hooks or Hooks.default(), t0)
+    hooks = hooks or Hooks.default()
+    if detector is not None:
+        hooks = dataclasses.replace(hooks, detector=detector)
+    run = EngineRun(src, data, settings, hooks, t0)
     if settings.hides_areas:
         return pixelate_areas(run)
     return pixelate_whole(run)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..placeholder import Placeholder
 from ..resources import available_cpus, memory_budget
@@ -15,6 +15,9 @@ from ..settings import EngineSettings
 from .decode import Decoded
 from .parallel import run_threads
 from .preview import frame_placeholder
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..faces import Detector
 
 # ``run(fn, count, threads)``: ``[fn(0), ..., fn(count - 1)]`` on up to ``threads`` threads.
 Runner = Callable[[Callable[[int], Any], int, int], list[Any]]
@@ -24,14 +27,17 @@ PlaceholderMaker = Callable[[Decoded, int, bytes | None, bool], Placeholder]
 
 @dataclass(frozen=True, slots=True)
 class Hooks:
-    """The pool runner, the CPU count, the memory budget (:mod:`pixelpipe.resources`) and the
-    placeholder maker. None of them may change an output byte: they decide how the work is
-    spread and timed, and the placeholder is the engine's own unless a caller wraps it."""
+    """The pool runner, the CPU count, the memory budget (:mod:`pixelpipe.resources`), the
+    placeholder maker and the face detector. The first four may not change an output byte:
+    they decide how the work is spread and timed, and the placeholder is the engine's own
+    unless a caller wraps it; the detector decides which faces are hidden."""
 
     run: Runner = run_threads
     cpus: Callable[[], int] = available_cpus
     memory_budget: Callable[[], int] = memory_budget
     placeholder: PlaceholderMaker = frame_placeholder
+    # Finds the faces when settings ask for them; None: the process's (faces.default_detector).
+    detector: Detector | None = None
 
     @classmethod
     def default(cls) -> Hooks:

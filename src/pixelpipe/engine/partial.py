@@ -72,7 +72,9 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     detect_ms = 0.0
     if settings.faces:
         with translate("detecting faces"):
-            found, detect_ms = face_areas(shown, settings, run.hooks.threads(settings))
+            found, detect_ms = face_areas(
+                shown, settings, run.hooks.threads(settings), run.hooks.detector
+            )
         areas = [a + f for a, f in zip(areas, found, strict=True)]
     wide = is_wide(run.mode, shown[0])
     plans = plan_grids(width, height, settings)
