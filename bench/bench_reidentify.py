@@ -124,8 +124,10 @@ def measure(data: Path) -> None:
     gallery = np.stack([embed(lfw_chip(o)) for o in originals] + [embed(astro_chip(astro))])
     print(f"gallery: {len(gallery)} original faces (100 LFW + the astronaut); chance rank-1 1 %")
     print()
-    print("| blocks across the face | rank-1 | median rank | same person (d < 0.6) "
-          "| median distance to own original | astronaut: rank, distance |")
+    print(
+        "| blocks across the face | rank-1 | median rank | same person (d < 0.6) "
+        "| median distance to own original | astronaut: rank, distance |"
+    )
     print("|---:|---:|---:|---:|---:|---|")
     for n in (*BLOCKS, 0):
         probes = []
