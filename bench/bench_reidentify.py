@@ -121,6 +121,14 @@ def measure(data: Path) -> None:
     def astro_chip(im: Image.Image) -> Image.Image:
         return Image.fromarray(dlib.get_face_chip(np.asarray(im), shape, size=CHIP))
 
+    # How wide the face is in an LFW crop: dlib's detector box (91 px on the astronaut, whose
+    # hand-drawn face is 92 px cheek to cheek) over the crop's width.
+    found = [detector(np.asarray(lfw_chip(o).convert("RGB")), 1) for o in originals]
+    ratios = [max(d, key=lambda r: r.area()).width() / CHIP for d in found if d]
+    print(
+        f"LFW face width / crop width: median {statistics.median(ratios):.2f} "
+        f"({len(ratios)} of 100 found); astronaut's detector box {rect.width()} px wide"
+    )
     gallery = np.stack([embed(lfw_chip(o)) for o in originals] + [embed(astro_chip(astro))])
     print(f"gallery: {len(gallery)} original faces (100 LFW + the astronaut); chance rank-1 1 %")
     print()
