@@ -37,9 +37,10 @@ JOBS: dict[str, list[str]] = {
 def make_input(directory: Path, key: str, fmt: str) -> tuple[Path, list[tuple[int, ...]]]:
     """The ``key`` MP picture in ``fmt`` and the face boxes pasted into it."""
     sys.path.insert(0, str(ROOT / "tests"))
+    from PIL import Image, ImageOps
+
     from conftest import photo_like
     from face_images import scene
-    from PIL import Image, ImageOps
 
     width, height = SIZES[key]
     path = directory / f"{key}mp.{fmt.lower()}"

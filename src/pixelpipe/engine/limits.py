@@ -1,14 +1,22 @@
-"""The input limits, checked from the header before anything is decoded."""
+"""The input limits, checked from the header before anything is decoded: bytes, frames,
+pixels, sides, and the memory a job at full resolution (hiding areas) would need."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from PIL import Image
 
-from ..errors import EncodeError, ImageTooLarge, UnsupportedImage, byte_limit_reason
+from ..errors import (
+    EncodeError,
+    ImageTooLarge,
+    NotEnoughMemory,
+    UnsupportedImage,
+    byte_limit_reason,
+)
 from ..formats import OutputFormat
 from ..settings import EngineSettings
 from .plan import plan_grids
@@ -95,3 +103,52 @@ def pillow_bomb_limit(max_pixels: int) -> Iterator[None]:
 
 def fmt_mp(pixels: int) -> str:
     return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
+
+
+# What an area job holds besides its pixels: the interpreter, Pillow and pixelpipe (measured
+# ~60 MiB for ``pixelpipe pixelate``), with a margin for allocator slack.
+BASE_BYTES = 64 << 20
+# The face detector's working memory beside the frame (onnxruntime's session and activations
+# on the reduced working copy, which is at most ``face_working_size`` on its long side), per
+# working-copy pixel: measured, see docs/PERFORMANCE.md.
+DETECT_BYTES_PER_WORKING_PX = 160
+# Bytes per pixel of a frame decoded in its work mode (Pillow keeps RGB as RGBX).
+_WORK_BPP = {"1": 1, "L": 1}
+_STORED_BPP = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class JobMemory:
+    """An estimate of one job's peak memory: ``fixed`` bytes whatever the thread count, and
+    ``per_thread`` more for every variant encoded at once."""
+
+    fixed: int
+    per_thread: int
+
+    def needs(self, threads: int) -> int:
+        return self.fixed + threads * self.per_thread
+
+
+def frame_bytes(mode: str, pixels: int, transposed: bool) -> int:
+    """Decoded frames of ``pixels`` stored in ``mode``, in their work mode: while converting,
+    the stored frame too; while orienting (``transposed``), a second upright copy."""
+    work = _WORK_BPP.get(mode, 4) * pixels
+    converting = 0 if mode in ("L", "RGB", "RGBA", "CMYK", "I", "F") else pixels
+    converting *= _STORED_BPP.get(mode, 4)
+    return work + max(converting, work if transposed else 0)
+
+
+def check_memory(need: JobMemory, budget: int, threads: int, what: str) -> int:
+    """The threads (at most ``threads``) whose job fits in ``budget`` bytes; a
+    ``NotEnoughMemory`` naming what ``what`` needs when not even one does."""
+    if need.needs(1) <= budget:
+        return max(1, min(threads, (budget - need.fixed) // max(1, need.per_thread)))
+    raise NotEnoughMemory(
+        f"{what} needs about {_mib(need.needs(1))} of memory, over this process's "
+        f"{_mib(budget)} budget: raise the memory (the Lambda function's MemorySize, the "
+        "container's memory limit) or lower PIXELPIPE_MAX_PIXELS to refuse such images by size"
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{-(-n >> 20):,} MiB"

@@ -16,7 +16,9 @@ from ..settings import EngineSettings
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
+from .header import Source
 from .hide import hide_areas
+from .limits import BASE_BYTES, DETECT_BYTES_PER_WORKING_PX, JobMemory, check_memory, frame_bytes
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
 from .plan import GridPlan, plan_grids
@@ -58,6 +60,12 @@ class AreaVariants:
 def pixelate_areas(run: EngineRun) -> Pixelated:
     """Every variant of ``run.src`` with its regions and faces hidden."""
     src, settings = run.src, run.settings
+    threads = check_memory(
+        area_memory(src, len(run.data), settings),
+        run.hooks.memory_budget(),
+        run.hooks.threads(settings),
+        f"hiding areas in this {_what(src)} image at full resolution",
+    )
     with translate("decoding"):
         keep_tables = jpeg_tables(src.im, src.out_format, settings)
     decoded, timing, meta = run.decode(
@@ -66,6 +74,8 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     with translate("decoding"):
         shown = [upright(f.image, src.transform) for f in decoded]
         del decoded
+        if shown[0] is not src.im:
+            src.im.close()  # the frame as stored, converted or oriented since: its memory
     width, height = shown[0].size
     areas = [region_areas(settings.regions, *f.size) for f in shown]
     run.decoded()
@@ -98,11 +108,39 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         wide,
         run.icc,
     )
-    per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
-    variants = run.encode(job, len(plans), run.threads(2 * per_encode))
+    # As many threads as fit the memory budget, a count asked for included.
+    variants = run.encode(job, len(plans), threads)
     return run.result(
         variants, (width, height), placeholder, 1, tuple(_union(areas)), detect_ms=detect_ms
     )
+
+
+def area_memory(src: Source, data_bytes: int, settings: EngineSettings) -> JobMemory:
+    """What hiding areas in ``src`` holds at its peak (from the header, before decoding): the
+    frames at full resolution in their work mode, the encoded input and every variant's
+    output, the detector's working memory with faces on, and per variant encoded at once a
+    hidden full-size copy and its encoder's buffers (the registry's ``encode_bytes_per_px``)."""
+    pixels = sum(w * h for w, h in src.sizes)
+    fmt = src.out_format
+    if fmt.pil == src.format:  # re-encoded in its own format: about the input's size each
+        per_output = data_bytes + data_bytes // 4
+    else:  # another format: its pixels' bytes when lossless, half a byte each when lossy
+        per_output = pixels // 2 if fmt.lossy else pixels * 3
+    width, height = src.sizes[0]
+    outputs = len(plan_grids(width, height, settings)) * per_output
+    detect = 0
+    if settings.faces:
+        side = settings.face_working_size
+        working = min(width * height, side * side)  # the reduced copy the detector sees
+        detect = DETECT_BYTES_PER_WORKING_PX * working
+    frames = frame_bytes(src.im.mode, pixels, src.transform != 1)
+    fixed = BASE_BYTES + data_bytes + frames + outputs + detect
+    return JobMemory(fixed, fmt.encode_bytes_per_px * pixels)
+
+
+def _what(src: Source) -> str:
+    (width, height), count = src.sizes[0], len(src.sizes)
+    return f"{width}x{height}" if count == 1 else f"{count}-frame {width}x{height}"
 
 
 def _union(areas: list[list[Area]]) -> list[Area]:
