@@ -82,7 +82,7 @@ def test_threads_are_capped_by_the_budget_on_the_area_path() -> None:
     while lo < hi:
         mid = (lo + hi) // 2
         try:
-            pixelate(data, settings, hooks=Hooks(run=run, memory_budget=lambda: mid * MIB))
+            pixelate(data, settings, hooks=Hooks(run=run, memory_budget=lambda m=mid: m * MIB))
         except NotEnoughMemory:
             lo = mid + 1
         else:
