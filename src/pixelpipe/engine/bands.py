@@ -1,0 +1,300 @@
+"""Hidden-area variants written together: what no area touches is encoded once.
+
+Every variant of a redacted image is the same full-size frame with a different patch pasted
+over each area. Split the frame into horizontal *bands*: the rows an area touches (the union
+over all variants, widened to the codec's row unit) and the rows between them, which are the
+source's in every variant. Each writer here encodes the shared rows once and, per variant,
+only its bands, then assembles every variant's file from the pieces:
+
+* ``encode_jpeg_bands``: one libjpeg encode (through Pillow) of a stack holding every distinct
+  MCU row once (the shared rows, then each variant's band rows) with a restart marker after
+  every MCU row; the entropy-coded segments are split at the markers and each variant's file
+  is its header (one set of optimised Huffman tables, the caller's quantisation tables and
+  metadata) and its segments in picture order. The decoded pixels are those of encoding each
+  full variant with the same options: restart markers reset the DC prediction and libjpeg's
+  colour conversion and chroma downsampling never look across an MCU row.
+* ``encode_png_bands``: each run of rows filtered (per row the smaller of PNG's Sub and Up,
+  None for a run's first row when smaller) and deflated on its own, ending on a full flush, so
+  the compressed runs concatenate; the shared runs are compressed once, the zlib checksum is
+  combined arithmetically. Lossless: the decoded pixels are the variant's exactly.
+
+Both return None when they do not apply (a mode, option or size they do not handle); the
+caller then encodes each variant whole.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageChops
+
+from .blocks import (
+    _RST,
+    _adler_combine,
+    _chunk,
+    _jpeg_mcu_height,
+    _jpeg_unhandled,
+    _split_jpeg,
+    save_bytes,
+)
+
+Box = tuple[int, int, int, int]  # x, y, width, height
+# One variant's areas, in paint order: (box, the hidden pixels of that box, in the frame's mode).
+Patches = Sequence[tuple[Box, Image.Image]]
+
+# PNG: mode -> (raw mode in PNG byte order, bytes per pixel, colour type, bit depth).
+_PNG_MODES = {
+    "L": ("L", 1, 0, 8),
+    "LA": ("LA", 2, 4, 8),
+    "RGB": ("RGB", 3, 2, 8),
+    "RGBA": ("RGBA", 4, 6, 8),
+    "I;16": ("I;16B", 2, 0, 16),
+}
+_PNG_LEVEL = 6  # what the PNG format's save options ask of Pillow (level 6, Z_RLE)
+_PNG_RUN_ROWS = 128  # shared rows are compressed in runs of this many: bounded memory, threads
+_JPEG_MAX_SIDE = 65500
+_ABS = [min(v, 256 - v) for v in range(256)]  # |filtered byte| as a signed byte: PNG's cost
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """The frame's rows in units of ``unit`` rows: which are shared, which are bands."""
+
+    height: int
+    unit: int
+    bands: list[tuple[int, int]]  # [start, end) in units, disjoint, sorted
+
+    @property
+    def units(self) -> int:
+        return math.ceil(self.height / self.unit)
+
+    def runs(self) -> list[tuple[int, int, bool]]:
+        """(start, end, is_band) in units, covering the frame top to bottom."""
+        out: list[tuple[int, int, bool]] = []
+        at = 0
+        for start, end in self.bands:
+            if start > at:
+                out.append((at, start, False))
+            out.append((start, end, True))
+            at = end
+        if at < self.units:
+            out.append((at, self.units, False))
+        return out
+
+    def rows(self, start: int, end: int) -> tuple[int, int]:
+        """Pixel rows of units [start, end), clipped to the frame."""
+        return start * self.unit, min(self.height, end * self.unit)
+
+
+def band_layout(boxes: Sequence[Box], height: int, unit: int) -> _Layout:
+    """The rows any of ``boxes`` touches, widened to whole ``unit``-row units and merged."""
+    spans = sorted((y // unit, math.ceil((y + h) / unit)) for _, y, _, h in boxes if h > 0)
+    bands: list[tuple[int, int]] = []
+    for start, end in spans:
+        if bands and start <= bands[-1][1]:
+            bands[-1] = (bands[-1][0], max(bands[-1][1], end))
+        else:
+            bands.append((start, end))
+    return _Layout(height, unit, bands)
+
+
+def band_image(frame: Image.Image, patches: Patches, top: int, bottom: int) -> Image.Image:
+    """Rows [top, bottom) of ``frame`` with the patches that lie in them pasted in order."""
+    band = frame.crop((0, top, frame.width, bottom))
+    for (x, y, _, h), patch in patches:
+        if y >= top and y + h <= bottom:
+            band.paste(patch, (x, y - top))
+    return band
+
+
+def _check(frame: Image.Image, variants: Sequence[Patches]) -> bool:
+    """Every patch is in the frame's mode and exactly its box's size."""
+    for patches in variants:
+        for (x, y, w, h), patch in patches:
+            if patch.mode != frame.mode or patch.size != (w, h) or w <= 0 or h <= 0:
+                return False
+            if x < 0 or y < 0 or x + w > frame.width or y + h > frame.height:
+                return False
+    return True
+
+
+def encode_jpeg_bands(
+    frame: Image.Image, variants: Sequence[Patches], save_kwargs: Mapping[str, Any]
+) -> list[bytes] | None:
+    """Baseline JPEG of each variant (``frame`` with its patches), or None (see module)."""
+    if frame.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(save_kwargs):
+        return None
+    if not _check(frame, variants):
+        return None
+    kwargs = {**save_kwargs, "restart_marker_rows": 1, "restart_marker_blocks": 0}
+    mcu_h = _jpeg_mcu_height(frame.mode, kwargs)
+    if mcu_h is None:
+        return None
+    layout = band_layout([box for v in variants for box, _ in v], frame.height, mcu_h)
+    runs = layout.runs()
+    band_units = sum(end - start for start, end, band in runs if band)
+    # A short last MCU row goes last in the stack, where libjpeg pads it as it pads the full
+    # picture's; it can only when it is shared (see _paste_padded for a band's).
+    tail = frame.height % mcu_h != 0 and not runs[-1][2]
+    if tail:
+        start, end, _ = runs.pop()
+        if end - 1 > start:
+            runs.append((start, end - 1, False))
+    total = layout.units + band_units * (len(variants) - 1)
+    if total * mcu_h > _JPEG_MAX_SIDE:
+        return None
+    short = (mcu_h - frame.height % mcu_h) % mcu_h if tail else 0
+    stack = Image.new(frame.mode, (frame.width, total * mcu_h - short))
+    at = 0  # next free MCU row of the stack
+    order: list[list[int]] = [[] for _ in variants]  # per variant: stack MCU row per MCU row
+    for start, end, is_band in runs:
+        top, bottom = layout.rows(start, end)
+        pieces = [band_image(frame, v, top, bottom) for v in variants] if is_band else None
+        for i in range(len(variants)):
+            if pieces is None and i:
+                order[i].extend(order[0][-(end - start) :])
+                continue
+            piece = frame.crop((0, top, frame.width, bottom)) if pieces is None else pieces[i]
+            _paste_padded(stack, piece, at * mcu_h, (end - start) * mcu_h)
+            order[i].extend(range(at, at + end - start))
+            at += end - start
+    if tail:
+        stack.paste(frame.crop((0, (layout.units - 1) * mcu_h, *frame.size)), (0, at * mcu_h))
+        for rows in order:
+            rows.append(at)
+    parsed = _split_jpeg(save_bytes(stack, "JPEG", **kwargs))
+    del stack
+    if parsed is None or len(parsed[2]) != total:
+        return None
+    header, sof_height_at, segments = parsed
+    head = bytearray(header)
+    head[sof_height_at : sof_height_at + 2] = struct.pack(">H", frame.height)
+    files = []
+    for rows in order:
+        out = [bytes(head)]
+        for i, k in enumerate(rows):
+            if i:
+                out.append(_RST[(i - 1) % 8])
+            out.append(segments[k])
+        out.append(b"\xff\xd9")
+        files.append(b"".join(out))
+    return files
+
+
+def _paste_padded(stack: Image.Image, piece: Image.Image, y: int, height: int) -> None:
+    """``piece`` into ``stack`` at row ``y``, its last row repeated down to ``height`` rows.
+
+    Only the frame's last MCU row can be short, and only when an area reaches into it does it
+    come here (each variant has its own, and only one can be the stack's last). libjpeg would
+    pad it the same way for luma (the last pixel row repeated), so luma is exact; subsampled
+    chroma it pads by repeating the last *downsampled* row, an average of the last two pixel
+    rows, where this pads with the last row's: the decoder's chroma upsampling of the last
+    visible rows then differs slightly from encoding the variant whole (measured in
+    tests/test_area_encode.py, and as close to the source).
+    """
+    stack.paste(piece, (0, y))
+    if piece.height < height:
+        last = piece.crop((0, piece.height - 1, piece.width, piece.height))
+        stack.paste(last.resize((piece.width, height - piece.height)), (0, y + piece.height))
+
+
+def encode_png_bands(
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    icc: bytes | None = None,
+    threads: int = 1,
+) -> list[bytes] | None:
+    """PNG of each variant (``frame`` with its patches), or None (see module)."""
+    if frame.mode not in _PNG_MODES or not _check(frame, variants):
+        return None
+    rawmode, bpp, color_type, depth = _PNG_MODES[frame.mode]
+    layout = band_layout([box for v in variants for box, _ in v], frame.height, 1)
+    jobs: list[tuple[int, int, int]] = []  # (variant or -1 for shared, top, bottom)
+    for start, end, is_band in layout.runs():
+        if is_band:
+            jobs.extend((i, start, end) for i in range(len(variants)))
+        else:
+            step = _PNG_RUN_ROWS
+            jobs.extend((-1, y, min(end, y + step)) for y in range(start, end, step))
+
+    def run(k: int) -> tuple[bytes, int, int, int]:
+        i, top, bottom = jobs[k]
+        if i < 0:
+            piece = frame.crop((0, top, frame.width, bottom))
+        else:
+            piece = band_image(frame, variants[i], top, bottom)
+        return _deflate_run(piece.tobytes("raw", rawmode), frame.width * bpp, bpp)
+
+    if threads > 1 and len(jobs) > 1:
+        with ThreadPoolExecutor(min(threads, len(jobs)), "pixelpipe-bands") as pool:
+            done = list(pool.map(run, range(len(jobs))))
+    else:
+        done = [run(k) for k in range(len(jobs))]
+    width, height = frame.size
+    head = [_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0))]
+    if icc:
+        head.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
+    files = []
+    for v in range(len(variants)):
+        parts = [r for (i, _, _), r in zip(jobs, done, strict=True) if i in (-1, v)]
+        files.append(_png_file(head, parts))
+    return files
+
+
+def _png_file(head: list[bytes], parts: Sequence[tuple[bytes, int, int, int]]) -> bytes:
+    a, b = 1, 0
+    for _, sa, sb, length in parts:
+        a, b = _adler_combine(a, b, sa, sb, length)
+    final = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    idat = b"\x78\x9c" + b"".join(p[0] for p in parts) + final + struct.pack(">I", (b << 16) | a)
+    return b"\x89PNG\r\n\x1a\n" + b"".join([*head, _chunk(b"IDAT", idat), _chunk(b"IEND", b"")])
+
+
+def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, int]:
+    """Rows ``raw`` (``stride`` bytes each) PNG-filtered and deflated on their own, ending on
+    a full flush: (raw deflate, adler a, adler b, filtered length)."""
+    filtered = png_filter(raw, stride, bpp)
+    comp = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
+    data = comp.compress(filtered) + comp.flush(zlib.Z_FULL_FLUSH)
+    adler = zlib.adler32(filtered)
+    return data, adler & 0xFFFF, adler >> 16, len(filtered)
+
+
+def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
+    """Rows of ``raw`` with a PNG filter byte each: per row the filter whose output has the
+    smaller sum of absolute (signed) bytes, libpng's heuristic, among Sub and Up (None for
+    the first row, which has no row above in this run). Computed by Pillow in C, on the
+    bytes seen as a one-byte-per-pixel image."""
+    rows = len(raw) // stride
+    plain = Image.frombytes("L", (stride, rows), raw)
+    above = Image.new("L", plain.size)
+    above.paste(plain.crop((0, 0, stride, rows - 1)), (0, 1))
+    left = Image.new("L", plain.size)
+    left.paste(plain.crop((0, 0, stride - bpp, rows)), (bpp, 0))
+    up = ImageChops.subtract_modulo(plain, above)  # first row: None (nothing above)
+    sub = ImageChops.subtract_modulo(plain, left)
+    up_cost, sub_cost = _row_costs(up), _row_costs(sub)
+    up_raw, sub_raw = memoryview(up.tobytes()), memoryview(sub.tobytes())
+    out = bytearray((stride + 1) * rows)
+    for y in range(rows):
+        use_sub = sub_cost[y] < up_cost[y]
+        at = y * (stride + 1)
+        out[at] = 1 if use_sub else (2 if y else 0)
+        out[at + 1 : at + 1 + stride] = (sub_raw if use_sub else up_raw)[
+            y * stride : (y + 1) * stride
+        ]
+    return bytes(out)
+
+
+def _row_costs(filtered: Image.Image) -> list[int]:
+    """Per row, about the sum of |byte| (as signed bytes): 64 column means, summed."""
+    cols = min(64, filtered.width)
+    means = filtered.point(_ABS).resize((cols, filtered.height), Image.Resampling.BOX)
+    data = means.tobytes()
+    return [sum(data[y * cols : (y + 1) * cols]) for y in range(filtered.height)]
