@@ -229,7 +229,9 @@ def encode_png_bands(
             piece = frame.crop((0, top, frame.width, bottom))
         else:
             piece = band_image(frame, variants[i], top, bottom)
-        return _deflate_run(piece.tobytes("raw", rawmode), frame.width * bpp, bpp)
+        data, a, b, length = _deflate_run(piece.tobytes("raw", rawmode), frame.width * bpp, bpp)
+        # One IDAT chunk per run: a shared run's chunk (and its CRC) is made once.
+        return _chunk(b"IDAT", data), a, b, length
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(min(threads, len(jobs)), "pixelpipe-bands") as pool:
@@ -240,6 +242,7 @@ def encode_png_bands(
     head = [_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0))]
     if icc:
         head.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
+    head.append(_chunk(b"IDAT", b"\x78\x9c"))  # the zlib header
     files = []
     for v in range(len(variants)):
         parts = [r for (i, _, _), r in zip(jobs, done, strict=True) if i in (-1, v)]
@@ -248,12 +251,14 @@ def encode_png_bands(
 
 
 def _png_file(head: list[bytes], parts: Sequence[tuple[bytes, int, int, int]]) -> bytes:
+    """The PNG file from its header chunks and the IDAT chunks of its runs, in order."""
     a, b = 1, 0
     for _, sa, sb, length in parts:
         a, b = _adler_combine(a, b, sa, sb, length)
     final = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
-    idat = b"\x78\x9c" + b"".join(p[0] for p in parts) + final + struct.pack(">I", (b << 16) | a)
-    return b"\x89PNG\r\n\x1a\n" + b"".join([*head, _chunk(b"IDAT", idat), _chunk(b"IEND", b"")])
+    tail = _chunk(b"IDAT", final + struct.pack(">I", (b << 16) | a))
+    chunks = [*head, *(p[0] for p in parts), tail, _chunk(b"IEND", b"")]
+    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
 
 
 def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, int]:
