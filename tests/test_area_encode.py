@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import noise_image, photo_like
 from PIL import Image
 
+from conftest import noise_image, photo_like
 from pixelpipe.engine.bands import (
     Box,
     Patches,
@@ -79,11 +79,13 @@ def test_png_decodes_to_each_variant_exactly(mode: str, case: str) -> None:
         frame = Image.frombytes("I;16", frame.size, bytes(range(256)) * (97 * 61 * 2 // 256 + 1))
     variants = make_variants(frame, BOX_SETS[case])
     files = encode_png_bands(frame, variants)
-    assert files is not None and len(files) == len(variants)
+    assert files is not None
+    assert len(files) == len(variants)
     for data, patches in zip(files, variants, strict=True):
         got = opened(data)
         expected = whole(frame, patches)
-        assert got.mode == expected.mode and got.size == expected.size
+        assert got.mode == expected.mode
+        assert got.size == expected.size
         assert got.tobytes() == expected.tobytes()
         assert zlib.decompress(_idat(data))  # one valid zlib stream (checksum included)
 
@@ -95,7 +97,8 @@ def test_png_threads_icc_and_size_against_pillow() -> None:
     icc = b"\x00" * 128 + b"not a real profile, carried as is"
     one = encode_png_bands(frame, variants, icc)
     two = encode_png_bands(frame, variants, icc, threads=2)
-    assert one is not None and one == two
+    assert one is not None
+    assert one == two
     for data, patches in zip(one, variants, strict=True):
         got = opened(data)
         assert got.info["icc_profile"] == icc
@@ -113,7 +116,8 @@ def test_png_filter_is_undone_by_a_png_decoder() -> None:
         stride = 33 * bpp
         filtered = png_filter(raw, stride, bpp)
         kinds = {filtered[y * (stride + 1)] for y in range(17)}
-        assert kinds <= {0, 1, 2} and filtered[0] in (0, 1)
+        assert kinds <= {0, 1, 2}
+        assert filtered[0] in (0, 1)
         ihdr = struct.pack(">IIBBBBB", 33, 17, 8, {1: 0, 3: 2, 4: 6}[bpp], 0, 0, 0)
         png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
         png += _chunk(b"IDAT", zlib.compress(filtered)) + _chunk(b"IEND", b"")
@@ -181,7 +185,7 @@ def decoded(data: bytes) -> np.ndarray:
 def test_jpeg_decodes_as_each_variant_encoded_whole(case: str, size: tuple[int, int]) -> None:
     mode, options = JPEG_CASES[case]
     frame = photo_like(*size, seed=5).convert(mode)
-    w, h = size
+    w, _h = size
     # Partial MCU rows, overlaps, the left/right edges; none reaching the last MCU row.
     boxes = [(0, 3, w // 2, 9), (w // 3, 5, w - w // 3, 20), (w - 7, 21, 7, 5)]
     kwargs = source_tables(mode, options)
@@ -191,7 +195,8 @@ def test_jpeg_decodes_as_each_variant_encoded_whole(case: str, size: tuple[int, 
     for data, patches in zip(files, variants, strict=True):
         today = save(whole(frame, patches), "JPEG", **kwargs)
         got = opened(data)
-        assert got.size == frame.size and got.mode == mode
+        assert got.size == frame.size
+        assert got.mode == mode
         assert got.quantization == opened(today).quantization  # type: ignore[attr-defined]
         assert np.array_equal(decoded(data), decoded(today))
         assert len(data) <= 1.03 * len(today) + 200

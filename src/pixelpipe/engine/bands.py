@@ -24,10 +24,11 @@ caller then encodes each variant whole.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +44,8 @@ from .blocks import (
     _split_jpeg,
     save_bytes,
 )
+from .convert import _PALETTE_MAX_PIXELS, to_output_mode
+from .encode import Output, save_kwargs
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 # One variant's areas, in paint order: (box, the hidden pixels of that box, in the frame's mode).
@@ -92,6 +95,57 @@ class _Layout:
         return start * self.unit, min(self.height, end * self.unit)
 
 
+def encode_together(
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    out: Output,
+    convert: tuple[bool, bool, bytes | None],
+    threads: int = 1,
+) -> list[bytes] | None:
+    """Every variant of one single-frame image (``frame`` and ``variants``' patches in the
+    work mode) in ``out``'s format, or None when no band writer applies: the caller then
+    encodes each variant whole. ``convert`` is (16-bit source, wide gamut, ICC profile)."""
+    writer = BAND_WRITERS.get(out.fmt.block_writer or "")
+    if writer is None:
+        return None
+    fmt = out.fmt
+    if fmt.palette and frame.width * frame.height <= _PALETTE_MAX_PIXELS:
+        return None  # the whole variant may be written as a palette image: not here
+    fmt = dataclasses.replace(fmt, palette=False)
+    sixteen, wide, icc = convert
+    # Converting is pixel by pixel (palettes excepted, above): converting the frame once
+    # and each patch gives the pixels of converting each variant whole.
+    (ready,), out_icc = to_output_mode([frame], fmt, sixteen, wide, icc)
+    patches = [
+        [(box, to_output_mode([p], fmt, sixteen, wide, icc)[0][0]) for box, p in v]
+        for v in variants
+    ]
+    ready.info = {}
+    return writer(ready, patches, out, out_icc, threads)
+
+
+def _jpeg_writer(
+    frame: Image.Image, variants: Sequence[Patches], out: Output, icc: bytes | None, threads: int
+) -> list[bytes] | None:
+    kwargs = save_kwargs(out.fmt, out.settings, icc, out.meta, frame.mode)
+    kwargs.update(out.fmt.format_kwargs([frame], out.timing, out.meta))
+    return encode_jpeg_bands(frame, variants, kwargs)
+
+
+def _png_writer(
+    frame: Image.Image, variants: Sequence[Patches], out: Output, icc: bytes | None, threads: int
+) -> list[bytes] | None:
+    if out.meta or out.settings.encoder_options:
+        return None  # kept metadata or the user's own PNG options: Pillow writes those
+    return encode_png_bands(frame, variants, icc, threads)
+
+
+BandWriter = Callable[
+    [Image.Image, Sequence[Patches], Output, bytes | None, int], list[bytes] | None
+]
+BAND_WRITERS: Mapping[str, BandWriter] = {"jpeg-mcu-rows": _jpeg_writer, "png-rows": _png_writer}
+
+
 def band_layout(boxes: Sequence[Box], height: int, unit: int) -> _Layout:
     """The rows any of ``boxes`` touches, widened to whole ``unit``-row units and merged."""
     spans = sorted((y // unit, math.ceil((y + h) / unit)) for _, y, _, h in boxes if h > 0)
@@ -125,14 +179,16 @@ def _check(frame: Image.Image, variants: Sequence[Patches]) -> bool:
 
 
 def encode_jpeg_bands(
-    frame: Image.Image, variants: Sequence[Patches], save_kwargs: Mapping[str, Any]
+    frame: Image.Image, variants: Sequence[Patches], options: Mapping[str, Any]
 ) -> list[bytes] | None:
     """Baseline JPEG of each variant (``frame`` with its patches), or None (see module)."""
-    if frame.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(save_kwargs):
+    if frame.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(options):
         return None
+    if options.get("smooth"):
+        return None  # libjpeg's smoothing looks across MCU rows
     if not _check(frame, variants):
         return None
-    kwargs = {**save_kwargs, "restart_marker_rows": 1, "restart_marker_blocks": 0}
+    kwargs = {**options, "restart_marker_rows": 1, "restart_marker_blocks": 0}
     mcu_h = _jpeg_mcu_height(frame.mode, kwargs)
     if mcu_h is None:
         return None

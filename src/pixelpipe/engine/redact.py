@@ -14,6 +14,7 @@ from PIL import Image
 
 from ..areas import Area, face_areas, hide, region_areas
 from ..settings import EngineSettings
+from .bands import encode_together
 from .convert import to_output_mode
 from .decode import Decoded, decode_frames
 from .encode import Output, encode
@@ -53,6 +54,35 @@ class _Job:
             blob = encode(ready, self.out, out_icc)
         size = self.shown[0].size
         return [variant(plan, "full", size, len(ready), self.out.fmt, blob)]
+
+    def together(self, threads: int) -> list[Variant] | None:
+        """Every variant at once, what no area touches encoded once (engine/bands.py), or
+        None when that does not apply (several frames, a format or option it does not
+        write): then each variant is rendered whole."""
+        if len(self.shown) != 1:
+            return None
+        frame, areas = self.shown[0], self.areas[0]
+        with errors("pixelating"):
+            patches = [
+                [(a.box, _patch(frame, a, self.settings, p)) for a in areas] for p in self.plans
+            ]
+        with errors("encoding"):
+            blobs = encode_together(
+                frame, patches, self.out, (self.sixteen, self.wide, self.icc), threads
+            )
+        if blobs is None:
+            return None
+        return [
+            variant(plan, "full", frame.size, 1, self.out.fmt, blob)
+            for plan, blob in zip(self.plans, blobs, strict=True)
+        ]
+
+
+def _patch(frame: Image.Image, area: Area, settings: EngineSettings, plan: GridPlan) -> Image.Image:
+    """``area`` of ``frame`` as ``hide`` hides it: each area's pixels come from its own box."""
+    x, y, w, h = area.box
+    crop = frame.crop((x, y, x + w, y + h))
+    return hide(crop, [Area((0, 0, w, h), area.source)], settings, plan.size, plan.unit)
 
 
 def pixelate_areas(
@@ -102,7 +132,9 @@ def pixelate_areas(
     per_encode = out_format.encode_bytes_per_px * width * height * src.frames_used
     threads = hooks.capped(threads, settings, 2 * per_encode)
     with translate("encoding"):
-        variants = [v for group in hooks.run(job.render, len(plans), threads) for v in group]
+        variants = job.together(threads) or [
+            v for group in hooks.run(job.render, len(plans), threads) for v in group
+        ]
     t_end = time.perf_counter()
     return Pixelated(
         source=source_info(src, source_mode, width, height, len(data)),
