@@ -74,7 +74,7 @@ def child(path: str, job: str, repeat: int) -> None:
         wall.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
     assert result is not None
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _peak_rss_mb()
     doc = {
         "wall": min(wall),
         "cpu": min(cpu),
@@ -85,6 +85,18 @@ def child(path: str, job: str, repeat: int) -> None:
     if result.areas:
         doc.update(_outside(data, result))
     print(json.dumps(doc))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Not getrusage: Linux carries ru_maxrss over fork and exec,
+    so a child would report the parent's peak when larger; VmHWM is this process's own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _outside(data: bytes, result: Any) -> dict[str, float]:
@@ -130,8 +142,10 @@ def main() -> None:
         child(args.child[0], args.child[1], args.repeat)
         return
     trees = {"new": ROOT / "src", "today": args.today}
-    print("| input | job | code | wall ms | CPU ms | wall / whole | CPU / whole | detect ms |"
-          " peak RSS MB | bytes | bytes / today | outside changed | outside p99 |")
+    print(
+        "| input | job | code | wall ms | CPU ms | wall / whole | CPU / whole | detect ms |"
+        " peak RSS MB | bytes | bytes / today | outside changed | outside p99 |"
+    )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         for label, path in make_inputs(Path(tmp), args.sizes.split(",")):
@@ -141,7 +155,9 @@ def main() -> None:
                 base = base or got["new"]
                 for name, r in got.items():
                     outside = (
-                        f"{r['changed'] * 100:.2f} % | {r['p99']:.0f}" if "changed" in r else "- | -"
+                        f"{r['changed'] * 100:.2f} % | {r['p99']:.0f}"
+                        if "changed" in r
+                        else "- | -"
                     )
                     print(
                         f"| {label} | {job} | {name} | {r['wall']:.0f} | {r['cpu']:.0f} | "
