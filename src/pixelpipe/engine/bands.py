@@ -336,28 +336,35 @@ def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
     (docs/PERFORMANCE.md). Computed by Pillow in C, on the bytes seen as a one-byte-per-pixel
     image."""
     rows = len(raw) // stride
-    plain = Image.frombuffer("L", (stride, rows), raw, "raw", "L", 0, 1)
-    above = Image.frombytes("L", (stride, rows), bytes(stride) + raw[: len(raw) - stride])
-    left = Image.frombytes("L", (stride, rows), bytes(bpp) + raw[: len(raw) - bpp])
-    left.paste(0, (0, 0, bpp, rows))  # nothing left of a row's first pixel
-    candidates = {
-        0: plain,
-        1: ImageChops.subtract_modulo(plain, left),
-        2: ImageChops.subtract_modulo(plain, above),
-        3: ImageChops.subtract_modulo(plain, ImageChops.add(left, above, scale=2.0)),
-    }
-    del above, left
-    costs = {k: _row_costs(im) for k, im in candidates.items()}
+    plain = _view(raw, stride, rows)
+    above = _view(bytes(stride) + raw[: len(raw) - stride], stride, rows)
+    # Each row shifted right by a pixel; its first pixel is the previous row's last, so the
+    # first pixel of Sub and Average is then set apart, from the row alone.
+    left = _view(bytes(bpp) + raw[: len(raw) - bpp], stride, rows)
+    sub = ImageChops.subtract_modulo(plain, left)
+    avg = ImageChops.subtract_modulo(plain, ImageChops.add(left, above, scale=2.0))
+    first = plain.crop((0, 0, bpp, rows))
+    sub.paste(first, (0, 0))
+    half_above = ImageChops.add(above.crop((0, 0, bpp, rows)), Image.new("L", (bpp, rows)), 2.0)
+    avg.paste(ImageChops.subtract_modulo(first, half_above), (0, 0))
+    candidates = {0: plain, 1: sub, 2: ImageChops.subtract_modulo(plain, above), 3: avg}
+    del above, left, sub, avg
+    costs = list(zip(*(_row_costs(candidates[k]) for k in range(4)), strict=True))
     choice = [
-        min((0, 1) if y == 0 else (0, 1, 2, 3), key=lambda k: costs[k][y]) for y in range(rows)
+        min((0, 1) if y == 0 else (0, 1, 2, 3), key=costs[y].__getitem__) for y in range(rows)
     ]
     data = {k: memoryview(candidates[k].tobytes()) for k in set(choice)}
-    out = bytearray((stride + 1) * rows)
+    tags = [bytes((k,)) for k in range(4)]
+    parts: list[bytes | memoryview] = []
     for y, k in enumerate(choice):
-        at = y * (stride + 1)
-        out[at] = k
-        out[at + 1 : at + 1 + stride] = data[k][y * stride : (y + 1) * stride]
-    return bytes(out)
+        parts.append(tags[k])
+        parts.append(data[k][y * stride : (y + 1) * stride])
+    return b"".join(parts)
+
+
+def _view(data: bytes, stride: int, rows: int) -> Image.Image:
+    """``data`` as a one-byte-per-pixel image, without a copy (read-only)."""
+    return Image.frombuffer("L", (stride, rows), data, "raw", "L", 0, 1)
 
 
 def _row_costs(filtered: Image.Image) -> list[int]:
