@@ -62,6 +62,7 @@ _PNG_MODES = {
 _PNG_LEVEL = 6  # what the PNG format's save options ask of Pillow (level 6, Z_RLE)
 _PNG_RUN_ROWS = 128  # shared rows are compressed in runs of this many: bounded memory, threads
 _JPEG_MAX_SIDE = 65500
+_IEND = _chunk(b"IEND", b"")
 _ABS = [min(v, 256 - v) for v in range(256)]  # |filtered byte| as a signed byte: PNG's cost
 
 
@@ -313,8 +314,7 @@ def _png_file(head: list[bytes], parts: Sequence[tuple[bytes, int, int, int]]) -
         a, b = _adler_combine(a, b, sa, sb, length)
     final = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
     tail = _chunk(b"IDAT", final + struct.pack(">I", (b << 16) | a))
-    chunks = [*head, *(p[0] for p in parts), tail, _chunk(b"IEND", b"")]
-    return b"\x89PNG\r\n\x1a\n" + b"".join(chunks)
+    return b"".join([b"\x89PNG\r\n\x1a\n", *head, *(p[0] for p in parts), tail, _IEND])
 
 
 def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, int]:
