@@ -267,3 +267,43 @@ def _idat(png: bytes) -> bytes:
             out.append(png[pos + 8 : pos + 8 + n])
         pos += 12 + n
     return b"".join(out)
+
+
+def _hidden(source: Image.Image, boxes: list[Box], settings: Any, variant: Any) -> Image.Image:
+    from pixelpipe.areas import Area, hide
+
+    areas = [Area(b, "region") for b in boxes]
+    return hide(source, areas, settings, variant.size, variant.unit)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA"])
+def test_engine_png_variants_are_the_hidden_frame_exactly(mode: str) -> None:
+    from pixelpipe import EngineSettings, pixelate
+
+    source = photo_like(300, 260, seed=3).convert(mode)
+    boxes = [(10, 20, 120, 50), (200, 150, 100, 110), (50, 40, 30, 30)]
+    settings = EngineSettings(regions=tuple(boxes))
+    result = pixelate(save(source, "PNG"), settings)
+    full = [v for v in result.variants if v.kind == "full"]
+    assert len(full) >= 3
+    for v in full:
+        got = opened(v.data)
+        assert got.mode == mode
+        assert got.tobytes() == _hidden(source, boxes, settings, v).tobytes()
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_engine_jpeg_variants_decode_as_the_hidden_frame_encoded_whole(subsampling: int) -> None:
+    from pixelpipe import EngineSettings, pixelate
+
+    data = save(photo_like(320, 250, seed=8), "JPEG", quality=88, subsampling=subsampling)
+    source = opened(data)
+    boxes = [(0, 0, 100, 40), (150, 100, 170, 60)]  # the last MCU row (240..249) untouched
+    settings = EngineSettings(regions=tuple(boxes))
+    result = pixelate(data, settings)
+    tables = [list(t) for _, t in sorted(source.quantization.items())]  # type: ignore[attr-defined]
+    for v in (v for v in result.variants if v.kind == "full"):
+        hidden = _hidden(source, boxes, settings, v)
+        whole_file = save(hidden, "JPEG", qtables=tables, subsampling=subsampling, optimize=True)
+        assert np.array_equal(decoded(v.data), decoded(whole_file))
+        assert opened(v.data).quantization == source.quantization  # type: ignore[attr-defined]
