@@ -163,6 +163,7 @@ JPEG_CASES = {
     "rgb444": ("RGB", {"quality": 85, "subsampling": 0}),
     "rgb422": ("RGB", {"quality": 80, "subsampling": 1}),
     "gray": ("L", {"quality": 90}),
+    "cmyk": ("CMYK", {"quality": 90}),
 }
 
 
