@@ -5,7 +5,7 @@ machine and in this run:
 
 * **cold start**: in a fresh process each time, ``import onnxruntime`` and the model load
   (read, input shape made dynamic, session built), median of ``--repeat`` processes;
-* **per image**: ``faces.detect`` on a 2 MP (1632 x 1224) and a 12 MP (4000 x 3000) scene with
+* **per image**: a ``faces.Detector`` on a 2 MP (1632 x 1224) and a 12 MP (4000 x 3000) scene with
   faces, at 1 and 2 threads, model already loaded: median and best of ``--repeat`` runs, and
   the part spent making the reduced working copy;
 * with ``--accuracy``: recall by face size and variant on tests/face_images.py's scenes at
@@ -33,19 +33,22 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 import face_images as fi  # noqa: E402
 from pixelpipe import faces  # noqa: E402
 
+detect = faces.default_detector()
+
 COLD = """
 import json, time
 t0, c0 = time.perf_counter(), time.process_time()
 import onnxruntime
 t1, c1 = time.perf_counter(), time.process_time()
 from pixelpipe import faces
-faces._model({threads})
+detect = faces.Detector(threads={threads})
+detect.load()
 t2, c2 = time.perf_counter(), time.process_time()
 from PIL import Image
 image = Image.new("RGB", (1632, 1224), "gray")
-faces.detect(image, threads={threads})
+detect(image)
 t3 = time.perf_counter()
-faces.detect(image, threads={threads})
+detect(image)
 t4 = time.perf_counter()
 print(json.dumps({{"import_ms": (t1 - t0) * 1e3, "load_ms": (t2 - t1) * 1e3,
                   "cpu_ms": (c2 - c0) * 1e3, "first_ms": (t3 - t2) * 1e3,
@@ -78,12 +81,12 @@ def per_image(repeat: int) -> list[dict[str, object]]:
             faces.working_copy(s.image, faces.DEFAULT_WORKING_SIZE)
         reduce_ms = (time.perf_counter() - start) / repeat * 1e3
         for threads in (1, 2):
-            faces.detect(s.image, threads=threads)  # loads the model, warms up
+            detect(s.image, threads=threads)  # loads the model, warms up
             times, cpu = [], []
             found = 0
             for _ in range(repeat):
                 t, c = time.perf_counter(), time.process_time()
-                found = len(faces.detect(s.image, threads=threads))
+                found = len(detect(s.image, threads=threads))
                 times.append((time.perf_counter() - t) * 1e3)
                 cpu.append((time.process_time() - c) * 1e3)
             rows.append(
@@ -109,7 +112,7 @@ def accuracy() -> dict[str, object]:
         recall[px] = {}
         for variant in fi.VARIANTS:
             s = fi.scene(px, variant)
-            found = faces.detect(s.image)
+            found = detect(s.image)
             used = set()
             hits = 0
             for truth in s.faces:
@@ -127,7 +130,7 @@ def accuracy() -> dict[str, object]:
             recall[px][variant] = (hits, len(s.faces))
     free = []
     for name, image in fi.face_free():
-        low = faces.detect(image, min_score=0.05)
+        low = detect(image, min_score=0.05)
         free.append((name, len([f for f in low if f.score >= faces.DEFAULT_MIN_SCORE]),
                      max((f.score for f in low), default=0.0)))  # fmt: skip
     big = {}
@@ -135,7 +138,7 @@ def accuracy() -> dict[str, object]:
         big[working_size] = {}
         for px in (32, 40, 48, 56, 64, 80):
             s = fi.scene(px, size=(4000, 3000), count=12, background_index=1)
-            found = faces.detect(s.image, working_size=working_size)
+            found = detect(s.image, working_size=working_size)
             hits = sum(
                 any(fi.iou((f.x, f.y, f.w, f.h), t.face) >= 0.3 for f in found) for t in s.faces
             )
@@ -143,9 +146,9 @@ def accuracy() -> dict[str, object]:
     lfw = {}
     for px in (32, 48, 64, 96):
         s = fi.lfw_scene(px)
-        found = faces.detect(s.image)
+        found = detect(s.image)
         hits = sum(any(fi.iou((f.x, f.y, f.w, f.h), t.face) >= 0.3 for f in found) for t in s.faces)
-        non_faces = len(faces.detect(fi.lfw_scene(px, faces=False).image))
+        non_faces = len(detect(fi.lfw_scene(px, faces=False).image))
         lfw[px] = (hits, len(found), non_faces)
     return {"recall": recall, "lfw": lfw, "false_positives_synthetic": false_pos, "face_free": free,
             "padding": needs, "min_iou_24": min_iou, "big": big}  # fmt: skip
@@ -169,7 +172,7 @@ def main() -> None:
     parser.add_argument("--accuracy", action="store_true")
     parser.add_argument("--doc", action="store_true", help="Markdown tables")
     args = parser.parse_args()
-    print(f"model: {faces.detector_version()}; working size {faces.DEFAULT_WORKING_SIZE}, "
+    print(f"model: {detect.version}; working size {faces.DEFAULT_WORKING_SIZE}, "
           f"min score {faces.DEFAULT_MIN_SCORE}, padding {faces.DEFAULT_PADDING}")  # fmt: skip
     cold = {t: cold_start(args.repeat, t) for t in (1, 2)}
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")

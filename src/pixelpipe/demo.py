@@ -16,7 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__, queue
+from . import queue
+from ._version import __version__
 from .contact import SheetRow, render_sheet
 from .keys import failure_key, local_path, manifest_key
 from .local import LocalStack, clients

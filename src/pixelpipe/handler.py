@@ -15,7 +15,8 @@ Permanent failures (bad images) never fail the invocation: they are recorded in
 ``_failures/{key}.json``, logged and counted.
 
 Configuration comes from environment variables (README, "Configuration"), validated on the
-first invocation; an invalid configuration fails every invocation with a one-line reason.
+first invocation (with faces on: the detector too); an invalid configuration fails every
+invocation with a one-line reason.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from .events import is_sqs_event, parse_event, parse_message_body
+from .faces import require as require_detector
 from .pipeline import Outcome, Pipeline, Result
 from .settings import Settings
 from .storage import StorageError, TransientError
@@ -53,6 +55,8 @@ def pipeline() -> Pipeline:
     global _pipeline
     if _pipeline is None:
         settings = Settings.from_env()  # SettingsError: one line, logged by the caller
+        if settings.engine.faces:  # no detector here: refuse now, not once per object
+            require_detector()
         _pipeline = Pipeline(settings)
         logger.info(
             "pixelpipe ready",

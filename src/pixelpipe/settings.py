@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import faces
 from .choices import OUTPUT_FORMATS, BlockShape, Frames, OutputMode, RedactStyle
 from .errors import SettingsError
+from .face_defaults import DEFAULT_PADDING, DEFAULT_WORKING_SIZE
 from .keys import DEFAULT_KEY_TEMPLATE, check_template, render
 from .parse import (
     Box,
@@ -43,9 +43,11 @@ DEFAULT_MAX_PIXELS = 100_000_000
 MAX_THREADS = 256
 # Faces: the box is grown by this many times its height at the sides (more above, for hair;
 # less below; faces.pad), and faces are detected on a copy whose long side is at most this
-# many pixels. Both measured on the test set, in faces.py: docs/faces-evidence.md.
-DEFAULT_FACE_PADDING = faces.DEFAULT_PADDING
-DEFAULT_FACE_WORKING_SIZE = faces.DEFAULT_WORKING_SIZE
+# many pixels. Both measured on the test set: face_defaults.py, docs/faces-evidence.md.
+# (Settings import nothing of the detector: whether it can run is checked where a command,
+# worker or Lambda starts with faces on, and per object by the engine, which fails closed.)
+DEFAULT_FACE_PADDING = DEFAULT_PADDING
+DEFAULT_FACE_WORKING_SIZE = DEFAULT_WORKING_SIZE
 MAX_FACE_PADDING = 2.0
 # Fields that change how fast outputs are made, never what they are.
 RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
@@ -153,10 +155,6 @@ class EngineSettings:
                 f"output mode {self.output.value} writes grids of the whole image, which would "
                 "show what regions and faces hide; use output mode full with them"
             )
-        if self.faces:
-            reason = faces.unavailable_reason()
-            if reason:
-                raise SettingsError(reason)
 
     @property
     def hides_areas(self) -> bool:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from . import queue
 from .errors import SettingsError
 from .events import EventError
+from .faces import unavailable_reason
 from .pipeline import Pipeline, Result
 from .storage import StorageError, head_bucket
 
@@ -155,8 +156,12 @@ class Worker:
 
     def check(self) -> None:
         """Raise ConfigurationError when the queue or the processed bucket cannot be used
-        (credentials, region, names, permissions). Transient failures pass: the receive
-        loop retries them."""
+        (credentials, region, names, permissions), or faces are on and the detector cannot
+        run here. Transient failures pass: the receive loop retries them."""
+        if self.pipeline.settings.engine.faces:
+            reason = unavailable_reason()
+            if reason is not None:
+                raise ConfigurationError(reason)
         checks: list[tuple[str, Callable[[], object]]] = [
             (
                 f"queue {self.queue_url}",

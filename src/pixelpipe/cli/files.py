@@ -12,7 +12,14 @@ import click
 
 from ..files import FileResult, Inputs, collect_inputs, expand_inputs
 from ..settings import EngineSettings
-from .options import build_settings, jobs_option, make_out_dir, setting_option, settings_options
+from .options import (
+    build_settings,
+    jobs_option,
+    make_out_dir,
+    require_detector,
+    setting_option,
+    settings_options,
+)
 from .output import EXIT_OK, EXIT_REJECTED, console, one_line, plural, say
 
 if TYPE_CHECKING:
@@ -146,6 +153,7 @@ def placeholder_cmd(
     settings = EngineSettings.from_env(
         prefixed_only=True, max_bytes=max_bytes, max_pixels=max_pixels, threads=1
     )
+    require_detector(settings)
     files = expand_inputs(inputs)
     if not files:
         raise click.UsageError("no input files (the directories given are empty)")

@@ -63,7 +63,18 @@ def build_settings(**flags: Any) -> EngineSettings:
     regions = flags.pop("regions", None) or ()
     if regions:
         flags["regions"] = ";".join(regions)
-    return EngineSettings.from_env(prefixed_only=True, format=fmt, **flags)
+    settings = EngineSettings.from_env(prefixed_only=True, format=fmt, **flags)
+    require_detector(settings)
+    return settings
+
+
+def require_detector(settings: EngineSettings) -> None:
+    """With faces on, a ``SettingsError`` (exit 2, one line: what to install) unless the
+    detector can run here: before any file is read or any process started."""
+    if settings.faces:
+        from ..faces import require
+
+        require()
 
 
 def jobs_option(what: str) -> Callable[[F], F]:

@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .. import __version__, local
+from .. import local
+from .._version import __version__
 from ..files import expand_inputs
 from ..resources import available_cpus
 from ..settings import Settings
@@ -290,8 +291,8 @@ def demo(
     if not folder.is_dir():
         raise click.UsageError(f"sample folder {folder} not found; pass --samples DIR")
     files = [Path(f) for f in expand_inputs([str(folder)])]
+    engine = build_settings(**flags)  # before anything is written
     make_out_dir(out_dir)
-    engine = build_settings(**flags)
     ok = run_demo(
         files,
         Path(out_dir),

