@@ -290,8 +290,8 @@ def demo(
     if not folder.is_dir():
         raise click.UsageError(f"sample folder {folder} not found; pass --samples DIR")
     files = [Path(f) for f in expand_inputs([str(folder)])]
-    make_out_dir(out_dir)
     engine = build_settings(**flags)
+    make_out_dir(out_dir)  # after the settings: a run rejected at start-up creates nothing
     ok = run_demo(
         files,
         Path(out_dir),
