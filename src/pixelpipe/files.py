@@ -9,8 +9,9 @@ No click, no Rich: a library user can call it too::
 What it owns: reading inputs safely (regular files only, the byte limit before reading),
 folders (non-hidden files, sorted; ``recursive`` mirrors sub-folders; pixelpipe's own outputs
 skipped, and files that are images by neither name nor content: a camera's sidecars), refusing
-two inputs whose outputs would overwrite each other, a process pool that shares the CPUs, and atomic writes with the mode of any new file (``0666 & ~umask``).
-Failures never raise: each input gets a result with a one-line reason.
+two inputs whose outputs would overwrite each other, a process pool that shares the CPUs,
+and atomic writes with the mode of any new file (``0666 & ~umask``). Failures never raise:
+each input gets a result with a one-line reason.
 """
 
 from __future__ import annotations
@@ -185,10 +186,9 @@ def is_own_output(name: str) -> bool:
 
 # Extensions of the formats pixelpipe reads (HEIF with the heic extra): a file named so claims
 # to be an image, and is reported when it cannot be read.
-IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .jfif .mpo .png .apng .gif .webp .tif .tiff .bmp .dib .ico .avif .avifs "
-    ".heic .heif .hif".split()
-)
+_JPEG_PNG_GIF = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".png", ".apng", ".gif")
+_OTHERS = (".webp", ".tif", ".tiff", ".bmp", ".dib", ".ico", ".avif", ".avifs", ".heic", ".heif")
+IMAGE_EXTENSIONS = frozenset((*_JPEG_PNG_GIF, *_OTHERS, ".hif"))
 # ISO base media ("ftyp") brands of still images; video brands (isom, mp42, qt) are not.
 _IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1")
 
@@ -277,10 +277,11 @@ def collect_inputs(
     ``recursive`` reads sub-folders too (outputs mirror them); otherwise they are counted
     in ``skipped_dirs``. Files in folders that are images by neither name nor content (a
     camera's sidecars) are counted in ``skipped_other``; files named on the command line are
-    always kept (asked for by name, they are reported if they are no image). ``skip_outputs`` leaves out files named like pixelpipe's outputs
-    (counted); ``exclude`` is a folder never read (the output folder, when it is inside an
-    input folder). A directory that cannot be listed stays in the list as itself, so that
-    it is reported like any other unreadable input and the rest of the batch goes on.
+    always kept (asked for by name, they are reported if they are no image). ``skip_outputs``
+    leaves out files named like pixelpipe's outputs (counted); ``exclude`` is a folder never
+    read (the output folder, when it is inside an input folder). A directory that cannot be
+    listed stays in the list as itself, so that it is reported like any other unreadable
+    input and the rest of the batch goes on.
     """
     found = Inputs()
     excluded = os.path.realpath(exclude) if exclude else None
@@ -393,7 +394,9 @@ def _source_output(path: str, name: str) -> str:
         found = image_signature(_head(path))
     except OSError:
         return name
-    return output_name(name, found, BY_NAME[found].extension) if found in BY_NAME else name
+    if found is None or found not in BY_NAME:
+        return name
+    return output_name(name, found, BY_NAME[found].extension)
 
 
 def run_batch(
