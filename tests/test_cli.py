@@ -239,6 +239,23 @@ def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
         assert sheet.width > 5 * 100
         assert sheet.height > len(samples) * 100
     assert "upload-to-done" in proc.stdout
+    # #23: the sample with a face is uploaded with faces on; the face is hidden, the rest not.
+    row = next(ln for ln in proc.stdout.splitlines() if "astronaut.jpg" in ln)
+    assert "1 face hidden" in row
+    assert not [ln for ln in proc.stdout.splitlines() if "street.jpg" in ln and "hidden" in ln]
+    with (
+        Image.open(SAMPLES / "astronaut.jpg") as src,
+        Image.open(out / "pixelated-16x16-astronaut.jpg") as im,
+    ):
+        face, corner = (190, 90, 260, 190), (0, 300, 100, 400)  # her face; the flag
+        assert _mean_diff(src.crop(face), im.crop(face)) > 8
+        assert _mean_diff(src.crop(corner), im.crop(corner)) < 3
+
+
+def _mean_diff(a: Image.Image, b: Image.Image) -> float:
+    from PIL import ImageChops, ImageStat
+
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
 def test_encode_error_is_reported_and_other_files_still_written(tmp_path: Path) -> None:
