@@ -39,9 +39,8 @@ from typing import Any
 from PIL import Image
 
 from bench_engine import corpus, photo_like
-from pixelpipe import engine
 from pixelpipe import placeholder as ph
-from pixelpipe.engine import available_cpus, pixelate, placeholder_of
+from pixelpipe.engine import Hooks, available_cpus, pixelate, placeholder_of
 
 HERE = Path(__file__).resolve().parent
 DECODERS = HERE.parent / "tests" / "decoders"
@@ -69,7 +68,7 @@ def share_table(repeat: int) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     hook_cpu: list[float] = []
-    original = engine._placeholder
+    original = Hooks.default().placeholder
 
     def timed(*args: Any) -> Any:
         t0 = time.thread_time()
@@ -78,28 +77,25 @@ def share_table(repeat: int) -> list[str]:
         finally:
             hook_cpu.append((time.thread_time() - t0) * 1000)
 
-    engine._placeholder = timed  # type: ignore[assignment]
-    try:
-        for path in corpus([12], ["jpeg", "png", "webp"]):
-            data = path.read_bytes()
-            pixelate(data)  # warm-up
-            walls, parts, cpus = [], [], []
-            hook_cpu.clear()
-            for _ in range(repeat):
-                t0, c0 = time.perf_counter(), time.process_time()
-                result = pixelate(data)
-                walls.append((time.perf_counter() - t0) * 1000)
-                cpus.append((time.process_time() - c0) * 1000)
-                parts.append(result.timings_ms["placeholder"])
-            job, part = min(walls), min(parts)
-            job_cpu, part_cpu = min(cpus), min(hook_cpu[1:])
-            only = min_ms(lambda data=data: placeholder_of(data), repeat)
-            rows.append(
-                f"| {path.suffix.lstrip('.').upper()} | {job:.1f} | {part:.2f} | {part / job:.2%} "
-                f"| {job_cpu:.0f} | {part_cpu:.2f} | {part_cpu / job_cpu:.2%} | {only:.1f} |"
-            )
-    finally:
-        engine._placeholder = original  # type: ignore[assignment]
+    hooks = Hooks(placeholder=timed)
+    for path in corpus([12], ["jpeg", "png", "webp"]):
+        data = path.read_bytes()
+        pixelate(data, hooks=hooks)  # warm-up
+        walls, parts, cpus = [], [], []
+        hook_cpu.clear()
+        for _ in range(repeat):
+            t0, c0 = time.perf_counter(), time.process_time()
+            result = pixelate(data, hooks=hooks)
+            walls.append((time.perf_counter() - t0) * 1000)
+            cpus.append((time.process_time() - c0) * 1000)
+            parts.append(result.timings_ms["placeholder"])
+        job, part = min(walls), min(parts)
+        job_cpu, part_cpu = min(cpus), min(hook_cpu[1:])
+        only = min_ms(lambda data=data: placeholder_of(data), repeat)
+        rows.append(
+            f"| {path.suffix.lstrip('.').upper()} | {job:.1f} | {part:.2f} | {part / job:.2%} "
+            f"| {job_cpu:.0f} | {part_cpu:.2f} | {part_cpu / job_cpu:.2%} | {only:.1f} |"
+        )
     return rows
 
 

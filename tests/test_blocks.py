@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from pixelpipe.engine import _exact_palette
 from pixelpipe.engine.blocks import BlockLayout, Canvas
+from pixelpipe.engine.convert import exact_palette
 
 
 def grid_image(mode: str, gw: int, gh: int, seed: int) -> Image.Image:
@@ -21,7 +21,7 @@ def grid_image(mode: str, gw: int, gh: int, seed: int) -> Image.Image:
     )
     if mode == "P":
         small = rgba.resize((min(gw, 12), min(gh, 12)), Image.Resampling.NEAREST)
-        p = _exact_palette(small)
+        p = exact_palette(small)
         assert p is not None
         return p
     if mode in ("I", "F"):
@@ -97,7 +97,7 @@ def test_png_transparent_palette_keeps_alpha() -> None:
     g = Image.new("RGBA", (2, 1))
     g.putpixel((0, 0), (255, 0, 0, 0))
     g.putpixel((1, 0), (0, 0, 255, 255))
-    p = _exact_palette(g)
+    p = exact_palette(g)
     assert p is not None
     png = BlockLayout((2, 1), (10, 4), (10, 4)).encode_png(p)
     assert png is not None

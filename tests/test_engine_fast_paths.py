@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -20,6 +22,7 @@ from PIL import Image, ImageCms
 
 from conftest import decode, encode, photo_like
 from pixelpipe import engine
+from pixelpipe.engine import Hooks
 from pixelpipe.engine.blocks import BlockLayout, save_bytes
 from pixelpipe.errors import EncodeError, SettingsError
 from pixelpipe.pipeline import settings_digest
@@ -219,20 +222,18 @@ def test_memory_budget_is_the_lambda_functions_memory_when_smaller(
     ],
 )
 def test_auto_threads_are_capped_by_memory(
-    monkeypatch: pytest.MonkeyPatch, fmt: str, budget_mb: int, threads: int, expected: int
+    fmt: str, budget_mb: int, threads: int, expected: int
 ) -> None:
     used: list[int] = []
-    real_map = engine._map
+    real_run = Hooks.default().run
 
-    def spy(fn: object, count: int, n: int) -> list[object]:
+    def spy(fn: Callable[[int], Any], count: int, n: int) -> list[Any]:
         used.append(n)
-        return real_map(fn, count, n)  # type: ignore[arg-type]
+        return real_run(fn, count, n)
 
-    monkeypatch.setattr(engine, "_map", spy)
-    monkeypatch.setattr(engine, "memory_budget", lambda: budget_mb << 20)
-    monkeypatch.setattr(engine, "available_cpus", lambda: 2)
+    hooks = Hooks(run=spy, memory_budget=lambda: budget_mb << 20, cpus=lambda: 2)
     data = encode(photo_like(800, 600, seed=3), "PNG")
-    result = engine.pixelate(data, EngineSettings(format=fmt, threads=threads))
+    result = engine.pixelate(data, EngineSettings(format=fmt, threads=threads), hooks=hooks)
     assert used == [expected]
     assert len(result.variants) == 5
 

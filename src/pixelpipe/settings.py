@@ -4,27 +4,10 @@
 validated in ``__post_init__``; an invalid value raises :class:`~pixelpipe.errors.SettingsError`
 with a one-line reason, so a bad configuration fails at start-up, never halfway through a batch.
 
-Environment variables (all optional), as read by :meth:`EngineSettings.from_env`:
-
-==========================  ===================================================
-``PIXELPIPE_SIZES``         grid sizes, e.g. ``8,16,32,48,64``
-``PIXELPIPE_BLOCK_PX``      block sizes in pixels instead of grid sizes, e.g. ``16,32``
-``PIXELPIPE_SHAPE``         ``grid`` (n x n blocks) or ``square`` (square blocks)
-``PIXELPIPE_OUTPUT``        ``full``, ``grid`` or ``both``
-``PIXELPIPE_FORMAT``        ``source``, ``jpeg``, ``png``, ``webp``, ``avif``, ``gif``, ...
-``PIXELPIPE_QUALITY``       1..100 for lossy formats (default per format)
-``PIXELPIPE_KEEP_METADATA`` ``1``/``true`` keeps EXIF (minus orientation), XMP and comments
-``PIXELPIPE_FRAMES``        ``all`` or ``first`` for animated inputs
-``PIXELPIPE_MAX_BYTES``     input byte limit (default 50 MiB; accepts ``20MiB``, ``5MB``)
-``PIXELPIPE_MAX_PIXELS``    pixel limit over all frames (default 100 MP; accepts ``40M``)
-``PIXELPIPE_THREADS``       threads encoding one image's variants (default 0 = one per CPU, fewer
-                           when memory is short)
-``PIXELPIPE_REGIONS``       areas to hide instead of the whole image, ``x,y,w,h;x,y,w,h``
-``PIXELPIPE_FACES``         ``1``/``true``: detect faces and hide them (the ``faces`` extra)
-``PIXELPIPE_FACE_PADDING``  how far a face box is grown at each side, in face heights (0.9)
-``PIXELPIPE_FACE_WORKING_SIZE`` long side, in pixels, of the copy faces are detected on
-``PIXELPIPE_STYLE``         how areas are hidden: ``pixelate`` (default) or ``fill`` (solid)
-==========================  ===================================================
+Environment variables (all optional): each setting's Lambda name (``PIXEL_SIZES``) and its
+``PIXELPIPE_`` name (``PIXELPIPE_SIZES``, which wins) are declared once, with its flag and its
+docs, in :mod:`pixelpipe.settings_table`; :meth:`EngineSettings.from_env` and
+:meth:`Settings.from_env` read them from there.
 """
 
 from __future__ import annotations
@@ -33,10 +16,10 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from . import faces
+from .choices import OUTPUT_FORMATS, BlockShape, Frames, OutputMode, RedactStyle
 from .errors import SettingsError
 from .keys import DEFAULT_KEY_TEMPLATE, check_template, render
 from .parse import (
@@ -50,6 +33,7 @@ from .parse import (
     parse_regions,
     whole_in,
 )
+from .settings_table import ENGINE, PIPELINE, Read, env_names
 
 DEFAULT_SIZES: tuple[int, ...] = (8, 16, 32, 48, 64)
 MAX_GRID = 1024
@@ -65,56 +49,6 @@ DEFAULT_FACE_WORKING_SIZE = faces.DEFAULT_WORKING_SIZE
 MAX_FACE_PADDING = 2.0
 # Fields that change how fast outputs are made, never what they are.
 RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
-
-
-class BlockShape(StrEnum):
-    """How a grid size maps onto a non-square image."""
-
-    GRID = "grid"  # n x n blocks whatever the aspect ratio (the original design)
-    SQUARE = "square"  # n blocks along the longer side, square blocks
-
-    def grid(self, n: int, width: int, height: int) -> tuple[int, int]:
-        """Blocks across and down for grid size ``n`` on a ``width`` x ``height`` picture."""
-        if self is BlockShape.GRID:
-            return (n, n)
-        if width >= height:
-            return (n, max(1, round(n * height / width)))
-        return (max(1, round(n * width / height)), n)
-
-
-class OutputMode(StrEnum):
-    """Which images each variant produces."""
-
-    FULL = "full"  # the pixelated image at the input's size (the original design)
-    GRID = "grid"  # the tiny grid image itself (previews, ML)
-    BOTH = "both"
-
-
-class RedactStyle(StrEnum):
-    """How an area (a region or a face) is hidden."""
-
-    PIXELATE = "pixelate"  # the area pixelated at each variant's size
-    FILL = "fill"  # the area painted solid black: nothing of it survives
-
-
-class Frames(StrEnum):
-    """Which frames of an animated or multi-page input are pixelated."""
-
-    ALL = "all"
-    FIRST = "first"
-
-
-# Output formats a user can ask for. The registry in formats.py knows how to write each.
-OUTPUT_FORMATS: tuple[str, ...] = (
-    "source",
-    "jpeg",
-    "png",
-    "webp",
-    "avif",
-    "gif",
-    "tiff",
-    "bmp",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,38 +196,10 @@ class EngineSettings:
         return cls(**values)
 
 
-# Setting -> (plain variable, PIXELPIPE_ variable). README's configuration table lists these.
-ENGINE_ENV: Mapping[str, tuple[str, str]] = {
-    "sizes": ("PIXEL_SIZES", "PIXELPIPE_SIZES"),
-    "block_px": ("BLOCK_PX", "PIXELPIPE_BLOCK_PX"),
-    "shape": ("BLOCK_SHAPE", "PIXELPIPE_SHAPE"),
-    "output": ("OUTPUT_MODE", "PIXELPIPE_OUTPUT"),
-    "format": ("OUTPUT_FORMAT", "PIXELPIPE_FORMAT"),
-    "quality": ("OUTPUT_QUALITY", "PIXELPIPE_QUALITY"),
-    "keep_metadata": ("KEEP_METADATA", "PIXELPIPE_KEEP_METADATA"),
-    "frames": ("FRAMES", "PIXELPIPE_FRAMES"),
-    "max_bytes": ("MAX_INPUT_BYTES", "PIXELPIPE_MAX_BYTES"),
-    "max_pixels": ("MAX_PIXELS", "PIXELPIPE_MAX_PIXELS"),
-    "threads": ("ENGINE_THREADS", "PIXELPIPE_THREADS"),
-    "regions": ("REGIONS", "PIXELPIPE_REGIONS"),
-    "faces": ("FACES", "PIXELPIPE_FACES"),
-    "face_padding": ("FACE_PADDING", "PIXELPIPE_FACE_PADDING"),
-    "face_working_size": ("FACE_WORKING_SIZE", "PIXELPIPE_FACE_WORKING_SIZE"),
-    "style": ("REDACT_STYLE", "PIXELPIPE_STYLE"),
-}
-PIPELINE_ENV: Mapping[str, tuple[str, str]] = {
-    "processed_bucket": ("PROCESSED_BUCKET", "PIXELPIPE_PROCESSED_BUCKET"),
-    "source_bucket": ("SOURCE_BUCKET", "PIXELPIPE_SOURCE_BUCKET"),
-    "source_prefix": ("SOURCE_PREFIX", "PIXELPIPE_SOURCE_PREFIX"),
-    "key_template": ("OUTPUT_KEY_TEMPLATE", "PIXELPIPE_OUTPUT_KEY_TEMPLATE"),
-    "manifest_prefix": ("MANIFEST_PREFIX", "PIXELPIPE_MANIFEST_PREFIX"),
-    "failure_prefix": ("FAILURE_PREFIX", "PIXELPIPE_FAILURE_PREFIX"),
-    "delete_sync": ("DELETE_SYNC", "PIXELPIPE_DELETE_SYNC"),
-    "cache_control": ("CACHE_CONTROL", "PIXELPIPE_CACHE_CONTROL"),
-    "endpoint_url": ("AWS_ENDPOINT_URL", "PIXELPIPE_ENDPOINT_URL"),
-}
-_INT_SETTINGS = frozenset({"quality", "threads", "face_working_size"})
-_BOOL_SETTINGS = frozenset({"keep_metadata", "delete_sync", "faces"})
+# Setting -> (plain variable, PIXELPIPE_ variable), from the table (README's table too).
+ENGINE_ENV: Mapping[str, tuple[str, str]] = env_names(ENGINE)
+PIPELINE_ENV: Mapping[str, tuple[str, str]] = env_names(PIPELINE)
+_READ: Mapping[str, Read] = {s.name: s.read for s in (*ENGINE, *PIPELINE)}
 
 
 def _name_bad_variable(
@@ -334,9 +240,9 @@ def _read_env(
         raw = env[var]
         if not raw.strip():
             continue  # set but empty: the default, as for every other setting
-        if name in _BOOL_SETTINGS:
+        if _READ[name] == "bool":
             values[name] = parse_bool(raw, var)
-        elif name in _INT_SETTINGS:
+        elif _READ[name] == "int":
             try:
                 values[name] = int(raw)
             except ValueError:
@@ -463,6 +369,7 @@ def _dedupe(values: tuple[int, ...]) -> tuple[int, ...]:
 __all__ = [
     "DEFAULT_SIZES",
     "ENGINE_ENV",
+    "OUTPUT_FORMATS",
     "PIPELINE_ENV",
     "BlockShape",
     "EngineSettings",

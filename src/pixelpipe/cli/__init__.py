@@ -18,7 +18,7 @@ import click
 
 # Imports are kept to what `--version` and `--help` need: each command imports what it uses
 # (Pillow, rich, boto3 ...), so `pixelpipe pixelate` never loads boto3 (docs/PERFORMANCE.md).
-from .. import __version__
+from .._version import __version__
 from .files import pixelate_cmd, placeholder_cmd
 from .operations import backfill, dlq, package, status, upload
 from .output import EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, console, run

@@ -14,7 +14,7 @@ import click
 
 from ..files import FileResult, Inputs, collect_inputs
 from ..settings import EngineSettings
-from .options import build_settings, jobs_option, settings_options
+from .options import build_settings, jobs_option, setting_option, settings_options
 from .output import EXIT_OK, EXIT_REJECTED, console, one_line, plural, say
 
 if TYPE_CHECKING:
@@ -148,8 +148,8 @@ def run_batch(
 
 @click.command("placeholder")
 @click.argument("inputs", nargs=-1, required=True, metavar="FILE...")
-@click.option("--max-bytes", metavar="SIZE", help="Input size limit.  [default: 50MiB]")
-@click.option("--max-pixels", metavar="N", help="Pixel limit.  [default: 100M]")
+@setting_option("max_bytes")
+@setting_option("max_pixels")
 @jobs_option("Files read in parallel.")
 def placeholder_cmd(
     inputs: tuple[str, ...], max_bytes: str | None, max_pixels: str | None, jobs: int

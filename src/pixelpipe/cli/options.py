@@ -10,7 +10,8 @@ import click
 
 from .. import local
 from ..resources import available_cpus
-from ..settings import OUTPUT_FORMATS, BlockShape, EngineSettings, Frames, OutputMode, RedactStyle
+from ..settings import EngineSettings
+from ..settings_table import ENGINE, by_name
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,82 +27,30 @@ def _stacked(*options: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-settings_options = _stacked(
-    click.option(
-        "--sizes",
-        metavar="LIST",
-        help="Grid sizes, comma-separated, each 1..1024.  [default: 8,16,32,48,64]",
-    ),
-    click.option(
-        "--block-px",
-        metavar="LIST",
-        help="Block sizes in pixels instead of grid sizes (e.g. 16 or 8,16).",
-    ),
-    click.option(
-        "--shape",
-        type=click.Choice([s.value for s in BlockShape]),
-        help="grid: n x n blocks whatever the aspect ratio (default); "
-        "square: n square blocks along the longer side.",
-    ),
-    click.option(
-        "--mode",
-        "output",
-        type=click.Choice([m.value for m in OutputMode]),
-        help="full: the input's size (default); grid: the tiny n x n image; or both.",
-    ),
-    click.option(
-        "--format",
-        "fmt",
-        type=click.Choice([*OUTPUT_FORMATS, "jpg"], case_sensitive=False),
-        help="Output format; source keeps the input's where Pillow writes it, else PNG.",
-    ),
-    click.option("--quality", type=click.IntRange(1, 100), help="Quality of lossy formats."),
-    click.option(
-        "--keep-metadata",
-        is_flag=True,
-        default=None,
-        help="Keep EXIF (minus orientation), XMP and comments. Default: strip all but ICC.",
-    ),
-    click.option(
-        "--frames",
-        type=click.Choice([f.value for f in Frames]),
-        help="Animated inputs: pixelate all frames (default) or only the first.",
-    ),
-    click.option("--max-bytes", metavar="SIZE", help="Input size limit.  [default: 50MiB]"),
-    click.option(
-        "--max-pixels", metavar="N", help="Pixel limit, all frames counted.  [default: 100M]"
-    ),
-    click.option(
-        "--threads",
-        type=click.IntRange(0, 256),
-        help="Threads encoding one image's variants; 0 = one per CPU.  [default: 0]",
-    ),
-    click.option(
-        "--region",
-        "regions",
-        metavar="X,Y,W,H",
-        multiple=True,
-        help="Hide only this area (pixels of the displayed image), not the whole image; "
-        "repeatable. Everything else keeps the source's pixels.",
-    ),
-    click.option(
-        "--faces/--no-faces",
-        default=None,
-        help="Detect faces and hide each (needs the 'faces' extra); combines with --region.",
-    ),
-    click.option(
-        "--face-padding",
-        type=click.FloatRange(0, 2),
-        help="Grow each face box by this many face heights at the sides (more above, less "
-        "below), so hair, ears and chin are hidden too.  [default: 0.9]",
-    ),
-    click.option(
-        "--style",
-        type=click.Choice([s.value for s in RedactStyle]),
-        help="How regions and faces are hidden: pixelate (default, at each size) or fill "
-        "(solid black: nothing of the area survives).",
-    ),
-)
+def setting_option(name: str) -> Callable[[F], F]:
+    """The option of setting ``name``, as its row in ``settings_table`` declares it."""
+    flag = by_name(name).flag
+    if flag is None:
+        raise LookupError(f"setting {name} has no flag")
+    attrs: dict[str, Any] = {"help": flag.help, "metavar": flag.metavar}
+    if flag.choices:
+        attrs["type"] = click.Choice(flag.choices, case_sensitive=not flag.any_case)
+    elif flag.whole is not None:
+        attrs["type"] = click.IntRange(*flag.whole)
+    elif flag.number is not None:
+        attrs["type"] = click.FloatRange(*flag.number)
+    if flag.switch:
+        attrs["is_flag"] = True
+    if flag.switch or "/" in flag.opts:
+        attrs["default"] = None  # not given: the variable, else the setting's default, counts
+    if flag.repeat:
+        attrs["multiple"] = True
+    decls = [flag.opts] if flag.param is None else [flag.opts, flag.param]
+    return click.option(*decls, **attrs)
+
+
+# Every engine setting that has a flag, in the table's order (the order --help shows).
+settings_options = _stacked(*(setting_option(s.name) for s in ENGINE if s.flag is not None))
 
 
 def build_settings(**flags: Any) -> EngineSettings:

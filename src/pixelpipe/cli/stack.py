@@ -9,7 +9,8 @@ from typing import Any
 
 import click
 
-from .. import __version__, local
+from .. import local
+from .._version import __version__
 from ..files import expand_inputs
 from ..resources import available_cpus
 from ..settings import EngineSettings, Settings

@@ -14,11 +14,17 @@ Metadata is dropped by default except the ICC profile (privacy is a main use); t
 carries a stale orientation tag because orientation has been applied to the pixels.
 
 The steps, one module each: ``header`` (open, limits from ``limits``), ``plan`` (grids, decode
-scale), ``decode``, ``grids``, ``preview`` (the placeholder's pixels), ``convert`` (output
-modes, palettes, ICC), ``metadata``, ``encode`` (Pillow's encoders with each format's own save
+scale), ``decode``, ``grids`` (grids and P-pixel block grids), ``hide`` (hiding an area:
+pixelated or filled), ``preview`` (the placeholder's pixels), ``convert`` (output modes,
+palettes, ICC), ``metadata``, ``encode`` (Pillow's encoders with each format's own save
 behaviour from the registry, or the block writers in ``blocks``), ``parallel`` (the thread
-pool); ``whole`` and ``redact`` run them for the whole image and for hidden areas.
-Every per-format decision is the format registry's (:mod:`pixelpipe.formats`).
+pool). ``run`` is the skeleton of one call; ``whole`` (the whole image pixelated) and
+``partial`` (only its areas hidden) fill it in. Every pixel operation lives in this package;
+every per-format decision is the format registry's (:mod:`pixelpipe.formats`).
+
+What the engine does not find out itself -- the thread pool, the CPU count, the memory budget,
+the placeholder maker -- is given to it as :class:`Hooks` (a parameter with real defaults, as
+httpx takes a transport): tests and benchmarks pass their own instead of patching the engine.
 """
 
 from __future__ import annotations
@@ -31,36 +37,38 @@ from ..keys import output_name
 from ..placeholder import Placeholder
 from ..resources import available_cpus, memory_budget
 from ..settings import EngineSettings, Frames, OutputMode
-from .convert import MAX_ICC_BYTES, _exact_palette
+from .convert import MAX_ICC_BYTES
 from .header import read_header
+from .hooks import Hooks
 from .limits import MAX_FRAMES
-from .parallel import Hooks, _map
+from .partial import pixelate_areas
 from .plan import PARITY_MIN_SIDE, PARITY_OVERSAMPLE, GridPlan, plan_grids
-from .preview import _placeholder
-from .redact import pixelate_areas
 from .results import ENGINE_VERSION, Kind, Pixelated, SourceInfo, Unit, Variant
+from .run import EngineRun
 from .whole import pixelate_whole
 
 
-def pixelate(data: bytes, settings: EngineSettings | None = None) -> Pixelated:
-    """Pixelate one encoded image at every size in ``settings``.
+def pixelate(
+    data: bytes, settings: EngineSettings | None = None, *, hooks: Hooks | None = None
+) -> Pixelated:
+    """Pixelate one encoded image at every size in ``settings``; ``hooks``: the pool, CPU
+    count, memory budget and placeholder maker to use (default :meth:`Hooks.default`).
 
     Raises an :class:`~pixelpipe.errors.ImageError` subclass with a one-line reason when the
     input is unsupported, corrupt or over a limit, or a variant cannot be encoded.
     """
     settings = settings or EngineSettings()
     t0 = time.perf_counter()
-    # Looked up here at each call, so that replacing them on this module takes effect.
-    hooks = Hooks(
-        run=_map, cpus=available_cpus, memory_budget=memory_budget, placeholder=_placeholder
-    )
     src = read_header(data, settings)
+    run = EngineRun(src, data, settings, hooks or Hooks.default(), t0)
     if settings.hides_areas:
-        return pixelate_areas(src, data, settings, hooks, t0)
-    return pixelate_whole(src, data, settings, hooks, t0)
+        return pixelate_areas(run)
+    return pixelate_whole(run)
 
 
-def placeholder_of(data: bytes, settings: EngineSettings | None = None) -> Placeholder:
+def placeholder_of(
+    data: bytes, settings: EngineSettings | None = None, *, hooks: Hooks | None = None
+) -> Placeholder:
     """Only the placeholder of one encoded image (``pixelpipe placeholder``): the same checks
     and the same reduced decode of the first frame as :func:`pixelate` with ``settings`` --
     so the same placeholder as its manifest -- with the tiny grid images instead of any
@@ -69,12 +77,12 @@ def placeholder_of(data: bytes, settings: EngineSettings | None = None) -> Place
     one: dict[str, Any] = {"frames": Frames.FIRST, "format": "png", "keep_metadata": False}
     if not settings.hides_areas:
         one["output"] = OutputMode.GRID
-    elif settings.block_px:  # the redacted picture's: only its most hidden variant is made
+    elif settings.block_px:  # the most hidden variant's (areas hidden): only it is made
         one["block_px"] = (max(settings.block_px),)
     else:
         one["sizes"] = (min(settings.sizes),)
     quick = settings.replace(**one)
-    found = pixelate(data, quick).placeholder
+    found = pixelate(data, quick, hooks=hooks).placeholder
     if found is None:  # pixelate always makes one; this keeps the type honest
         raise CorruptImage("no placeholder could be computed")
     return found
@@ -87,15 +95,13 @@ __all__ = [
     "PARITY_MIN_SIDE",
     "PARITY_OVERSAMPLE",
     "GridPlan",
+    "Hooks",
     "ImageError",
     "Kind",
     "Pixelated",
     "SourceInfo",
     "Unit",
     "Variant",
-    "_exact_palette",
-    "_map",
-    "_placeholder",
     "available_cpus",
     "memory_budget",
     "output_name",

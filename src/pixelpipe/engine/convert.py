@@ -48,7 +48,7 @@ def to_output_mode(
         if fmt.binary_alpha and g.mode == "RGBA":
             g = _binary_alpha(g)
         if fmt.palette_for(g.mode):
-            g = _exact_palette(g) or g
+            g = exact_palette(g) or g
         out.append(g)
     if out_icc is not None and (
         len(out_icc) > MAX_ICC_BYTES or not _icc_matches(out_icc, out[0].mode)
@@ -89,7 +89,7 @@ def to_8bit(g: Image.Image, wide: bool) -> Image.Image:
     return g.convert("L")  # 8-bit range I, and F: Pillow clips to 0..255
 
 
-def _exact_palette(g: Image.Image) -> Image.Image | None:
+def exact_palette(g: Image.Image) -> Image.Image | None:
     """``g`` as an indexed image with exactly its colours, or None if it has over 256."""
     if g.width * g.height > _PALETTE_MAX_PIXELS:
         return None

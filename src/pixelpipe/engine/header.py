@@ -18,6 +18,7 @@ from .limits import (
     pillow_bomb_limit,
 )
 from .orient import orientation, swaps
+from .results import SourceInfo
 from .translate import translate
 
 
@@ -41,6 +42,18 @@ class Source:
     @property
     def swap(self) -> bool:
         return swaps(self.transform)
+
+    def info(self, mode: str, width: int, height: int, size: int) -> SourceInfo:
+        """What the result says of this input: ``mode`` as stored, displayed size, bytes."""
+        return SourceInfo(
+            format=self.format,
+            mode=mode,
+            width=width,
+            height=height,
+            frames=self.n_frames,
+            orientation=self.orientation,
+            bytes=size,
+        )
 
 
 def read_header(data: bytes, settings: EngineSettings) -> Source:

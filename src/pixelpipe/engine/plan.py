@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..settings import EngineSettings, OutputMode
-from .results import Kind, Unit
+from .results import Kind, Unit, Variant
+
+if TYPE_CHECKING:
+    from ..formats import OutputFormat
 
 # Decode at 1/s scale only while the decoded image keeps at least this many pixels per grid
 # block along each axis. tests/test_engine_parity.py proves the result then stays within one
@@ -25,6 +29,24 @@ class GridPlan:
     unit: Unit
     grid: tuple[int, int]  # blocks in the displayed orientation
     canvas: tuple[int, int]  # nearest-neighbour target before cropping to the image size
+
+    def variant(
+        self, kind: Kind, shape: tuple[int, int], frames: int, fmt: OutputFormat, data: bytes
+    ) -> Variant:
+        """This plan's variant of ``kind``: ``shape`` pixels, ``frames`` frames, ``data``."""
+        return Variant(
+            size=self.size,
+            unit=self.unit,
+            kind=kind,
+            grid=self.grid,
+            width=shape[0],
+            height=shape[1],
+            format=fmt.name,
+            extension=fmt.extension,
+            content_type=fmt.content_type,
+            frames=frames,
+            data=data,
+        )
 
 
 def plan_grids(width: int, height: int, settings: EngineSettings) -> list[GridPlan]:

@@ -11,7 +11,7 @@ from .decode import Decoded
 from .orient import swaps, upright
 
 
-def _placeholder(frame: Decoded, transform: int, icc: bytes | None, wide: bool) -> Placeholder:
+def frame_placeholder(frame: Decoded, transform: int, icc: bytes | None, wide: bool) -> Placeholder:
     """The placeholder (BlurHash, ThumbHash, data URI, colour) of the displayed image, from
     a copy of at most ``placeholder.WORK_SIDE`` px of the once-decoded first frame: no second
     decode. Upright (``transform``), 8-bit sRGB like the variants' grids.

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from .. import __version__
+from .._version import __version__
 from ..areas import Area
 from ..keys import output_name
 from ..placeholder import Placeholder
-
-if TYPE_CHECKING:
-    from ..formats import OutputFormat
-    from .header import Source
-    from .plan import GridPlan
 
 ENGINE_VERSION = __version__
 
@@ -78,38 +73,6 @@ class Pixelated:
     # What was hidden when only regions and faces were asked for (the first frame's areas,
     # with faces found in any frame; see areas.py). Empty when the whole image is pixelated.
     areas: tuple[Area, ...] = ()
-
-
-def variant(
-    plan: GridPlan, kind: Kind, shape: tuple[int, int], frames: int, fmt: OutputFormat, data: bytes
-) -> Variant:
-    """The variant of ``plan`` and ``kind``: ``shape`` pixels, ``frames`` frames, ``data``."""
-    return Variant(
-        size=plan.size,
-        unit=plan.unit,
-        kind=kind,
-        grid=plan.grid,
-        width=shape[0],
-        height=shape[1],
-        format=fmt.name,
-        extension=fmt.extension,
-        content_type=fmt.content_type,
-        frames=frames,
-        data=data,
-    )
-
-
-def source_info(src: Source, mode: str, width: int, height: int, size: int) -> SourceInfo:
-    """What the result says of the input ``src``: ``mode`` as stored, displayed size, bytes."""
-    return SourceInfo(
-        format=src.format,
-        mode=mode,
-        width=width,
-        height=height,
-        frames=src.n_frames,
-        orientation=src.orientation,
-        bytes=size,
-    )
 
 
 def ms(seconds: float) -> float:

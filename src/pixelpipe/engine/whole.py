@@ -8,28 +8,25 @@ every per-size step but the last happens on the tiny grid.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
-from ..settings import EngineSettings
 from .blocks import BlockLayout
 from .convert import to_output_mode
-from .decode import decode_frames
 from .encode import CanvasPool, Output, encode, encode_full
 from .grids import FrameGrids, pixelate_frame
-from .header import Source
 from .limits import check_side
 from .metadata import kept_metadata
-from .parallel import Hooks
 from .plan import decode_scale, variant_kinds
 from .preview import is_wide
-from .results import Kind, Pixelated, Variant, ms, source_info, variant
+from .results import Kind, Pixelated, Variant
+from .run import EngineRun
 from .translate import errors, translate
 
 
 @dataclass(frozen=True, slots=True)
-class _Job:
-    """What every variant of one image shares."""
+class WholeVariants:
+    """What every variant of one wholly pixelated image shares; ``render(j)`` makes plan
+    ``j``'s variants."""
 
     per_frame: list[FrameGrids]
     kinds: list[Kind]
@@ -60,61 +57,36 @@ class _Job:
                     blob = encode(ready, self.out, out_icc)
                 else:
                     blob = encode_full(ready, layouts, self.out, out_icc, self.canvases)
-            variants.append(variant(plan, kind, size, len(ready), self.out.fmt, blob))
+            variants.append(plan.variant(kind, size, len(ready), self.out.fmt, blob))
         return variants
 
 
-def pixelate_whole(
-    src: Source, data: bytes, settings: EngineSettings, hooks: Hooks, t0: float
-) -> Pixelated:
-    """Every variant of the whole image ``src`` (its header read, its limits checked)."""
-    im, transform, swap = src.im, src.transform, src.swap
-    with translate("decoding"):
-        source_mode = im.mode
-        icc = im.info.get("icc_profile") or None
-        meta = kept_metadata(im) if settings.keep_metadata else {}
-        frames, timing = decode_frames(
-            im, src.frames_used, lambda size: decode_scale(size, swap, settings)
-        )
-    t_decode = time.perf_counter()
-    wide = is_wide(source_mode, frames[0].image)
-    with translate("making the placeholder"):
-        t_placeholder = time.perf_counter()
-        placeholder = hooks.placeholder(frames[0], transform, icc, wide)
-        t_placeholder = time.perf_counter() - t_placeholder
+def pixelate_whole(run: EngineRun) -> Pixelated:
+    """Every variant of the whole image ``run.src`` (its header read, its limits checked)."""
+    src, settings = run.src, run.settings
+    frames, timing, meta = run.decode(
+        lambda size: decode_scale(size, src.swap, settings), kept_metadata
+    )
+    run.decoded()
+    wide = is_wide(run.mode, frames[0].image)
+    placeholder = run.placeholder(lambda: frames[0], src.transform, wide)
     decoded_at = frames[0].scale
     with translate("pixelating"):
-        per_frame = [pixelate_frame(f, transform, settings) for f in frames]
-        del frames
+        per_frame = [pixelate_frame(f, src.transform, settings) for f in frames]
+        frames.clear()  # the decoded frames' memory, before encoding
     width, height = per_frame[0][0]
     kinds = variant_kinds(settings.output)
-    job = _Job(
+    job = WholeVariants(
         per_frame=per_frame,
         kinds=kinds,
         out=Output(src.out_format, settings, meta, timing),
-        sixteen=source_mode.startswith("I;16"),
+        sixteen=run.mode.startswith("I;16"),
         wide=wide,
-        icc=icc,
+        icc=run.icc,
         # Full-size memory for variants that are built before encoding; one per thread at most.
         canvases=CanvasPool((width, height), rgb=src.out_format.jpeg_family),
     )
-    threads = hooks.threads(settings)
-    if "full" in kinds:
-        per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
-        threads = hooks.capped(threads, settings, per_encode)
-    with translate("encoding"):
-        groups = hooks.run(job.render, len(per_frame[0][1]), threads)
-    variants = [v for group in groups for v in group]
-    t_end = time.perf_counter()
-    return Pixelated(
-        source=source_info(src, source_mode, width, height, len(data)),
-        variants=tuple(variants),
-        decode_scale=decoded_at,
-        timings_ms={
-            "decode": ms(t_decode - t0),
-            "pixelate_encode": ms(t_end - t_decode),
-            "placeholder": ms(t_placeholder),
-            "total": ms(t_end - t0),
-        },
-        placeholder=placeholder,
-    )
+    per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
+    threads = run.threads(per_encode if "full" in kinds else None)
+    variants = run.encode(job, len(per_frame[0][1]), threads)
+    return run.result(variants, (width, height), placeholder, decoded_at)
