@@ -74,7 +74,8 @@ def test_threads_are_capped_by_the_budget_on_the_area_path() -> None:
         seen.append(threads)
         return [fn(i) for i in range(count)]
 
-    settings = EngineSettings(regions=REGION, threads=4)
+    # TIFF: no band writer, so the variants are encoded one per task on the pool.
+    settings = EngineSettings(regions=REGION, threads=4, format="tiff")
     roomy = Hooks(run=run, memory_budget=lambda: 64 << 30)
     pixelate(data, settings, hooks=roomy)
     # Just enough for one variant at a time (found by bisection on the refusal).
@@ -95,6 +96,20 @@ def test_threads_are_capped_by_the_budget_on_the_area_path() -> None:
     # The same bytes as with room to spare: the budget decides how, never what.
     wide = pixelate(data, settings, hooks=dataclasses.replace(roomy, run=run))
     assert [v.data for v in result.variants] == [v.data for v in wide.variants]
+
+
+def test_the_band_writers_need_less_than_variant_by_variant() -> None:
+    """A JPEG whose variants are written together by the band writers (the frame released
+    once in the stack) is admitted on a budget that encoding them one by one would not fit,
+    and its files are those it writes with room to spare."""
+    data = jpeg(1600, 1200)
+    as_jpeg, as_tiff = EngineSettings(regions=REGION), EngineSettings(regions=REGION, format="tiff")
+    budget = Hooks(memory_budget=lambda: 90 * MIB)
+    with pytest.raises(NotEnoughMemory):
+        pixelate(data, as_tiff, hooks=budget)
+    tight = pixelate(data, as_jpeg, hooks=budget)
+    roomy = pixelate(data, as_jpeg)
+    assert [v.data for v in tight.variants] == [v.data for v in roomy.variants]
 
 
 def test_jobs_share_one_budget() -> None:

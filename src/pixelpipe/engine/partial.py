@@ -13,6 +13,7 @@ from PIL import Image
 
 from ..areas import Area, face_areas, region_areas
 from ..settings import EngineSettings
+from .bands import encode_together, together_bytes
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
@@ -56,16 +57,49 @@ class AreaVariants:
         size = self.shown[0].size
         return [plan.variant("full", size, len(ready), self.out.fmt, blob)]
 
+    def together(self, threads: int) -> tuple[Variant, ...] | None:
+        """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
+        when that does not apply (several frames, a format or option it does not write):
+        then each variant is rendered whole."""
+        if len(self.shown) != 1:
+            return None
+        frame, areas = self.shown[0], self.areas[0]
+        with errors("pixelating"):
+            patches = [
+                [(a.box, _patch(frame, a, self.settings, p)) for a in areas] for p in self.plans
+            ]
+        with errors("encoding"):
+            blobs = encode_together(
+                frame,
+                patches,
+                self.out,
+                (self.sixteen, self.wide, self.icc),
+                threads,
+                release=frame.close,  # the full-resolution frame, once in the writer's hands
+            )
+        if blobs is None:
+            return None
+        return tuple(
+            plan.variant("full", frame.size, 1, self.out.fmt, blob)
+            for plan, blob in zip(self.plans, blobs, strict=True)
+        )
+
+
+def _patch(frame: Image.Image, area: Area, settings: EngineSettings, plan: GridPlan) -> Image.Image:
+    """``area`` of ``frame`` as ``hide_areas`` hides it: each area from its own box's pixels."""
+    x, y, w, h = area.box
+    crop = frame.crop((x, y, x + w, y + h))
+    return hide_areas(crop, [Area((0, 0, w, h), area.source)], settings, plan.size, plan.unit)
+
 
 def pixelate_areas(run: EngineRun) -> Pixelated:
     """Every variant of ``run.src`` with its regions and faces hidden."""
     src, settings = run.src, run.settings
-    threads = check_memory(
-        area_memory(src, len(run.data), settings),
-        run.hooks.memory_budget(),
-        run.hooks.threads(settings),
-        f"hiding areas in this {_what(src)} image at full resolution",
-    )
+    whole, together = area_memory(src, len(run.data), settings)
+    budget = run.hooks.memory_budget()
+    what = f"hiding areas in this {_what(src)} image at full resolution"
+    # Refused before decoding when the job cannot fit (band writers, else variant by variant).
+    check_memory(together or whole, budget, 1, what)
     with translate("decoding"):
         keep_tables = jpeg_tables(src.im, src.out_format, settings)
     decoded, timing, meta = run.decode(
@@ -108,18 +142,27 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         wide,
         run.icc,
     )
-    # As many threads as fit the memory budget, a count asked for included.
-    variants = run.encode(job, len(plans), threads)
+    with translate("encoding"):
+        variants = job.together(check_memory(together or whole, budget, run.threads(None), what))
+    if variants is None:
+        # Variant by variant, as many at once as fit the memory budget (a count asked for
+        # included).
+        threads = check_memory(whole, budget, run.hooks.threads(settings), what)
+        variants = run.encode(job, len(plans), threads)
     return run.result(
         variants, (width, height), placeholder, 1, tuple(_union(areas)), detect_ms=detect_ms
     )
 
 
-def area_memory(src: Source, data_bytes: int, settings: EngineSettings) -> JobMemory:
-    """What hiding areas in ``src`` holds at its peak (from the header, before decoding): the
-    frames at full resolution in their work mode, the encoded input and every variant's
-    output, the detector's working memory with faces on, and per variant encoded at once a
-    hidden full-size copy and its encoder's buffers (the registry's ``encode_bytes_per_px``)."""
+def area_memory(
+    src: Source, data_bytes: int, settings: EngineSettings
+) -> tuple[JobMemory, JobMemory | None]:
+    """What hiding areas in ``src`` holds at its peak, from the header (before decoding):
+    variant by variant, and with the band writers (None when they would not apply). Both
+    hold the frames at full resolution in their work mode, the encoded input, every variant's
+    output and, with faces on, the detector's working memory; variant by variant adds per
+    variant encoded at once a hidden full-size copy and its encoder's buffers (the registry's
+    ``encode_bytes_per_px``), the band writers what :func:`.bands.together_bytes` says."""
     pixels = sum(w * h for w, h in src.sizes)
     fmt = src.out_format
     if fmt.pil == src.format:  # re-encoded in its own format: about the input's size each
@@ -135,7 +178,10 @@ def area_memory(src: Source, data_bytes: int, settings: EngineSettings) -> JobMe
         detect = DETECT_BYTES_PER_WORKING_PX * working
     frames = frame_bytes(src.im.mode, pixels, src.transform != 1)
     fixed = BASE_BYTES + data_bytes + frames + outputs + detect
-    return JobMemory(fixed, fmt.encode_bytes_per_px * pixels)
+    whole = JobMemory(fixed, fmt.encode_bytes_per_px * pixels)
+    bands = together_bytes(fmt, settings, src.frames_used, (width, height), per_output)
+    together = None if bands is None else JobMemory(fixed + bands[0], bands[1])
+    return whole, together
 
 
 def _what(src: Source) -> str:
