@@ -112,6 +112,7 @@ def encode_together(
     convert: tuple[bool, bool, bytes | None],
     threads: int = 1,
     release: Release = None,
+    lean_over: int = 1 << 62,
 ) -> list[bytes] | None:
     """Every variant of one single-frame image (``frame`` and ``variants``' patches in the
     work mode) in ``out``'s format, or None when no band writer applies: the caller then
@@ -120,7 +121,9 @@ def encode_together(
     ``release``: called as soon as the writer no longer needs ``frame``'s pixels (they are in
     its stack or compressed runs), so that the caller can free them before the encode holds
     its own buffers; once called, a writer that cannot finish raises ``EncodeError`` rather
-    than returning None (the caller has nothing left to encode whole)."""
+    than returning None (the caller has nothing left to encode whole). ``lean_over``: the
+    bytes over which a writer takes its leanest way (JPEG: no stack, see
+    :func:`encode_jpeg_bands`)."""
     writer = BAND_WRITERS.get(out.fmt.block_writer or "")
     if writer is None:
         return None
@@ -145,7 +148,7 @@ def encode_together(
             outer()
 
         release = release_both
-    return writer(ready, patches, out, out_icc, threads, release)
+    return writer(ready, patches, out, out_icc, threads, release, lean_over)
 
 
 def _jpeg_writer(
@@ -155,10 +158,11 @@ def _jpeg_writer(
     icc: bytes | None,
     threads: int,
     release: Release,
+    lean_over: int,
 ) -> list[bytes] | None:
     kwargs = save_kwargs(out.fmt, out.settings, icc, out.meta, frame.mode)
     kwargs.update(out.fmt.format_kwargs([frame], out.timing, out.meta))
-    return encode_jpeg_bands(frame, variants, kwargs, release)
+    return encode_jpeg_bands(frame, variants, kwargs, release, lean_over)
 
 
 def _png_writer(
@@ -168,6 +172,7 @@ def _png_writer(
     icc: bytes | None,
     threads: int,
     release: Release,
+    lean_over: int,
 ) -> list[bytes] | None:
     if out.meta or out.settings.encoder_options:
         return None  # kept metadata or the user's own PNG options: Pillow writes those
@@ -177,7 +182,8 @@ def _png_writer(
 
 
 BandWriter = Callable[
-    [Image.Image, Sequence[Patches], Output, bytes | None, int, Release], list[bytes] | None
+    [Image.Image, Sequence[Patches], Output, bytes | None, int, Release, int],
+    list[bytes] | None,
 ]
 BAND_WRITERS: Mapping[str, BandWriter] = {"jpeg-mcu-rows": _jpeg_writer, "png-rows": _png_writer}
 
@@ -204,12 +210,9 @@ def together_bytes(
 def _jpeg_bytes(
     settings: EngineSettings, width: int, height: int, per_output: int
 ) -> tuple[int, int] | None:
-    # The stack: every row of the frame once (RGB as RGBX) and the bands again, an eighth
-    # allowed for them. The frame is released once it is in the stack; libjpeg's coefficient
-    # buffer for optimised tables (3 bytes a pixel at 4:2:0, 6 at 4:4:4) then takes its
-    # place, and one output's bytes while the file is split.
-    stack = 4 * width * height
-    return stack + stack // 8 + per_output, 0
+    # Lean (the caller's budget decides, see encode_jpeg_bands): the frame is changed in
+    # place and encoded without a stack; pieces of ~8 MiB and one output's bytes beside it.
+    return (16 << 20) + 2 * per_output, 0
 
 
 def _png_bytes(
@@ -265,8 +268,11 @@ def encode_jpeg_bands(
     variants: Sequence[Patches],
     options: Mapping[str, Any],
     release: Release = None,
+    lean_over: int = 1 << 62,
 ) -> list[bytes] | None:
-    """Baseline JPEG of each variant (``frame`` with its patches), or None (see module)."""
+    """Baseline JPEG of each variant (``frame`` with its patches), or None (see module).
+    With ``release``, a stack over ``lean_over`` bytes is not built: the variants are
+    written the lean way (:func:`_encode_jpeg_lean`)."""
     if frame.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(options):
         return None
     if options.get("smooth"):
@@ -278,6 +284,8 @@ def encode_jpeg_bands(
     if mcu_h is None:
         return None
     layout = band_layout([box for v in variants for box, _ in v], frame.height, mcu_h)
+    if release is not None and _stack_rows(layout, len(variants)) * frame.width * 4 > lean_over:
+        return _encode_jpeg_lean(frame, variants, kwargs, layout, release)
     runs = layout.runs()
     band_units = sum(end - start for start, end, band in runs if band)
     # A short last MCU row goes last in the stack, where libjpeg pads it as it pads the full
@@ -301,8 +309,11 @@ def encode_jpeg_bands(
             if pieces is None and i:
                 order[i].extend(order[0][-(end - start) :])
                 continue
-            piece = frame.crop((0, top, frame.width, bottom)) if pieces is None else pieces[i]
-            _paste_padded(stack, piece, at * mcu_h, (end - start) * mcu_h)
+            if pieces is None and bottom - top == (end - start) * mcu_h:
+                _paste_rows(stack, frame, top, bottom, at * mcu_h)
+            else:
+                piece = frame.crop((0, top, frame.width, bottom)) if pieces is None else pieces[i]
+                _paste_padded(stack, piece, at * mcu_h, (end - start) * mcu_h)
             order[i].extend(range(at, at + end - start))
             at += end - start
     if tail:
@@ -331,6 +342,74 @@ def encode_jpeg_bands(
         out.append(b"\xff\xd9")
         files.append(b"".join(out))
     return files
+
+
+def _stack_rows(layout: _Layout, variants: int) -> int:
+    """Pixel rows of the stack: the frame's, and every band again per variant but one."""
+    bands = sum(end - start for start, end, band in layout.runs() if band)
+    return (layout.units + bands * (variants - 1)) * layout.unit
+
+
+def _encode_jpeg_lean(
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    kwargs: Mapping[str, Any],
+    layout: _Layout,
+    release: Callable[[], None],
+) -> list[bytes] | None:
+    """Every variant in the frame's memory and a few MiB: the first variant's patches pasted
+    into ``frame`` itself (which is then encoded whole), every other variant's bands encoded
+    a few MCU rows at a time. The pieces are encoded separately, so libjpeg's standard
+    Huffman tables replace optimised ones (the same pixels, files a few per cent larger):
+    with a restart marker after every MCU row, the entropy-coded segments of separate
+    encodes with the same tables, quantisation and sampling concatenate. ``frame`` is
+    changed, then released."""
+    boxes = [[box for box, _ in v] for v in variants]
+    if any(b != boxes[0] for b in boxes):
+        return None  # every variant must cover the same boxes (the areas, at its size)
+    kwargs = {**kwargs, "optimize": False}
+    for box, patch in variants[0]:
+        frame.paste(patch, box[:2])
+    parsed = _split_jpeg(save_bytes(frame, "JPEG", **kwargs))
+    if parsed is None or len(parsed[2]) != layout.units:
+        raise EncodeError("the JPEG band writer could not split its own file")
+    header, _, shared = parsed
+    unit, width = layout.unit, frame.width
+    step = max(1, (8 << 20) // max(1, 4 * width * unit))  # MCU rows per piece: ~8 MiB
+    files = [_jpeg_file(header, shared)]
+    for patches in variants[1:]:
+        segments = list(shared)
+        for start, end, is_band in layout.runs():
+            for first in range(start, end, step) if is_band else ():
+                top, bottom = layout.rows(first, min(end, first + step))
+                piece = frame.crop((0, top, width, bottom))
+                for (x, y, _, _), patch in patches:  # clipped to the piece by paste
+                    piece.paste(patch, (x, y - top))
+                got = _split_jpeg(save_bytes(piece, "JPEG", **kwargs))
+                if got is None or len(got[2]) != min(end, first + step) - first:
+                    raise EncodeError("the JPEG band writer could not split its own file")
+                segments[first : min(end, first + step)] = got[2]
+        files.append(_jpeg_file(header, segments))
+    release()
+    return files
+
+
+def _jpeg_file(header: bytes, segments: Sequence[bytes]) -> bytes:
+    out = [header]
+    for i, segment in enumerate(segments):
+        if i:
+            out.append(_RST[(i - 1) % 8])
+        out.append(segment)
+    out.append(b"\xff\xd9")
+    return b"".join(out)
+
+
+def _paste_rows(stack: Image.Image, frame: Image.Image, top: int, bottom: int, y: int) -> None:
+    """Rows [top, bottom) of ``frame`` into ``stack`` at row ``y``, a few MiB at a time (a
+    crop of a long shared run would be a second copy of most of the frame)."""
+    step = max(1, (8 << 20) // max(1, 4 * frame.width))
+    for row in range(top, bottom, step):
+        stack.paste(frame.crop((0, row, frame.width, min(bottom, row + step))), (0, y + row - top))
 
 
 def _paste_padded(stack: Image.Image, piece: Image.Image, y: int, height: int) -> None:

@@ -108,10 +108,12 @@ def fmt_mp(pixels: int) -> str:
 # What an area job holds besides its pixels: the interpreter, Pillow and pixelpipe (measured
 # ~60 MiB for ``pixelpipe pixelate``), with a margin for allocator slack.
 BASE_BYTES = 64 << 20
-# The face detector's working memory beside the frame (onnxruntime's session and activations
-# on the reduced working copy, which is at most ``face_working_size`` on its long side), per
-# working-copy pixel: measured, see docs/PERFORMANCE.md.
-DETECT_BYTES_PER_WORKING_PX = 160
+# The face detector's working memory beside the frame while it runs (onnxruntime's
+# activations on the reduced working copy, at most ``face_working_size`` on its long side),
+# per working-copy pixel, and what it keeps afterwards (the session, its arena): measured
+# 410 MiB at 1632 x 1216 and 70 MiB (docs/PERFORMANCE.md), with a margin.
+DETECT_BYTES_PER_WORKING_PX = 220
+DETECT_KEPT_BYTES = 96 << 20
 # Bytes per pixel of a frame decoded in its work mode (Pillow keeps RGB as RGBX).
 _WORK_BPP = {"1": 1, "L": 1}
 _STORED_BPP = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
@@ -119,14 +121,17 @@ _STORED_BPP = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N
 
 @dataclass(frozen=True, slots=True)
 class JobMemory:
-    """An estimate of one job's peak memory: ``fixed`` bytes whatever the thread count, and
-    ``per_thread`` more for every variant encoded at once."""
+    """An estimate of one job's peak memory: ``held`` bytes throughout (the frames, the
+    input), then the larger of the detector's ``detect`` and the encoding's ``encode`` bytes
+    plus ``per_thread`` for every variant encoded at once."""
 
-    fixed: int
+    held: int
+    encode: int
     per_thread: int
+    detect: int = 0
 
     def needs(self, threads: int) -> int:
-        return self.fixed + threads * self.per_thread
+        return self.held + max(self.detect, self.encode + threads * self.per_thread)
 
 
 def frame_bytes(mode: str, pixels: int, transposed: bool) -> int:
@@ -142,7 +147,8 @@ def check_memory(need: JobMemory, budget: int, threads: int, what: str) -> int:
     """The threads (at most ``threads``) whose job fits in ``budget`` bytes; a
     ``NotEnoughMemory`` naming what ``what`` needs when not even one does."""
     if need.needs(1) <= budget:
-        return max(1, min(threads, (budget - need.fixed) // max(1, need.per_thread)))
+        room = budget - need.held - need.encode
+        return max(1, min(threads, room // max(1, need.per_thread)))
     raise NotEnoughMemory(
         f"{what} needs about {_mib(need.needs(1))} of memory, over this process's "
         f"{_mib(budget)} budget: raise the memory (the Lambda function's MemorySize, the "

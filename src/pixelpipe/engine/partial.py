@@ -18,8 +18,15 @@ from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
 from .header import Source
-from .hide import hide_areas
-from .limits import BASE_BYTES, DETECT_BYTES_PER_WORKING_PX, JobMemory, check_memory, frame_bytes
+from .hide import hidden_in_place, hide_areas
+from .limits import (
+    BASE_BYTES,
+    DETECT_BYTES_PER_WORKING_PX,
+    DETECT_KEPT_BYTES,
+    JobMemory,
+    check_memory,
+    frame_bytes,
+)
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
 from .plan import GridPlan, plan_grids
@@ -57,7 +64,7 @@ class AreaVariants:
         size = self.shown[0].size
         return [plan.variant("full", size, len(ready), self.out.fmt, blob)]
 
-    def together(self, threads: int) -> tuple[Variant, ...] | None:
+    def together(self, threads: int, spare: int = 1 << 62) -> tuple[Variant, ...] | None:
         """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
         when that does not apply (several frames, a format or option it does not write):
         then each variant is rendered whole."""
@@ -76,6 +83,7 @@ class AreaVariants:
                 (self.sixteen, self.wide, self.icc),
                 threads,
                 release=frame.close,  # the full-resolution frame, once in the writer's hands
+                lean_over=spare,  # what the budget leaves for a writer's own buffers
             )
         if blobs is None:
             return None
@@ -126,11 +134,9 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     # pixel blocks): a placeholder must not give away what the variants hide.
     most = min(plans, key=lambda p: p.size if p.unit == "grid" else -p.size)
 
-    def first() -> Decoded:
-        hidden = hide_areas(shown[0], areas[0], settings, most.size, most.unit)
-        return Decoded(hidden, hidden.size, 1)
-
-    placeholder = run.placeholder(first, 1, wide)
+    # Hidden in the frame itself for that moment, not in a full-size copy.
+    with hidden_in_place(shown[0], areas[0], settings, most.size, most.unit) as hidden:
+        placeholder = run.placeholder(lambda: Decoded(hidden, hidden.size, 1), 1, wide)
     encoding = settings.replace(encoder_options={**keep_tables, **settings.encoder_options})
     job = AreaVariants(
         shown,
@@ -143,7 +149,11 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         run.icc,
     )
     with translate("encoding"):
-        variants = job.together(check_memory(together or whole, budget, run.threads(None), what))
+        need = together or whole
+        threads = check_memory(need, budget, run.threads(None), what)
+        # What the encoding may hold beyond its estimate (the detector is done by then).
+        spare = budget - need.held - need.encode - threads * need.per_thread
+        variants = job.together(threads, spare)
     if variants is None:
         # Variant by variant, as many at once as fit the memory budget (a count asked for
         # included).
@@ -171,16 +181,18 @@ def area_memory(
         per_output = pixels // 2 if fmt.lossy else pixels * 3
     width, height = src.sizes[0]
     outputs = len(plan_grids(width, height, settings)) * per_output
-    detect = 0
+    detect = kept = 0
     if settings.faces:
         side = settings.face_working_size
-        working = min(width * height, side * side)  # the reduced copy the detector sees
-        detect = DETECT_BYTES_PER_WORKING_PX * working
-    frames = frame_bytes(src.im.mode, pixels, src.transform != 1)
-    fixed = BASE_BYTES + data_bytes + frames + outputs + detect
-    whole = JobMemory(fixed, fmt.encode_bytes_per_px * pixels)
+        scale = min(1.0, side / max(width, height))  # the reduced copy the detector sees
+        working = max(1, round(width * scale)) * max(1, round(height * scale))
+        detect, kept = DETECT_BYTES_PER_WORKING_PX * working, DETECT_KEPT_BYTES
+    held = BASE_BYTES + data_bytes + frame_bytes(src.im.mode, pixels, src.transform != 1)
+    whole = JobMemory(held, kept + outputs, fmt.encode_bytes_per_px * pixels, detect)
     bands = together_bytes(fmt, settings, src.frames_used, (width, height), per_output)
-    together = None if bands is None else JobMemory(fixed + bands[0], bands[1])
+    together = None
+    if bands is not None:
+        together = JobMemory(held, kept + outputs + bands[0], bands[1], detect)
     return whole, together
 
 
