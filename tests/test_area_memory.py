@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -98,18 +99,54 @@ def test_threads_are_capped_by_the_budget_on_the_area_path() -> None:
     assert [v.data for v in result.variants] == [v.data for v in wide.variants]
 
 
+def smallest_budget(data: bytes, settings: EngineSettings) -> int:
+    """The smallest budget in MiB that admits the job (by bisection on the refusal)."""
+    lo, hi = 1, 64 << 10
+    while lo < hi:
+        mid = (lo + hi) // 2
+        try:
+            pixelate(data, settings, hooks=Hooks(memory_budget=lambda m=mid: m * MIB))
+        except NotEnoughMemory:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def pixels(data: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
 def test_the_band_writers_need_less_than_variant_by_variant() -> None:
-    """A JPEG whose variants are written together by the band writers (the frame released
-    once in the stack) is admitted on a budget that encoding them one by one would not fit,
-    and its files are those it writes with room to spare."""
+    """A JPEG whose variants the band writers write is admitted on a budget on which
+    encoding them one by one (TIFF: no band writer) is refused, with the same pixels."""
     data = jpeg(1600, 1200)
     as_jpeg, as_tiff = EngineSettings(regions=REGION), EngineSettings(regions=REGION, format="tiff")
-    budget = Hooks(memory_budget=lambda: 90 * MIB)
+    budget = smallest_budget(data, as_jpeg)
     with pytest.raises(NotEnoughMemory):
-        pixelate(data, as_tiff, hooks=budget)
-    tight = pixelate(data, as_jpeg, hooks=budget)
+        pixelate(data, as_tiff, hooks=Hooks(memory_budget=lambda: budget * MIB))
+    tight = pixelate(data, as_jpeg, hooks=Hooks(memory_budget=lambda: budget * MIB))
     roomy = pixelate(data, as_jpeg)
-    assert [v.data for v in tight.variants] == [v.data for v in roomy.variants]
+    for a, b in zip(tight.variants, roomy.variants, strict=True):
+        assert np.array_equal(pixels(a.data), pixels(b.data))
+
+
+def test_the_lean_jpeg_writer_gives_the_same_pixels() -> None:
+    """On a tight budget the JPEG band writer builds no stack: the first variant is written
+    in the frame itself, the others' bands in pieces of a few MiB (standard Huffman tables,
+    so larger files). Wide enough for several pieces per band; areas overlapping, and one
+    reaching the short last MCU row."""
+    data = encode(photo_like(8000, 1203, seed=3), "JPEG", quality=85)
+    boxes = ((100, 100, 700, 850), (5000, 1000, 300, 203), (400, 300, 900, 100))
+    settings = EngineSettings(regions=boxes)
+    budget = smallest_budget(data, settings)
+    tight = pixelate(data, settings, hooks=Hooks(memory_budget=lambda: budget * MIB))
+    roomy = pixelate(data, settings)
+    for a, b in zip(tight.variants, roomy.variants, strict=True):
+        assert a.data != b.data  # the lean writer's files (standard Huffman tables)
+        assert len(a.data) < 1.2 * len(b.data)
+        assert np.array_equal(pixels(a.data), pixels(b.data))
+    assert tight.areas == roomy.areas
 
 
 def test_jobs_share_one_budget() -> None:
@@ -161,9 +198,9 @@ def limited(args: list[str], budget_mib: int, tmp: Path) -> subprocess.Completed
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("limited")
-    small, large = folder / "small.png", folder / "large.jpg"
-    photo_like(1000, 750, seed=6).save(small)
-    large.write_bytes(jpeg(4000, 3000))
+    small, large = folder / "small.jpg", folder / "large.jpg"
+    small.write_bytes(jpeg(4000, 3000))  # 12 MP: fits, written the lean way
+    large.write_bytes(jpeg(6000, 4500))  # 27 MP: its frame alone is 103 MiB
     return small, large
 
 
@@ -180,7 +217,7 @@ def test_under_a_real_limit_what_fits_runs_and_what_cannot_is_refused(
     refused = limited([str(large), *region], LIMIT_MIB, tmp_path / "b")
     assert refused.returncode == 1
     (line,) = refused.stderr.strip().splitlines()[:1]
-    assert line.startswith(f"{large}: hiding areas in this 4000x3000 image"), refused.stderr
+    assert line.startswith(f"{large}: hiding areas in this 6000x4500 image"), refused.stderr
     assert REASON.match(line.split(": ", 1)[1])
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "b" / "out").exists() or not any((tmp_path / "b" / "out").iterdir())

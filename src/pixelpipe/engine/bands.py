@@ -284,7 +284,7 @@ def encode_jpeg_bands(
     if mcu_h is None:
         return None
     layout = band_layout([box for v in variants for box, _ in v], frame.height, mcu_h)
-    if release is not None and _stack_rows(layout, len(variants)) * frame.width * 4 > lean_over:
+    if release is not None and _stack_bytes(layout, len(variants), frame.width) > lean_over:
         return _encode_jpeg_lean(frame, variants, kwargs, layout, release)
     runs = layout.runs()
     band_units = sum(end - start for start, end, band in runs if band)
@@ -344,10 +344,14 @@ def encode_jpeg_bands(
     return files
 
 
-def _stack_rows(layout: _Layout, variants: int) -> int:
-    """Pixel rows of the stack: the frame's, and every band again per variant but one."""
+def _stack_bytes(layout: _Layout, variants: int, width: int) -> int:
+    """What building the stack holds beside the frame: the stack (the frame's rows, and
+    every band again per variant but one; RGB as RGBX) and one band's rows per variant
+    while they are pasted in, with a tenth more for the allocator."""
     bands = sum(end - start for start, end, band in layout.runs() if band)
-    return (layout.units + bands * (variants - 1)) * layout.unit
+    longest = max((end - start for start, end, band in layout.runs() if band), default=0)
+    rows = (layout.units + bands * (variants - 1) + longest * variants) * layout.unit
+    return rows * width * 4 * 11 // 10
 
 
 def _encode_jpeg_lean(
