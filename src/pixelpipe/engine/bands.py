@@ -244,10 +244,11 @@ def band_layout(boxes: Sequence[Box], height: int, unit: int) -> _Layout:
 
 
 def band_image(frame: Image.Image, patches: Patches, top: int, bottom: int) -> Image.Image:
-    """Rows [top, bottom) of ``frame`` with the patches that lie in them pasted in order."""
+    """Rows [top, bottom) of ``frame`` with the patches pasted in order, each clipped to
+    them (a band may be cut into pieces of a few rows)."""
     band = frame.crop((0, top, frame.width, bottom))
     for (x, y, _, h), patch in patches:
-        if y >= top and y + h <= bottom:
+        if y < bottom and y + h > top:
             band.paste(patch, (x, y - top))
     return band
 
@@ -386,9 +387,7 @@ def _encode_jpeg_lean(
         for start, end, is_band in layout.runs():
             for first in range(start, end, step) if is_band else ():
                 top, bottom = layout.rows(first, min(end, first + step))
-                piece = frame.crop((0, top, width, bottom))
-                for (x, y, _, _), patch in patches:  # clipped to the piece by paste
-                    piece.paste(patch, (x, y - top))
+                piece = band_image(frame, patches, top, bottom)
                 got = _split_jpeg(save_bytes(piece, "JPEG", **kwargs))
                 if got is None or len(got[2]) != min(end, first + step) - first:
                     raise EncodeError("the JPEG band writer could not split its own file")
@@ -446,12 +445,13 @@ def encode_png_bands(
     rawmode, bpp, color_type, depth = _PNG_MODES[frame.mode]
     layout = band_layout([box for v in variants for box, _ in v], frame.height, 1)
     jobs: list[tuple[int, int, int]] = []  # (variant or -1 for shared, top, bottom)
+    step = _PNG_RUN_ROWS  # bands too: a face's band is thousands of rows at 100 MP
     for start, end, is_band in layout.runs():
-        if is_band:
-            jobs.extend((i, start, end) for i in range(len(variants)))
-        else:
-            step = _PNG_RUN_ROWS
-            jobs.extend((-1, y, min(end, y + step)) for y in range(start, end, step))
+        for y in range(start, end, step):
+            if is_band:
+                jobs.extend((i, y, min(end, y + step)) for i in range(len(variants)))
+            else:
+                jobs.append((-1, y, min(end, y + step)))
 
     def run(k: int) -> tuple[bytes, int, int, int]:
         i, top, bottom = jobs[k]
