@@ -111,8 +111,8 @@ BASE_BYTES = 64 << 20
 # The face detector's working memory beside the frame while it runs (onnxruntime's
 # activations on the reduced working copy, at most ``face_working_size`` on its long side),
 # per working-copy pixel, and what it keeps afterwards (the session, its arena): measured
-# 410 MiB at 1632 x 1216 and 70 MiB (docs/PERFORMANCE.md), with a margin.
-DETECT_BYTES_PER_WORKING_PX = 220
+# 420-430 MiB on a 1632 x 1220 copy (99 MP JPEG and PNG) and ~70 MiB (docs/PERFORMANCE.md).
+DETECT_BYTES_PER_WORKING_PX = 230
 DETECT_KEPT_BYTES = 96 << 20
 # Bytes per pixel of a frame decoded in its work mode (Pillow keeps RGB as RGBX).
 _WORK_BPP = {"1": 1, "L": 1}
