@@ -143,16 +143,24 @@ def frame_bytes(mode: str, pixels: int, transposed: bool) -> int:
     return work + max(converting, work if transposed else 0)
 
 
+def usable(budget: int) -> int:
+    """What a job may plan to use of ``budget``: nine tenths (the rest is the runtime's and
+    the estimate's margin: Lambda counts the whole sandbox)."""
+    return budget * 9 // 10
+
+
 def check_memory(need: JobMemory, budget: int, threads: int, what: str) -> int:
-    """The threads (at most ``threads``) whose job fits in ``budget`` bytes; a
+    """The threads (at most ``threads``) whose job fits in ``usable(budget)``; a
     ``NotEnoughMemory`` naming what ``what`` needs when not even one does."""
-    if need.needs(1) <= budget:
-        room = budget - need.held - need.encode
-        return max(1, min(threads, room // max(1, need.per_thread)))
+    room = usable(budget)
+    if need.needs(1) <= room:
+        spare = room - need.held - need.encode
+        return max(1, min(threads, spare // max(1, need.per_thread)))
     raise NotEnoughMemory(
-        f"{what} needs about {_mib(need.needs(1))} of memory, over this process's "
-        f"{_mib(budget)} budget: raise the memory (the Lambda function's MemorySize, the "
-        "container's memory limit) or lower PIXELPIPE_MAX_PIXELS to refuse such images by size"
+        f"{what} needs about {_mib(need.needs(1))} of memory, over the {_mib(room)} a job "
+        f"may use of this process's {_mib(budget)}: raise the memory (the Lambda function's "
+        "MemorySize, the container's memory limit) or lower PIXELPIPE_MAX_PIXELS to refuse "
+        "such images by size"
     )
 
 

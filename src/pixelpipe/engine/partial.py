@@ -26,6 +26,7 @@ from .limits import (
     JobMemory,
     check_memory,
     frame_bytes,
+    usable,
 )
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
@@ -152,7 +153,7 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         need = together or whole
         threads = check_memory(need, budget, run.threads(None), what)
         # What the encoding may hold beyond its estimate (the detector is done by then).
-        spare = budget - need.held - need.encode - threads * need.per_thread
+        spare = usable(budget) - need.held - need.encode - threads * need.per_thread
         variants = job.together(threads, spare)
     if variants is None:
         # Variant by variant, as many at once as fit the memory budget (a count asked for
