@@ -61,6 +61,18 @@ def test_refused_before_decoding_in_one_line() -> None:
     assert isinstance(info.value, ImageTooLarge)  # permanent: an ImageError
 
 
+def test_a_png_is_refused_before_its_pixels_are_read() -> None:
+    """Pillow decodes a PNG to look for EXIF after its pixels (the orientation): the budget
+    is checked before that, so a PNG cut in its pixel data is refused, not found corrupt."""
+    data = encode(photo_like(1600, 1200, seed=8), "PNG")
+    with pytest.raises(NotEnoughMemory):
+        pixelate(
+            data[: len(data) // 2],
+            EngineSettings(regions=REGION),
+            hooks=Hooks(memory_budget=lambda: 40 * MIB),
+        )
+
+
 def test_the_whole_image_path_is_not_refused_by_the_area_budget() -> None:
     """Only the full-resolution area path holds the whole frame; pixelating the whole image
     decodes reduced and stays within the same small budget."""

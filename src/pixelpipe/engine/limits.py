@@ -122,25 +122,26 @@ _STORED_BPP = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N
 @dataclass(frozen=True, slots=True)
 class JobMemory:
     """An estimate of one job's peak memory: ``held`` bytes throughout (the frames, the
-    input), then the larger of the detector's ``detect`` and the encoding's ``encode`` bytes
-    plus ``per_thread`` for every variant encoded at once."""
+    input), then the larger of what a step before encoding takes (``before``: orienting the
+    frame, the detector) and the encoding's ``encode`` bytes plus ``per_thread`` for every
+    variant encoded at once."""
 
     held: int
     encode: int
     per_thread: int
-    detect: int = 0
+    before: int = 0
 
     def needs(self, threads: int) -> int:
-        return self.held + max(self.detect, self.encode + threads * self.per_thread)
+        return self.held + max(self.before, self.encode + threads * self.per_thread)
 
 
-def frame_bytes(mode: str, pixels: int, transposed: bool) -> int:
-    """Decoded frames of ``pixels`` stored in ``mode``, in their work mode: while converting,
-    the stored frame too; while orienting (``transposed``), a second upright copy."""
+def frame_bytes(mode: str, pixels: int) -> tuple[int, int]:
+    """Decoded frames of ``pixels`` stored in ``mode``: in their work mode, and what
+    converting or orienting them takes beside that for a moment (the stored frame, or a
+    second, upright copy: the orientation is not known yet)."""
     work = _WORK_BPP.get(mode, 4) * pixels
     converting = 0 if mode in ("L", "RGB", "RGBA", "CMYK", "I", "F") else pixels
-    converting *= _STORED_BPP.get(mode, 4)
-    return work + max(converting, work if transposed else 0)
+    return work, max(converting * _STORED_BPP.get(mode, 4), work)
 
 
 def usable(budget: int) -> int:

@@ -101,14 +101,20 @@ def _patch(frame: Image.Image, area: Area, settings: EngineSettings, plan: GridP
     return hide_areas(crop, [Area((0, 0, w, h), area.source)], settings, plan.size, plan.unit)
 
 
+def admit_areas(src: Source, data_bytes: int, settings: EngineSettings, budget: int) -> None:
+    """Refuse, from the header alone, an area job that cannot fit ``budget`` even on one
+    thread (``NotEnoughMemory``: how much it needs, what to raise)."""
+    whole, together = area_memory(src, data_bytes, settings)
+    check_memory(together or whole, budget, 1, _what_for(src))
+
+
 def pixelate_areas(run: EngineRun) -> Pixelated:
     """Every variant of ``run.src`` with its regions and faces hidden."""
     src, settings = run.src, run.settings
+    # Refused before decoding (read_header's admit) when the job cannot fit; here the same
+    # estimate caps the threads.
     whole, together = area_memory(src, len(run.data), settings)
-    budget = run.hooks.memory_budget()
-    what = f"hiding areas in this {_what(src)} image at full resolution"
-    # Refused before decoding when the job cannot fit (band writers, else variant by variant).
-    check_memory(together or whole, budget, 1, what)
+    budget, what = run.hooks.memory_budget(), _what_for(src)
     with translate("decoding"):
         keep_tables = jpeg_tables(src.im, src.out_format, settings)
     decoded, timing, meta = run.decode(
@@ -188,18 +194,20 @@ def area_memory(
         scale = min(1.0, side / max(width, height))  # the reduced copy the detector sees
         working = max(1, round(width * scale)) * max(1, round(height * scale))
         detect, kept = DETECT_BYTES_PER_WORKING_PX * working, DETECT_KEPT_BYTES
-    held = BASE_BYTES + data_bytes + frame_bytes(src.im.mode, pixels, src.transform != 1)
-    whole = JobMemory(held, kept + outputs, fmt.encode_bytes_per_px * pixels, detect)
+    frames, orienting = frame_bytes(src.im.mode, pixels)
+    held, before = BASE_BYTES + data_bytes + frames, max(orienting, detect)
+    whole = JobMemory(held, kept + outputs, fmt.encode_bytes_per_px * pixels, before)
     bands = together_bytes(fmt, settings, src.frames_used, (width, height), per_output)
     together = None
     if bands is not None:
-        together = JobMemory(held, kept + outputs + bands[0], bands[1], detect)
+        together = JobMemory(held, kept + outputs + bands[0], bands[1], before)
     return whole, together
 
 
-def _what(src: Source) -> str:
+def _what_for(src: Source) -> str:
     (width, height), count = src.sizes[0], len(src.sizes)
-    return f"{width}x{height}" if count == 1 else f"{count}-frame {width}x{height}"
+    size = f"{width}x{height}" if count == 1 else f"{count}-frame {width}x{height}"
+    return f"hiding areas in this {size} image at full resolution"
 
 
 def _union(areas: list[list[Area]]) -> list[Area]:
