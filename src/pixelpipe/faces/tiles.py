@@ -1,0 +1,267 @@
+"""Detection in passes over bounded tiles: small faces in large photos, in bounded memory.
+
+One CenterFace run needs ~200 bytes of activations per input pixel, and finds a face reliably
+from ~12 (real frontal faces) to 24 (profiles, 30-degree rotations, dark faces) pixels wide
+in what it sees. So (measured: docs/PERFORMANCE.md, docs/PRIVACY.md):
+
+1. **Base pass**: the working copy (long side ``working_size``, scale ``s1``), as one run when
+   it is at most ``MAX_RUN_AREA`` pixels, else in equal strips of at most that area
+   overlapping by ``OVERLAP`` px (every face up to that tall lies whole in one strip), plus
+   one **coarse** run at ``s1 / COARSE`` that finds the faces larger than the overlap.
+2. **Merge**: non-maximum suppression across runs (IoU ``NMS_IOU``), then a box lying
+   ``INSIDE`` or more within a larger one is dropped (a face cut by a strip's edge).
+3. **Detail pass** at ``s2 = min(1, D_DETAIL / min_face_size)`` when that is finer than ``s1``:
+   the photo at ``s2`` laid out in equal tiles (bounded like the strips, ``DETAIL_OVERLAP``),
+   of which only the tiles run that hold a *trigger*: a base-pass heat cell of at least
+   ``TRIGGER_HEAT`` outside the faces found large, or the centre of a face found narrower
+   than ``SMALL_FACE`` working px. Portraits and face-free photos run none. When the faces
+   asked for are smaller than the trigger can see (``TRIGGER_FLOOR / s1``), every tile runs.
+
+The smallest face covered reliably (``Plan.min_face_px``, in the photo's pixels) is the
+conservative figure: ``max(ceil(D_COVERED / s2), ceil(TRIGGER_FLOOR / s1))``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import numpy.typing as npt
+    from PIL import Image
+
+    Floats = npt.NDArray[np.float64]
+
+# Detector pixels at which real frontal faces in context are found (130 of 130 at 10-11 px on
+# a real group photo): sets the detail pass's scale.
+D_DETAIL = 12
+# Detector pixels from which every variant of the evidence set is found (profiles, 30-degree
+# rotations, dark faces): the size the manifest states as covered.
+D_COVERED = 24
+MAX_RUN_AREA = 600_000  # px per run: ~120 MB of activations (fp32)
+MAX_RUN_WIDTH = 1664  # a 1632 px working copy runs as full-width strips
+OVERLAP = 128  # base-pass strips: faces up to this tall lie whole in one strip
+COARSE = 4  # the coarse run's reduction: finds faces >= 24 * 4 = 96 working px
+DETAIL_OVERLAP = 64  # detail tiles: faces >= SMALL_FACE working px come from the base pass
+TRIGGER_HEAT = 0.2  # heat that makes a detail tile run (0 false detections at 0.2)
+SMALL_FACE = 40  # working px: a face found narrower makes its detail tile run
+TRIGGER_FLOOR = 8  # working px: below this the trigger does not fire reliably
+NMS_IOU = 0.3
+INSIDE = 0.6
+ROUND = 32  # tile sides are multiples of CenterFace's stride
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one photo is looked at: scales, whether and how the detail pass runs, and the
+    smallest face covered reliably (photo pixels)."""
+
+    s1: float  # base pass: working copy / photo
+    s2: float  # detail pass: detail copy / photo (== s1 when there is none)
+    detail: str  # "none", "triggered" or "all"
+    min_face_px: int
+
+
+def auto_min_face(width: int, height: int) -> float:
+    """The default smallest face to look for: the long side / 200 (20 px at 4032)."""
+    return max(width, height) / 200
+
+
+def plan(width: int, height: int, working_size: int, min_face_size: int = 0) -> Plan:
+    """The passes for a ``width`` x ``height`` photo; ``min_face_size`` 0 = ``auto_min_face``."""
+    s1 = min(1.0, working_size / max(width, height, 1))
+    wanted = float(min_face_size) if min_face_size > 0 else auto_min_face(width, height)
+    s2 = min(1.0, D_DETAIL / wanted)
+    if s2 <= 1.05 * s1:
+        return Plan(s1, s1, "none", math.ceil(D_COVERED / s1))
+    if wanted < TRIGGER_FLOOR / s1:  # the trigger would not see them: look everywhere
+        return Plan(s1, s2, "all", math.ceil(D_COVERED / s2))
+    covered = max(math.ceil(D_COVERED / s2), math.ceil(TRIGGER_FLOOR / s1))
+    return Plan(s1, s2, "triggered", covered)
+
+
+def layout(length: int, limit: int, overlap: int) -> tuple[int, list[int]]:
+    """Equal tiles along ``length``: (side, starts), side <= ``limit`` (a multiple of 32
+    unless one tile holds it all), neighbours overlapping by at least ``overlap``."""
+    if length <= limit:
+        return length, [0]
+    n = math.ceil((length - overlap) / (limit - overlap))
+    side = min(limit, -(-math.ceil((length + (n - 1) * overlap) / n) // ROUND) * ROUND)
+    step = (length - side) / (n - 1)
+    return side, [round(i * step) for i in range(n)]
+
+
+def grid(width: int, height: int, overlap: int) -> list[tuple[int, int, int, int]]:
+    """Tiles ``(x, y, w, h)`` covering ``width`` x ``height``, each <= ``MAX_RUN_AREA`` px."""
+    tw, xs = layout(width, MAX_RUN_WIDTH, overlap)
+    limit = max(overlap + 2 * ROUND, MAX_RUN_AREA // tw // ROUND * ROUND)
+    th, ys = layout(height, limit, overlap)
+    return [(x, y, tw, th) for y in ys for x in xs]
+
+
+@dataclass
+class Found:
+    """Detections in photo pixels: boxes (n x 4: x1, y1, x2, y2), scores, landmarks (n x 5 x 2)."""
+
+    boxes: Floats
+    scores: Floats
+    points: Floats
+
+    @classmethod
+    def empty(cls) -> Found:
+        import numpy as np
+
+        return cls(np.empty((0, 4)), np.empty(0), np.empty((0, 5, 2)))
+
+    @classmethod
+    def join(cls, parts: list[Found]) -> Found:
+        import numpy as np
+
+        parts = [p for p in parts if len(p.scores)]
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.boxes for p in parts]),
+            np.concatenate([p.scores for p in parts]),
+            np.concatenate([p.points for p in parts]),
+        )
+
+    def mapped(self, dx: float, dy: float, fx: float, fy: float) -> Found:
+        """Tile pixels -> photo pixels: ``(x + dx) * fx``, ``(y + dy) * fy``."""
+        import numpy as np
+
+        b = (self.boxes + [dx, dy, dx, dy]) * np.array([fx, fy, fx, fy])
+        p = (self.points + [dx, dy]) * np.array([fx, fy])
+        return Found(b, self.scores, p)
+
+    def take(self, keep: list[int] | npt.NDArray[np.bool_]) -> Found:
+        return Found(self.boxes[keep], self.scores[keep], self.points[keep])
+
+
+# One model run on an H x W x 3 float32 array: its detections in the array's pixels, and the
+# heat map (stride 4).
+Runner = Callable[["npt.NDArray[np.float32]"], tuple[Found, "npt.NDArray[np.float32]"]]
+Nms = Callable[["Floats", "Floats", float], list[int]]
+ToArray = Callable[["Image.Image"], "npt.NDArray[np.float32]"]
+
+
+def merge(found: Found, nms: Nms) -> Found:
+    """NMS across runs, then drop a box lying ``INSIDE`` or more within a larger kept one."""
+    import numpy as np
+
+    found = found.take(nms(found.boxes, found.scores, NMS_IOU))
+    b = found.boxes
+    if len(b) < 2:
+        return found
+    area = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    keep = np.ones(len(b), dtype=bool)
+    for i in range(len(b)):
+        ix = np.clip(np.minimum(b[i, 2], b[:, 2]) - np.maximum(b[i, 0], b[:, 0]), 0, None)
+        iy = np.clip(np.minimum(b[i, 3], b[:, 3]) - np.maximum(b[i, 1], b[:, 1]), 0, None)
+        inside = ix * iy / max(area[i], 1e-9)
+        inside[i] = 0.0
+        keep[i] = not bool(((inside >= INSIDE) & (area > area[i])).any())
+    return found.take(keep)
+
+
+@dataclass(frozen=True, slots=True)
+class Passes:
+    """The outcome of the passes over one photo, in photo pixels."""
+
+    found: Found
+    plan: Plan
+    base_runs: int
+    detail_tiles: int  # detail tiles that ran
+    detail_grid: int  # detail tiles there were
+
+
+def run_passes(
+    image: Image.Image,
+    working: Image.Image,
+    the_plan: Plan,
+    run: Runner,
+    nms: Nms,
+    to_array: ToArray,
+) -> Passes:
+    """Every pass of ``the_plan`` over ``image`` (any resizable mode), whose working copy
+    (at ``s1``) is ``working``."""
+    base, points, runs = _base_pass(image, working, run, to_array)
+    found = merge(base, nms)
+    if the_plan.detail == "none":
+        return Passes(found, the_plan, runs, 0, 0)
+    width, height = image.size
+    w2, h2 = max(1, round(width * the_plan.s2)), max(1, round(height * the_plan.s2))
+    fx, fy = width / w2, height / h2
+    tiles = grid(w2, h2, DETAIL_OVERLAP)
+    if the_plan.detail == "triggered":
+        triggers = _triggers(found, points, working.width / width)
+        tiles = [t for t in tiles if _holds(t, triggers, fx, fy)]
+    from PIL import Image
+
+    parts = [found]
+    for x, y, w, h in tiles:
+        box = (x * fx, y * fy, (x + w) * fx, (y + h) * fy)
+        crop = image.resize((w, h), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
+        tile_found, _ = run(to_array(crop))
+        parts.append(tile_found.mapped(x, y, fx, fy))
+    merged = merge(Found.join(parts), nms) if tiles else found
+    return Passes(merged, the_plan, runs, len(tiles), len(grid(w2, h2, DETAIL_OVERLAP)))
+
+
+def _base_pass(
+    image: Image.Image, working: Image.Image, run: Runner, to_array: ToArray
+) -> tuple[Found, Floats, int]:
+    """The working copy in strips (+ the coarse run): detections and heat points >=
+    ``TRIGGER_HEAT``, both in photo pixels, and the number of runs."""
+    import numpy as np
+
+    fx, fy = image.width / working.width, image.height / working.height
+    pixels = to_array(working)
+    tiles = grid(working.width, working.height, OVERLAP)
+    parts, points = [], []
+    for x, y, w, h in tiles:
+        found, heat = run(pixels[y : y + h, x : x + w])
+        parts.append(found.mapped(x, y, fx, fy))
+        rows, cols = np.nonzero(heat >= TRIGGER_HEAT)
+        cells = np.stack([(cols + 0.5) * 4 + x, (rows + 0.5) * 4 + y], axis=1)
+        points.append(cells * [fx, fy])
+    del pixels
+    runs = len(tiles)
+    if runs > 1:
+        from PIL import Image
+
+        size = (max(1, round(working.width / COARSE)), max(1, round(working.height / COARSE)))
+        coarse = working.resize(size, Image.Resampling.BILINEAR)
+        found, _ = run(to_array(coarse))
+        parts.append(found.mapped(0, 0, image.width / size[0], image.height / size[1]))
+        runs += 1
+    return Found.join(parts), np.concatenate(points), runs
+
+
+def _triggers(found: Found, points: Floats, s1: float) -> Floats:
+    """Where the detail pass must look (photo pixels): heat points outside the faces found
+    large (their boxes grown by half their width), and the centres of the faces found small."""
+    import numpy as np
+
+    small = SMALL_FACE / s1
+    keep = np.ones(len(points), dtype=bool)
+    centres = []
+    for x1, y1, x2, y2 in found.boxes:
+        w = x2 - x1
+        if w < small:
+            centres.append(((x1 + x2) / 2, (y1 + y2) / 2))
+            continue
+        g = 0.5 * w
+        px, py = points[:, 0], points[:, 1]
+        keep &= ~((px >= x1 - g) & (px <= x2 + g) & (py >= y1 - g) & (py <= y2 + g))
+    return np.concatenate([points[keep], np.array(centres, dtype=np.float64).reshape(-1, 2)])
+
+
+def _holds(tile: tuple[int, int, int, int], triggers: Floats, fx: float, fy: float) -> bool:
+    x, y, w, h = tile
+    tx, ty = triggers[:, 0], triggers[:, 1]
+    inside = (tx >= x * fx) & (tx < (x + w) * fx) & (ty >= y * fy) & (ty < (y + h) * fy)
+    return bool(inside.any())
