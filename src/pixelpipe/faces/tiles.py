@@ -133,8 +133,8 @@ class Found:
         """Tile pixels -> photo pixels: ``(x + dx) * fx``, ``(y + dy) * fy``."""
         import numpy as np
 
-        b = (self.boxes + [dx, dy, dx, dy]) * np.array([fx, fy, fx, fy])
-        p = (self.points + [dx, dy]) * np.array([fx, fy])
+        b = (self.boxes + np.array([dx, dy, dx, dy])) * np.array([fx, fy, fx, fy])
+        p = (self.points + np.array([dx, dy])) * np.array([fx, fy])
         return Found(b, self.scores, p)
 
     def take(self, keep: list[int] | npt.NDArray[np.bool_]) -> Found:
@@ -227,7 +227,7 @@ def _base_pass(
         parts.append(found.mapped(x, y, fx, fy))
         rows, cols = np.nonzero(heat >= TRIGGER_HEAT)
         cells = np.stack([(cols + 0.5) * 4 + x, (rows + 0.5) * 4 + y], axis=1)
-        points.append(cells * [fx, fy])
+        points.append(cells * np.array([fx, fy]))
     del pixels
     runs = len(tiles)
     if runs > 1:
