@@ -41,15 +41,21 @@ NMS_IOU = 0.3
 STRIDE = 32
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Face:
-    """A detected face: its box in pixels of the image detected on (clipped to it)."""
+    """A detected face: its box in pixels of the image detected on (clipped to it), and
+    CenterFace's five landmarks in the same pixels (not clipped): left eye, right eye, nose,
+    left mouth corner, right mouth corner ("left" = the image's left)."""
 
     x: int
     y: int
     w: int
     h: int
     score: float
+    landmarks: tuple[Point, ...] = ()
 
 
 class Detector:
@@ -151,17 +157,20 @@ class Detector:
         ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
         blob = np.zeros((1, 3, ph, pw), dtype=np.float32)
         blob[0, :, :h, :w] = pixels.transpose(2, 0, 1)
-        heat, scale, offset = session.run(blob)
-        boxes, scores = _decode(heat, scale, offset, min_score)
+        heat, scale, offset, marks = session.run(blob)
+        boxes, scores, points = _decode(heat, scale, offset, marks, min_score)
         faces = []
-        for (x1, y1, x2, y2), score in zip(boxes, scores, strict=True):
+        for (x1, y1, x2, y2), score, lm in zip(boxes, scores, points, strict=True):
             # Outward rounding: a face's box never shrinks when it is mapped back.
             left = max(0, int(np.floor(x1 * fx)))
             top = max(0, int(np.floor(y1 * fy)))
             right = min(width, int(np.ceil(x2 * fx)))
             bottom = min(height, int(np.ceil(y2 * fy)))
             if right > left and bottom > top:
-                faces.append(Face(left, top, right - left, bottom - top, round(float(score), 4)))
+                landmarks = tuple((float(x * fx), float(y * fy)) for x, y in lm)
+                faces.append(
+                    Face(left, top, right - left, bottom - top, round(float(score), 4), landmarks)
+                )
         return faces
 
     def load(self, threads: int | None = None) -> None:
@@ -228,23 +237,31 @@ def _decode(
     heat: npt.NDArray[np.float32],
     scale: npt.NDArray[np.float32],
     offset: npt.NDArray[np.float32],
+    marks: npt.NDArray[np.float32],
     min_score: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """CenterFace's outputs (stride 4) -> boxes (x1, y1, x2, y2) in working-copy pixels, NMS'd."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """CenterFace's outputs (stride 4) -> boxes (x1, y1, x2, y2), scores and landmarks (n x 5
+    x 2: x, y) in working-copy pixels, NMS'd. A landmark channel pair is (y, x) relative to the
+    unclipped box's corner in units of its size."""
     import numpy as np
 
     heat2 = heat[0, 0]
     rows, cols = np.nonzero(heat2 > min_score)
     if rows.size == 0:
-        return np.empty((0, 4)), np.empty(0)
+        return np.empty((0, 4)), np.empty(0), np.empty((0, 5, 2))
     s_h = np.exp(scale[0, 0, rows, cols].astype(np.float64)) * 4
     s_w = np.exp(scale[0, 1, rows, cols].astype(np.float64)) * 4
     cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
     cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
     boxes = np.stack([cx - s_w / 2, cy - s_h / 2, cx + s_w / 2, cy + s_h / 2], axis=1)
     scores = heat2[rows, cols].astype(np.float64)
+    rel = marks[0][:, rows, cols].astype(np.float64).T.reshape(-1, 5, 2)  # n x 5 x (y, x)
+    points = np.stack(
+        [rel[:, :, 1] * s_w[:, None] + boxes[:, 0:1], rel[:, :, 0] * s_h[:, None] + boxes[:, 1:2]],
+        axis=2,
+    )
     keep = _nms(boxes, scores, NMS_IOU)
-    return boxes[keep], scores[keep]
+    return boxes[keep], scores[keep], points[keep]
 
 
 def _nms(boxes: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], iou: float) -> list[int]:

@@ -45,8 +45,8 @@ class Session:
     run_options: Any  # onnxruntime.RunOptions
 
     def run(self, blob: npt.NDArray[np.float32]) -> list[npt.NDArray[np.float32]]:
-        """CenterFace's heat map, scale and offset for ``blob`` (1 x 3 x H x W, H and W
-        multiples of 32); a ``DetectionError`` when onnxruntime fails."""
+        """CenterFace's heat map, scale, offset and landmarks for ``blob`` (1 x 3 x H x W, H
+        and W multiples of 32); a ``DetectionError`` when onnxruntime fails."""
         try:
             outputs: list[npt.NDArray[np.float32]] = self.session.run(
                 list(self.output_names), {self.input_name: blob}, self.run_options
@@ -75,7 +75,7 @@ def load(path: Path, threads: int) -> Session:
         session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         inputs = session.get_inputs()
         outputs = session.get_outputs()
-        if len(inputs) != 1 or len(outputs) < 3:
+        if len(inputs) != 1 or len(outputs) < 4:
             raise ValueError(f"{len(inputs)} inputs and {len(outputs)} outputs, not CenterFace's")
     except (OSError, ValueError, RuntimeError, ort.capi.onnxruntime_pybind11_state.Fail) as exc:
         raise DetectionError(
@@ -88,5 +88,6 @@ def load(path: Path, threads: int) -> Session:
     # memory more (docs/PERFORMANCE.md).
     run_options = ort.RunOptions()
     run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    names = tuple(o.name for o in outputs[:3])
+    # heat map (1 channel), scale (2), offset (2), landmarks (10), all at stride 4.
+    names = tuple(o.name for o in outputs[:4])
     return Session(session, inputs[0].name, names, threads, run_options)
