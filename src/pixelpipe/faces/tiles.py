@@ -8,8 +8,9 @@ in what it sees. So (measured: docs/PERFORMANCE.md, docs/PRIVACY.md):
    it is at most ``MAX_RUN_AREA`` pixels, else in equal strips of at most that area
    overlapping by ``OVERLAP`` px (every face up to that tall lies whole in one strip), plus
    one **coarse** run at ``s1 / COARSE`` that finds the faces larger than the overlap.
-2. **Merge**: non-maximum suppression across runs (IoU ``NMS_IOU``), then a box lying
-   ``INSIDE`` or more within a larger one is dropped (a face cut by a strip's edge).
+2. **Merge**: a box lying ``INSIDE`` or more within a larger one is dropped (a face cut by a
+   strip's edge), then non-maximum suppression across runs (IoU ``NMS_IOU``). A weak
+   detection near a run's inner edge stands only if a run centred on it finds it again.
 3. **Detail pass** at ``s2 = min(1, D_DETAIL / min_face_size)`` when that is finer than ``s1``:
    the photo at ``s2`` laid out in equal tiles (bounded like the strips, ``DETAIL_OVERLAP``),
    of which only the tiles run that hold a *trigger*: a base-pass heat cell of at least
@@ -157,10 +158,16 @@ ToArray = Callable[["Image.Image"], "npt.NDArray[np.float32]"]
 
 
 def merge(found: Found, nms: Nms) -> Found:
-    """NMS across runs, then drop a box lying ``INSIDE`` or more within a larger kept one."""
+    """One box per face across runs: a box lying ``INSIDE`` or more within a larger one goes
+    first (a face cut by a strip's edge, found whole by a neighbour or the coarse run: its part
+    may score higher than the whole), then non-maximum suppression (IoU ``NMS_IOU``)."""
+    found = _drop_contained(found)
+    return found.take(nms(found.boxes, found.scores, NMS_IOU))
+
+
+def _drop_contained(found: Found) -> Found:
     import numpy as np
 
-    found = found.take(nms(found.boxes, found.scores, NMS_IOU))
     b = found.boxes
     if len(b) < 2:
         return found
