@@ -9,6 +9,7 @@ The real CenterFace model on scikit-image's pictures (tests/face_images.py); no 
 from __future__ import annotations
 
 import io
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -87,12 +88,13 @@ def test_every_run_is_bounded_and_strips_overlap() -> None:
         assert all(w * h <= tiles.MAX_RUN_AREA for _, _, w, h in grid)
         covered = np.zeros((height, width), dtype=bool)
         for x, y, w, h in grid:
-            assert x + w <= width and y + h <= height
+            assert x + w <= width
+            assert y + h <= height
             covered[y : y + h, x : x + w] = True
         assert covered.all()
         ys = sorted({y for _, y, _, _ in grid})
         side = grid[0][3]
-        assert all(b - a <= side - overlap for a, b in zip(ys, ys[1:], strict=False))
+        assert all(b - a <= side - overlap for a, b in itertools.pairwise(ys))
 
 
 def test_merge_keeps_one_box_per_face() -> None:
@@ -217,8 +219,16 @@ def test_a_bad_min_face_size_is_one_line_and_exit_2(tmp_path: Path) -> None:
     Image.new("RGB", (64, 64)).save(src)
     for value in ("-3", "tiny"):
         proc = subprocess.run(
-            [str(EXE), "pixelate", str(src), "-o", str(tmp_path / "out"), "--faces"]
-            + ["--face-min-size", value],
+            [
+                str(EXE),
+                "pixelate",
+                str(src),
+                "-o",
+                str(tmp_path / "out"),
+                "--faces",
+                "--face-min-size",
+                value,
+            ],
             capture_output=True,
             text=True,
             timeout=120,
