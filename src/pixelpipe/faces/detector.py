@@ -189,7 +189,12 @@ class Detector:
             return Detection([], the_plan.min_face_px, 0, 0, 0)
         image = _resizable(image)
         working, _, _ = working_copy(image, working_size)
-        passes = run_passes(image, working, the_plan, _runner(session, min_score), _nms, _rgb_array)
+        try:
+            passes = run_passes(
+                image, working, the_plan, _runner(session, min_score), _nms, _rgb_array
+            )
+        finally:
+            session.release()
         faces = [f for f in map(_face, *_rows(passes.found), repeat(image.size)) if f is not None]
         return Detection(
             faces,
