@@ -67,4 +67,17 @@ def share_memory(jobs: int) -> int:
     return previous
 
 
-__all__ = ["available_cpus", "memory_budget", "memory_limit", "share_memory"]
+def give_back_memory() -> None:
+    """Return the C heap's free memory to the OS (glibc's ``malloc_trim``; nothing elsewhere).
+    Pillow's image blocks (16 MiB) come from the heap once one has been freed, so a freed
+    400 MB frame would stay resident while the next large buffers (the outputs) are mapped
+    anew: called when the engine lets go of a full-resolution frame."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+__all__ = ["available_cpus", "give_back_memory", "memory_budget", "memory_limit", "share_memory"]

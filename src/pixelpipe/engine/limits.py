@@ -109,10 +109,13 @@ def fmt_mp(pixels: int) -> str:
 # ~60 MiB for ``pixelpipe pixelate``), with a margin for allocator slack.
 BASE_BYTES = 64 << 20
 # The face detector's working memory beside the frame while it runs (onnxruntime's
-# activations on the reduced working copy, at most ``face_working_size`` on its long side),
-# per working-copy pixel, and what it keeps afterwards (the session, its arena): measured
-# 420-430 MiB on a 1632 x 1220 copy (99 MP JPEG and PNG) and ~70 MiB (docs/PERFORMANCE.md).
+# activations, ~200 bytes per pixel it sees, on the reduced working copy at most
+# ``face_working_size`` on its long side, run in strips of at most ~600,000 pixels by
+# faces/tiles.py), bounded by DETECT_MAX_BYTES; and what it keeps afterwards (the session, its
+# arena). Measured at 99 MP: ~180-230 MiB while detecting, ~70-90 MiB kept
+# (docs/PERFORMANCE.md).
 DETECT_BYTES_PER_WORKING_PX = 230
+DETECT_MAX_BYTES = 256 << 20
 DETECT_KEPT_BYTES = 96 << 20
 # Bytes per pixel of a frame decoded in its work mode (Pillow keeps RGB as RGBX).
 _WORK_BPP = {"1": 1, "L": 1}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ..areas import Area, face_areas, region_areas
+from ..resources import give_back_memory
 from ..settings import EngineSettings
 from .bands import encode_together, together_bytes
 from .convert import to_output_mode
@@ -23,6 +24,7 @@ from .limits import (
     BASE_BYTES,
     DETECT_BYTES_PER_WORKING_PX,
     DETECT_KEPT_BYTES,
+    DETECT_MAX_BYTES,
     JobMemory,
     check_memory,
     frame_bytes,
@@ -83,7 +85,7 @@ class AreaVariants:
                 self.out,
                 (self.sixteen, self.wide, self.icc),
                 threads,
-                release=frame.close,  # the full-resolution frame, once in the writer's hands
+                release=lambda: _release(frame),  # once in the writer's hands
                 lean_over=spare,  # what the budget leaves for a writer's own buffers
             )
         if blobs is None:
@@ -99,6 +101,12 @@ def _patch(frame: Image.Image, area: Area, settings: EngineSettings, plan: GridP
     x, y, w, h = area.box
     crop = frame.crop((x, y, x + w, y + h))
     return hide_areas(crop, [Area((0, 0, w, h), area.source)], settings, plan.size, plan.unit)
+
+
+def _release(frame: Image.Image) -> None:
+    """Free the full-resolution frame, and give its memory back to the OS."""
+    frame.close()
+    give_back_memory()
 
 
 def admit_areas(src: Source, data_bytes: int, settings: EngineSettings, budget: int) -> None:
@@ -200,7 +208,8 @@ def area_memory(
         side = settings.face_working_size
         scale = min(1.0, side / max(width, height))  # the reduced copy the detector sees
         working = max(1, round(width * scale)) * max(1, round(height * scale))
-        detect, kept = DETECT_BYTES_PER_WORKING_PX * working, DETECT_KEPT_BYTES
+        detect = min(DETECT_BYTES_PER_WORKING_PX * working, DETECT_MAX_BYTES)
+        kept = DETECT_KEPT_BYTES
     frames, orienting = frame_bytes(src.im.mode, pixels)
     held, before = BASE_BYTES + data_bytes + frames, max(orienting, detect)
     whole = JobMemory(held, kept + outputs, fmt.encode_bytes_per_px * pixels, before)
