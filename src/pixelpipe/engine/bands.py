@@ -35,6 +35,11 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+try:  # zlib-ng: the same deflate format and, with Z_RLE, the same bytes, ~35 % less CPU
+    from zlib_ng import zlib_ng as _deflate
+except ImportError:  # pragma: no cover - a dependency; the standard zlib writes the same files
+    _deflate = zlib  # type: ignore[assignment]
+
 from .blocks import (
     _RST,
     _adler_combine,
@@ -67,6 +72,7 @@ _PNG_MIN_PIXELS = 1 << 20
 _PNG_RUN_ROWS = 128  # shared rows are compressed in runs of this many: bounded memory, threads
 _JPEG_MAX_SIDE = 65500
 _IEND = _chunk(b"IEND", b"")
+_IDAT_CRC = zlib.crc32(b"IDAT")
 _ABS = [min(v, 256 - v) for v in range(256)]  # |filtered byte| as a signed byte: PNG's cost
 
 
@@ -294,7 +300,7 @@ def encode_png_bands(
             piece = band_image(frame, variants[i], top, bottom)
         data, a, b, length = _deflate_run(piece.tobytes("raw", rawmode), frame.width * bpp, bpp)
         # One IDAT chunk per run: a shared run's chunk (and its CRC) is made once.
-        return _chunk(b"IDAT", data), a, b, length
+        return _idat(data), a, b, length
 
     if threads > 1 and len(jobs) > 1:
         with ThreadPoolExecutor(min(threads, len(jobs)), "pixelpipe-bands") as pool:
@@ -327,10 +333,16 @@ def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, in
     """Rows ``raw`` (``stride`` bytes each) PNG-filtered and deflated on their own, ending on
     a full flush: (raw deflate, adler a, adler b, filtered length)."""
     filtered = png_filter(raw, stride, bpp)
-    comp = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
+    comp = _deflate.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
     data = comp.compress(filtered) + comp.flush(zlib.Z_FULL_FLUSH)
-    adler = zlib.adler32(filtered)
+    adler = _deflate.adler32(filtered)
     return data, adler & 0xFFFF, adler >> 16, len(filtered)
+
+
+def _idat(data: bytes) -> bytes:
+    """An IDAT chunk of ``data``, its CRC computed without a copy of ``data``."""
+    crc = _deflate.crc32(data, _IDAT_CRC)
+    return b"".join((struct.pack(">I", len(data)), b"IDAT", data, struct.pack(">I", crc)))
 
 
 def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
