@@ -206,37 +206,12 @@ def encode_jpeg_bands(
     if mcu_h is None:
         return None
     layout = band_layout([box for v in variants for box, _ in v], frame.height, mcu_h)
-    runs = layout.runs()
-    band_units = sum(end - start for start, end, band in runs if band)
-    # A short last MCU row goes last in the stack, where libjpeg pads it as it pads the full
-    # picture's; it can only when it is shared (see _paste_padded for a band's).
-    tail = frame.height % mcu_h != 0 and not runs[-1][2]
-    if tail:
-        start, end, _ = runs.pop()
-        if end - 1 > start:
-            runs.append((start, end - 1, False))
-    total = layout.units + band_units * (len(variants) - 1)
+    band_units = sum(end - start for start, end in layout.bands)
+    extra = band_units * (len(variants) - 1)  # MCU rows of the other variants' bands
+    total = extra + layout.units
     if total * mcu_h > _JPEG_MAX_SIDE:
         return None
-    short = (mcu_h - frame.height % mcu_h) % mcu_h if tail else 0
-    stack = Image.new(frame.mode, (frame.width, total * mcu_h - short))
-    at = 0  # next free MCU row of the stack
-    order: list[list[int]] = [[] for _ in variants]  # per variant: stack MCU row per MCU row
-    for start, end, is_band in runs:
-        top, bottom = layout.rows(start, end)
-        pieces = [band_image(frame, v, top, bottom) for v in variants] if is_band else None
-        for i in range(len(variants)):
-            if pieces is None and i:
-                order[i].extend(order[0][-(end - start) :])
-                continue
-            piece = frame.crop((0, top, frame.width, bottom)) if pieces is None else pieces[i]
-            _paste_padded(stack, piece, at * mcu_h, (end - start) * mcu_h)
-            order[i].extend(range(at, at + end - start))
-            at += end - start
-    if tail:
-        stack.paste(frame.crop((0, (layout.units - 1) * mcu_h, *frame.size)), (0, at * mcu_h))
-        for rows in order:
-            rows.append(at)
+    stack = _jpeg_stack(frame, variants, layout, extra)
     parsed = _split_jpeg(save_bytes(stack, "JPEG", **kwargs))
     del stack
     if parsed is None or len(parsed[2]) != total:
@@ -245,7 +220,7 @@ def encode_jpeg_bands(
     head = bytearray(header)
     head[sof_height_at : sof_height_at + 2] = struct.pack(">H", frame.height)
     files = []
-    for rows in order:
+    for rows in _jpeg_order(layout, len(variants), extra):
         out = [bytes(head)]
         for i, k in enumerate(rows):
             if i:
@@ -254,6 +229,39 @@ def encode_jpeg_bands(
         out.append(b"\xff\xd9")
         files.append(b"".join(out))
     return files
+
+
+def _jpeg_stack(
+    frame: Image.Image, variants: Sequence[Patches], layout: _Layout, extra: int
+) -> Image.Image:
+    """The image encoded once: on top, each band of the variants after the first (MCU rows,
+    see ``_jpeg_order``), then the whole frame with the first variant's patches. The frame
+    goes last and whole (one copy, no crops), so libjpeg pads its short last MCU row, if any,
+    as it pads the variant's own picture."""
+    mcu_h = layout.unit
+    top = extra * mcu_h
+    stack = Image.new(frame.mode, (frame.width, top + frame.height), None)  # all pasted over
+    at = 0
+    for start, end in layout.bands:
+        y0, y1 = layout.rows(start, end)
+        for patches in variants[1:]:
+            _paste_padded(stack, band_image(frame, patches, y0, y1), at, (end - start) * mcu_h)
+            at += (end - start) * mcu_h
+    stack.paste(frame, (0, top))
+    for (x, y, _, _), patch in variants[0] if variants else ():
+        stack.paste(patch, (x, top + y))
+    return stack
+
+
+def _jpeg_order(layout: _Layout, count: int, extra: int) -> list[list[int]]:
+    """Per variant, the stack MCU row of each of its MCU rows (see ``_jpeg_stack``)."""
+    order = [list(range(extra, extra + layout.units)) for _ in range(count)]
+    at = 0
+    for start, end in layout.bands:
+        for i in range(1, count):
+            order[i][start:end] = range(at, at + end - start)
+            at += end - start
+    return order
 
 
 def _paste_padded(stack: Image.Image, piece: Image.Image, y: int, height: int) -> None:
