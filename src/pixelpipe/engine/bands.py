@@ -10,9 +10,10 @@ only its bands, then assembles every variant's file from the pieces:
   MCU row once (the other variants' band rows, then the frame with the first variant's
   patches) with a restart marker after every MCU row; the entropy-coded segments are split
   at the markers and each variant's file is its header (one set of optimised Huffman
-  tables, the caller's quantisation tables and metadata) and its segments in picture order. The decoded pixels are those of encoding each
-  full variant with the same options: restart markers reset the DC prediction and libjpeg's
-  colour conversion and chroma downsampling never look across an MCU row.
+  tables, the caller's quantisation tables and metadata) and its segments in picture order.
+  The decoded pixels are those of encoding each full variant with the same options: restart
+  markers reset the DC prediction and libjpeg's colour conversion and chroma downsampling
+  never look across an MCU row.
 * ``encode_png_bands``: each run of rows filtered (per row among None, Sub, Up and Average,
   see ``png_filter``) and deflated on its own (zlib-ng), ending on a full flush, so the
   compressed runs concatenate; the shared runs are compressed once, the zlib checksum is
