@@ -7,7 +7,7 @@ the frame with its areas hidden (:mod:`.hide`), encoded by the format's encoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -16,7 +16,7 @@ from ..settings import EngineSettings
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
-from .hide import hide_areas
+from .hide import anonymises, hide_areas
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
 from .plan import GridPlan, plan_grids
@@ -100,9 +100,10 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     )
     per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
     variants = run.encode(job, len(plans), run.threads(2 * per_encode))
-    return run.result(
-        variants, (width, height), placeholder, 1, tuple(_union(areas)), detect_ms=detect_ms
-    )
+    union = _union(areas)
+    anon = {(p.size, p.unit): anonymises(union, settings.shape, p.size, p.unit) for p in plans}
+    variants = tuple(replace(v, anonymised=anon[v.size, v.unit]) for v in variants)
+    return run.result(variants, (width, height), placeholder, 1, tuple(union), detect_ms=detect_ms)
 
 
 def _union(areas: list[list[Area]]) -> list[Area]:

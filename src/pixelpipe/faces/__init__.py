@@ -16,7 +16,8 @@ One module per job: ``model`` (finding the model file, rewriting its input shape
   unless it is given one);
 * ``unavailable_reason()`` / ``require()``: whether the default detector can run here, for
   the entry points that start with faces on (the CLI, the worker, the Lambda handler);
-* ``pad(face, padding, width, height)`` and the measured defaults.
+* ``head_ellipse(face, padding) -> Ellipse``: the head around a face (``head.py``), and the
+  measured defaults.
 
 Importing this package imports neither onnxruntime nor numpy: the first detection (or
 ``unavailable_reason``) does.
@@ -32,13 +33,11 @@ from .detector import (
     DEFAULT_MIN_SCORE,
     DETECTOR_NAME,
     INSTALL_HINT,
-    PAD_BOTTOM,
-    PAD_TOP,
     Detector,
     Face,
-    pad,
     working_copy,
 )
+from .head import Ellipse, head_ellipse
 from .model import MODEL_ENV, MODEL_FILE, MODEL_PACKAGE, MODEL_VERSION
 
 _default: Detector | None = None
@@ -78,12 +77,11 @@ __all__ = [
     "MODEL_FILE",
     "MODEL_PACKAGE",
     "MODEL_VERSION",
-    "PAD_BOTTOM",
-    "PAD_TOP",
     "Detector",
+    "Ellipse",
     "Face",
     "default_detector",
-    "pad",
+    "head_ellipse",
     "require",
     "unavailable_reason",
     "working_copy",
