@@ -70,8 +70,15 @@ def test_round_trip_of_real_manifests(
     assert manifest.placeholder is not None
     assert manifest.placeholder.color == doc["placeholder"]["color"]
     if metadata:
-        assert manifest.areas == (AreaRecord(box=(20, 10, 40, 30), source="region"),)
+        region = AreaRecord(box=(20, 10, 40, 30), source="region", shape="rect")
+        assert manifest.areas == (region,)
+        # A region of 40 px along its longer side at 4 and 8 blocks: both anonymise (<= 8).
+        assert [o["anonymised"] for o in doc["outputs"]] == [True, True]
+        assert [o.anonymised for o in manifest.outputs] == [True, True]
     else:
+        # Whole images say nothing about anonymising.
+        assert all("anonymised" not in o for o in doc["outputs"])
+        assert all(o.anonymised is None for o in manifest.outputs)
         assert manifest.areas is None
         assert "areas" not in doc
 
