@@ -30,8 +30,8 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageEnhance, ImageFilter
 

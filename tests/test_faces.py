@@ -26,7 +26,6 @@ from face_images import (
     SIZES,
     VARIANTS,
     Scene,
-    covers,
     ellipse_mask,
     face_free_image,
     head_mask,
