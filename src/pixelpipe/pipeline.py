@@ -324,7 +324,7 @@ class Pipeline:
         return Result(
             ref,
             Outcome.PROCESSED,
-            f"{len(keys)} variants",
+            f"{len(keys)} variant{'s' * (len(keys) != 1)}",
             outputs=tuple(keys),
             manifest_key=job.mkey,
             bytes_in=bytes_in,

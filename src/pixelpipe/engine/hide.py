@@ -25,7 +25,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from ..areas import Area
+from ..areas import Area, Box
 from ..settings import (
     ANON_FACE_BLOCKS,
     ANON_REGION_BLOCKS,
@@ -47,6 +47,20 @@ def hide_areas(
     in pixels when ``unit`` is ``px``), or filled. Each area is computed from the source's
     pixels, so overlapping areas never show a less hidden version of each other."""
     out = frame.copy()
+    for area, patch, mask in area_patches(frame, areas, settings, size, unit):
+        out.paste(patch, area.box[:2], mask)
+    return out
+
+
+# An area, its box's pixels as hidden, and the mask of what is hidden in it (None: all of it).
+AreaPatch = tuple[Area, Image.Image, Image.Image | None]
+
+
+def area_patches(
+    frame: Image.Image, areas: Sequence[Area], settings: EngineSettings, size: int, unit: str
+) -> list[AreaPatch]:
+    """Each area's box as hidden at ``size`` (from the source's pixels), with its mask."""
+    patches = []
     for area in areas:
         x, y, w, h = area.box
         if settings.style is RedactStyle.FILL:
@@ -56,7 +70,24 @@ def hide_areas(
         else:
             crop = frame.crop((x, y, x + w, y + h))
             patch = _pixelate_patch(crop, settings.shape, size, unit)
-        out.paste(patch, (x, y), None if area.ellipse is None else _mask(area))
+        patches.append((area, patch, None if area.ellipse is None else _mask(area)))
+    return patches
+
+
+def hide_box(frame: Image.Image, patches: Sequence[AreaPatch], box: Box) -> Image.Image:
+    """The pixels of ``box`` exactly as :func:`hide_areas` leaves them: the source's, with
+    every area that overlaps the box pasted in order through its mask. Pasting such boxes
+    in any order over the source gives :func:`hide_areas`' frame (a face's ellipse never
+    shows through another area's box)."""
+    x, y, w, h = box
+    out = frame.crop((x, y, x + w, y + h))
+    for area, patch, mask in patches:
+        ax, ay, aw, ah = area.box
+        x0, y0, x1, y1 = max(x, ax), max(y, ay), min(x + w, ax + aw), min(y + h, ay + ah)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        part = (x0 - ax, y0 - ay, x1 - ax, y1 - ay)
+        out.paste(patch.crop(part), (x0 - x, y0 - y), None if mask is None else mask.crop(part))
     return out
 
 

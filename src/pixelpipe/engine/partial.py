@@ -13,10 +13,11 @@ from PIL import Image
 
 from ..areas import Area, face_areas, region_areas
 from ..settings import EngineSettings
+from .bands import encode_together
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
-from .hide import anonymises, hide_areas
+from .hide import anonymises, area_patches, hide_areas, hide_box
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
 from .plan import GridPlan, plan_grids
@@ -53,6 +54,29 @@ class AreaVariants:
             blob = encode(ready, self.out, out_icc)
         size = self.shown[0].size
         return [plan.variant("full", size, len(ready), self.out.fmt, blob)]
+
+    def together(self, threads: int) -> tuple[Variant, ...] | None:
+        """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
+        when that does not apply (several frames, a format or option it does not write):
+        then each variant is rendered whole."""
+        if len(self.shown) != 1:
+            return None
+        frame, areas = self.shown[0], self.areas[0]
+        with errors("pixelating"):
+            patches = []
+            for p in self.plans:
+                hidden = area_patches(frame, areas, self.settings, p.size, p.unit)
+                patches.append([(a.box, hide_box(frame, hidden, a.box)) for a in areas])
+        with errors("encoding"):
+            blobs = encode_together(
+                frame, patches, self.out, (self.sixteen, self.wide, self.icc), threads
+            )
+        if blobs is None:
+            return None
+        return tuple(
+            plan.variant("full", frame.size, 1, self.out.fmt, blob)
+            for plan, blob in zip(self.plans, blobs, strict=True)
+        )
 
 
 def pixelate_areas(run: EngineRun) -> Pixelated:
@@ -99,7 +123,10 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         run.icc,
     )
     per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
-    variants = run.encode(job, len(plans), run.threads(2 * per_encode))
+    with translate("encoding"):
+        variants = job.together(run.threads(None))
+    if variants is None:
+        variants = run.encode(job, len(plans), run.threads(2 * per_encode))
     union = _union(areas)
     anon = {(p.size, p.unit): anonymises(union, settings.shape, p.size, p.unit) for p in plans}
     variants = tuple(replace(v, anonymised=anon[v.size, v.unit]) for v in variants)
