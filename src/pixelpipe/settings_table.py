@@ -318,11 +318,12 @@ ENGINE: tuple[Setting, ...] = (
         "REDACT_STYLE",
         "PIXELPIPE_STYLE",
         "`pixelate`",
-        "`pixelate` or `fill` (solid black) for regions and faces",
+        "`pixelate` or `fill` (solid black, one output `pixelated-fill-<name>`) for regions "
+        "and faces",
         flag=Flag(
             "--style",
             "How regions and faces are hidden: pixelate (default, at each size) or fill "
-            "(solid black: nothing of the area survives).",
+            "(solid black: nothing of the area survives; one output, pixelated-fill-NAME).",
             choices=_values(RedactStyle),
         ),
     ),
