@@ -48,6 +48,7 @@ class FileResult:
     outputs: tuple[str, ...] = field(default_factory=tuple)
     ms: float = 0.0
     hidden: str = ""  # with --region/--faces: what was hidden, e.g. "2 faces, 1 region"
+    face_min_px: int | None = None  # with --faces: the smallest face covered reliably
 
 
 class _Rejected(Exception):
@@ -97,6 +98,7 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
             outputs=tuple(written),
             ms=(time.perf_counter() - t0) * 1000,
             hidden=hidden_summary(result.areas) if settings.hides_areas else "",
+            face_min_px=result.face_min_px,
         )
     except _Rejected as exc:
         return FileResult(path, False, str(exc))
@@ -134,6 +136,19 @@ def placeholders(
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
         yield from zip(files, pool.map(placeholder_file, files, repeat(settings)), strict=True)
+
+
+# Faces at least this wide are covered at any photo size the CLI says nothing about.
+QUIET_MIN_FACE_PX = 24
+
+
+def coverage_note(face_min_px: int | None) -> str:
+    """``"; faces under N px may be missed"`` when detection covered only faces of N >
+    ``QUIET_MIN_FACE_PX`` pixels reliably (a large photo), else ``""``: the end of a file's
+    line."""
+    if face_min_px is None or face_min_px <= QUIET_MIN_FACE_PX:
+        return ""
+    return f"; faces under {face_min_px} px may be missed"
 
 
 def hidden_summary(areas: Sequence[Area]) -> str:

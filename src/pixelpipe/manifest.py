@@ -239,6 +239,29 @@ def _box(values: list[Any], where: str) -> tuple[int, int, int, int]:
     return _four(values)
 
 
+@dataclass(frozen=True, slots=True)
+class FaceDetectionRecord:
+    """How faces were looked for (jobs with faces): the detector, and the smallest face width
+    in the displayed image's pixels that detection covered reliably (narrower faces may have
+    been missed)."""
+
+    detector: str
+    min_face_px: int
+
+    @classmethod
+    def of(cls, search: Any) -> FaceDetectionRecord:
+        """From an ``areas.FaceSearch`` (or anything with its attributes)."""
+        return cls(str(search.detector), int(search.min_face_px))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"detector": self.detector, "min_face_px": self.min_face_px}
+
+    @classmethod
+    def from_json(cls, doc: object, where: str) -> FaceDetectionRecord:
+        d = _object(doc, where)
+        return cls(_req(d, "detector", str, where), _req(d, "min_face_px", int, where))
+
+
 # --------------------------------------------------------------------------------------------
 # The documents
 
@@ -259,6 +282,8 @@ class Manifest:
     placeholder: PlaceholderRecord | None = None  # None: version 1, or none could be made
     # Present only when regions or faces were hidden (None: the whole image was pixelated).
     areas: tuple[AreaRecord, ...] | None = None
+    # Present only when faces were looked for.
+    face_detection: FaceDetectionRecord | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)  # {"engine": ..., "key_template"}
     timings_ms: Mapping[str, float | None] = field(default_factory=dict)
     manifest_version: int = MANIFEST_VERSION
@@ -288,6 +313,8 @@ class Manifest:
         }
         if self.areas is not None:
             doc["areas"] = [a.to_json() for a in self.areas]
+        if self.face_detection is not None:
+            doc["face_detection"] = self.face_detection.to_json()
         doc["settings"] = dict(self.settings)
         doc["timings_ms"] = dict(self.timings_ms)
         return doc
@@ -305,6 +332,7 @@ class Manifest:
             raise NewerDocument("manifest", version, MANIFEST_VERSION)
         outputs = _req(d, "outputs", list, "manifest")
         areas = _opt(d, "areas", list, "manifest")
+        detection = d.get("face_detection")
         placeholder = d.get("placeholder")
         timings = _opt(d, "timings_ms", dict, "manifest") or {}
         for name, value in timings.items():
@@ -325,6 +353,9 @@ class Manifest:
             else tuple(
                 AreaRecord.from_json(a, f"manifest.areas[{i}]") for i, a in enumerate(areas)
             ),
+            face_detection=None
+            if detection is None
+            else FaceDetectionRecord.from_json(detection, "manifest.face_detection"),
             settings=_opt(d, "settings", dict, "manifest") or {},
             timings_ms=timings,
         )

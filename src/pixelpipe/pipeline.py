@@ -43,6 +43,7 @@ from .keys import failure_key, manifest_key, render, split_key
 from .manifest import (
     MANIFEST_VERSION,
     AreaRecord,
+    FaceDetectionRecord,
     FailureRecord,
     Manifest,
     NewerDocument,
@@ -474,6 +475,9 @@ class Pipeline:
             else None,
             # What was hidden, when only regions and faces were (None: the whole image).
             areas=tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None,
+            face_detection=None
+            if result.face_search is None
+            else FaceDetectionRecord.of(result.face_search),
             settings={
                 "engine": json.loads(json.dumps(engine.output_fields(), default=str)),
                 "key_template": self.settings.key_template,

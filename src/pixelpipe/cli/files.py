@@ -120,12 +120,12 @@ def run_batch(
     ``console`` per rejected file (``PATH: reason``) or hidden area, as each finishes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..files import plan_batch
+    from ..files import coverage_note, plan_batch
 
     batch = plan_batch(files, out_dir, settings)
 
     def report(r: FileResult) -> None:
-        line = f"{r.path}: {r.hidden} hidden" if r.hidden else ""
+        line = f"{r.path}: {r.hidden} hidden{coverage_note(r.face_min_px)}" if r.hidden else ""
         if not r.ok:
             line = f"{r.path}: {one_line(r.reason)}"  # one line, whatever was raised
         if line:

@@ -94,9 +94,10 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     areas = [region_areas(settings.regions, *f.size) for f in shown]
     run.decoded()
     detect_ms = 0.0
+    search = None
     if settings.faces:
         with translate("detecting faces"):
-            found, detect_ms = face_areas(
+            found, detect_ms, search = face_areas(
                 shown, settings, run.hooks.threads(settings), run.hooks.detector
             )
         areas = [a + f for a, f in zip(areas, found, strict=True)]
@@ -130,7 +131,15 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     union = _union(areas)
     anon = {(p.size, p.unit): anonymises(union, settings.shape, p.size, p.unit) for p in plans}
     variants = tuple(replace(v, anonymised=anon[v.size, v.unit]) for v in variants)
-    return run.result(variants, (width, height), placeholder, 1, tuple(union), detect_ms=detect_ms)
+    return run.result(
+        variants,
+        (width, height),
+        placeholder,
+        1,
+        tuple(union),
+        detect_ms=detect_ms,
+        face_search=search,
+    )
 
 
 def _union(areas: list[list[Area]]) -> list[Area]:
