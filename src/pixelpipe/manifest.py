@@ -113,6 +113,9 @@ class OutputRecord:
     height: int | None = None
     frames: int | None = None
     bytes: int | None = None
+    # Area jobs only: every face at most 5 blocks across, every region at most 8 (fill: true).
+    # Absent for whole images and in manifests written before it existed: None.
+    anonymised: bool | None = None
 
     @property
     def blocks(self) -> tuple[int | None, int | None]:
@@ -121,7 +124,10 @@ class OutputRecord:
 
     def to_json(self) -> dict[str, Any]:
         grid = None if self.grid is None else list(self.grid)
-        return {**_written(self, _OUTPUT_NAMING), "grid": grid, **_written(self, _OUTPUT_FILE)}
+        doc = {**_written(self, _OUTPUT_NAMING), "grid": grid, **_written(self, _OUTPUT_FILE)}
+        if self.anonymised is not None:
+            doc["anonymised"] = self.anonymised
+        return doc
 
     @classmethod
     def of(cls, key: str, variant: Any) -> OutputRecord:
@@ -129,7 +135,7 @@ class OutputRecord:
         names = [n for n, _ in (*_OUTPUT_NAMING, *_OUTPUT_FILE) if n not in ("key", "bytes")]
         fields = {name: getattr(variant, name) for name in names}
         fields.update(key=key, grid=tuple(variant.grid), bytes=len(variant.data))
-        return cls(**fields)
+        return cls(**fields, anonymised=getattr(variant, "anonymised", None))
 
     @classmethod
     def from_json(cls, doc: object, where: str) -> OutputRecord:
@@ -147,6 +153,7 @@ class OutputRecord:
                 "label": fields["label"] or "",
                 "kind": fields["kind"] or "full",
                 "grid": grid,
+                "anonymised": _opt(d, "anonymised", bool, where),
             }
         )
 
@@ -179,17 +186,25 @@ class AreaRecord:
     score: float | None = None  # faces: the detector's confidence, 3 decimals
     detector: str | None = None  # faces: the detector's name and version
     frame: int | None = None  # faces in multi-frame inputs: the first frame it was found in
+    face: tuple[int, int, int, int] | None = None  # faces: the detector's box
+    shape: str | None = None  # "ellipse" (faces: the head inside ``box``) or "rect"; None: old
 
     @classmethod
     def of(cls, area: Any) -> AreaRecord:
         """From an ``areas.Area`` (or anything with its attributes)."""
         score = None if area.score is None else round(float(area.score), 3)
-        box = tuple(int(v) for v in area.box)
-        return cls((box[0], box[1], box[2], box[3]), area.source, score, area.detector, area.frame)
+        box = _four(area.box)
+        face = None if getattr(area, "face", None) is None else _four(area.face)
+        shape = getattr(area, "shape", None)
+        return cls(box, area.source, score, area.detector, area.frame, face, shape)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"box": list(self.box), "source": self.source}
+        if self.shape is not None:
+            doc["shape"] = self.shape
         if self.source == "face":
+            if self.face is not None:
+                doc["face"] = list(self.face)
             doc["score"] = self.score
             doc["detector"] = self.detector
             if self.frame is not None:
@@ -199,17 +214,29 @@ class AreaRecord:
     @classmethod
     def from_json(cls, doc: object, where: str) -> AreaRecord:
         d = _object(doc, where)
-        box = _req(d, "box", list, where)
-        if len(box) != 4 or not all(_is(v, int) for v in box):
-            raise MalformedDocument(f"{where}.box is not four integers")
+        box = _box(_req(d, "box", list, where), f"{where}.box")
+        face = _opt(d, "face", list, where)
         score = _opt(d, "score", float, where)
         return cls(
-            box=(box[0], box[1], box[2], box[3]),
+            box=box,
             source=_req(d, "source", str, where),
             score=score,
             detector=_opt(d, "detector", str, where),
             frame=_opt(d, "frame", int, where),
+            face=None if face is None else _box(face, f"{where}.face"),
+            shape=_opt(d, "shape", str, where),
         )
+
+
+def _four(values: Any) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in values)
+    return x, y, w, h
+
+
+def _box(values: list[Any], where: str) -> tuple[int, int, int, int]:
+    if len(values) != 4 or not all(_is(v, int) for v in values):
+        raise MalformedDocument(f"{where} is not four integers")
+    return _four(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,10 +420,19 @@ def _covers(
     )
 
 
-_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+    bool: "true or false",
+}
 
 
 def _is(value: object, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
     if isinstance(value, bool):
         return False  # JSON true/false are not numbers
     if kind is float:
