@@ -106,9 +106,9 @@ def test_threads_are_capped_by_the_budget_on_the_area_path() -> None:
     tight = Hooks(run=run, memory_budget=lambda: lo * MIB)
     result = pixelate(data, settings, hooks=tight)
     assert seen == [1]
-    assert len(result.variants) == 5
     # The same bytes as with room to spare: the budget decides how, never what.
     wide = pixelate(data, settings, hooks=dataclasses.replace(roomy, run=run))
+    assert len(result.variants) == len(wide.variants) >= 2
     assert [v.data for v in result.variants] == [v.data for v in wide.variants]
 
 
@@ -225,7 +225,8 @@ def test_under_a_real_limit_what_fits_runs_and_what_cannot_is_refused(
     region = ["--region", "10,10,200,150"]
     ok = limited([str(small), *region], LIMIT_MIB, tmp_path)
     assert ok.returncode == 0, ok.stderr
-    assert len(list((tmp_path / "out").glob("pixelated-*"))) == 5
+    expected = pixelate(small.read_bytes(), EngineSettings(regions=((10, 10, 200, 150),)))
+    assert len(list((tmp_path / "out").glob("pixelated-*"))) == len(expected.variants) >= 2
 
     refused = limited([str(large), *region], LIMIT_MIB, tmp_path / "b")
     assert refused.returncode == 1
