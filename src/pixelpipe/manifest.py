@@ -23,7 +23,9 @@ writes them through :meth:`Manifest.to_json` / :meth:`FailureRecord.to_json`; ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -113,6 +115,8 @@ class OutputRecord:
     height: int | None = None
     frames: int | None = None
     bytes: int | None = None
+    # Area jobs only: every face at most 5 blocks across, every region at most 8 (PRIVACY.md).
+    anonymised: bool | None = None
 
     @property
     def blocks(self) -> tuple[int | None, int | None]:
@@ -121,7 +125,10 @@ class OutputRecord:
 
     def to_json(self) -> dict[str, Any]:
         grid = None if self.grid is None else list(self.grid)
-        return {**_written(self, _OUTPUT_NAMING), "grid": grid, **_written(self, _OUTPUT_FILE)}
+        doc = {**_written(self, _OUTPUT_NAMING), "grid": grid, **_written(self, _OUTPUT_FILE)}
+        if self.anonymised is not None:
+            doc["anonymised"] = self.anonymised
+        return doc
 
     @classmethod
     def of(cls, key: str, variant: Any) -> OutputRecord:
@@ -129,7 +136,7 @@ class OutputRecord:
         names = [n for n, _ in (*_OUTPUT_NAMING, *_OUTPUT_FILE) if n not in ("key", "bytes")]
         fields = {name: getattr(variant, name) for name in names}
         fields.update(key=key, grid=tuple(variant.grid), bytes=len(variant.data))
-        return cls(**fields)
+        return cls(**fields, anonymised=getattr(variant, "anonymised", None))
 
     @classmethod
     def from_json(cls, doc: object, where: str) -> OutputRecord:
@@ -147,6 +154,7 @@ class OutputRecord:
                 "label": fields["label"] or "",
                 "kind": fields["kind"] or "full",
                 "grid": grid,
+                "anonymised": _opt(d, "anonymised", bool, where),
             }
         )
 
@@ -174,22 +182,30 @@ class PlaceholderRecord:
 class AreaRecord:
     """One hidden area (areas.py's ``Area`` as the manifest lists it)."""
 
-    box: tuple[int, int, int, int]  # x, y, width, height in displayed pixels
+    box: tuple[int, int, int, int]  # x, y, width, height in displayed pixels (what is hidden)
     source: str  # "region" or "face"
     score: float | None = None  # faces: the detector's confidence, 3 decimals
     detector: str | None = None  # faces: the detector's name and version
     frame: int | None = None  # faces in multi-frame inputs: the first frame it was found in
+    face: tuple[int, int, int, int] | None = None  # faces: the detector's box, displayed pixels
+    shape: str | None = None  # "ellipse" (faces) or "rect" (regions); None: older, a rectangle
 
     @classmethod
     def of(cls, area: Any) -> AreaRecord:
         """From an ``areas.Area`` (or anything with its attributes)."""
         score = None if area.score is None else round(float(area.score), 3)
-        box = tuple(int(v) for v in area.box)
-        return cls((box[0], box[1], box[2], box[3]), area.source, score, area.detector, area.frame)
+        face = getattr(area, "face", None)
+        face = None if face is None else _box(face)
+        shape = getattr(area, "shape", None)
+        return cls(_box(area.box), area.source, score, area.detector, area.frame, face, shape)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"box": list(self.box), "source": self.source}
+        if self.shape is not None:
+            doc["shape"] = self.shape
         if self.source == "face":
+            if self.face is not None:
+                doc["face"] = list(self.face)
             doc["score"] = self.score
             doc["detector"] = self.detector
             if self.frame is not None:
@@ -199,17 +215,43 @@ class AreaRecord:
     @classmethod
     def from_json(cls, doc: object, where: str) -> AreaRecord:
         d = _object(doc, where)
-        box = _req(d, "box", list, where)
-        if len(box) != 4 or not all(_is(v, int) for v in box):
-            raise MalformedDocument(f"{where}.box is not four integers")
-        score = _opt(d, "score", float, where)
+        face = _opt(d, "face", list, where)
         return cls(
-            box=(box[0], box[1], box[2], box[3]),
+            box=_four(_req(d, "box", list, where), f"{where}.box"),
             source=_req(d, "source", str, where),
-            score=score,
+            score=_opt(d, "score", float, where),
             detector=_opt(d, "detector", str, where),
             frame=_opt(d, "frame", int, where),
+            face=None if face is None else _four(face, f"{where}.face"),
+            shape=_opt(d, "shape", str, where),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class FaceDetectionRecord:
+    """``face_detection`` (faces on): the detector; the smallest face width it finds reliably."""
+
+    detector: str | None = None
+    min_face_px: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"detector": self.detector, "min_face_px": self.min_face_px}
+
+    @classmethod
+    def from_json(cls, doc: object, where: str = "face_detection") -> FaceDetectionRecord:
+        d = _object(doc, where)
+        return cls(_opt(d, "detector", str, where), _opt(d, "min_face_px", int, where))
+
+
+def _box(box: Sequence[Any]) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in box)
+    return (x, y, w, h)
+
+
+def _four(box: list[Any], where: str) -> tuple[int, int, int, int]:
+    if len(box) != 4 or not all(_is(v, int) for v in box):
+        raise MalformedDocument(f"{where} is not four integers")
+    return (box[0], box[1], box[2], box[3])
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +274,7 @@ class Manifest:
     placeholder: PlaceholderRecord | None = None  # None: version 1, or none could be made
     # Present only when regions or faces were hidden (None: the whole image was pixelated).
     areas: tuple[AreaRecord, ...] | None = None
+    face_detection: FaceDetectionRecord | None = None  # jobs with faces only
     settings: Mapping[str, Any] = field(default_factory=dict)  # {"engine": ..., "key_template"}
     timings_ms: Mapping[str, float | None] = field(default_factory=dict)
     manifest_version: int = MANIFEST_VERSION
@@ -239,6 +282,55 @@ class Manifest:
     @property
     def output_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.outputs)
+
+    @classmethod
+    def of(
+        cls,
+        result: Any,
+        engine: Any,
+        *,
+        source: SourceRecord,
+        keys: Sequence[str],
+        key_template: str,
+        timings_ms: Mapping[str, float | None],
+        total_ms: float | None,
+        processed_at: str | None = None,
+        digest: str | None = None,
+    ) -> Manifest:
+        """The manifest of the engine's ``result`` (``Pixelated``) made with ``engine``
+        (``EngineSettings``), variants at ``keys``: the pipeline's (``source`` an S3 object)
+        and ``pixelate --manifest``'s (a file). The engine's timings and ``total`` are added."""
+        fields = json.loads(json.dumps(engine.output_fields(), default=str))
+        areas = tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None
+        detectors = [a.detector for a in areas or () if a.detector]
+        return cls(
+            manifest_version=MANIFEST_VERSION,
+            engine_version=result.engine_version,
+            settings_digest=digest or settings_digest_of(fields, key_template),
+            processed_at=processed_at,
+            source=source.with_image(result.source),
+            outputs=tuple(
+                OutputRecord.of(k, v) for k, v in zip(keys, result.variants, strict=True)
+            ),
+            placeholder=PlaceholderRecord(**result.placeholder.as_dict())
+            if result.placeholder
+            else None,
+            # What was hidden, when only regions and faces were (None: the whole image).
+            areas=areas,
+            face_detection=FaceDetectionRecord(
+                detectors[0] if detectors else None, getattr(result, "face_min_px", None)
+            )
+            if engine.faces
+            else None,
+            settings={"engine": fields, "key_template": key_template},
+            timings_ms={
+                **timings_ms,
+                "decode": result.timings_ms.get("decode"),
+                "pixelate_encode": result.timings_ms.get("pixelate_encode"),
+                **({"detect": result.timings_ms.get("detect")} if engine.faces else {}),
+                "total": total_ms,
+            },
+        )
 
     @property
     def total_ms(self) -> float | None:
@@ -261,6 +353,8 @@ class Manifest:
         }
         if self.areas is not None:
             doc["areas"] = [a.to_json() for a in self.areas]
+        if self.face_detection is not None:
+            doc["face_detection"] = self.face_detection.to_json()
         doc["settings"] = dict(self.settings)
         doc["timings_ms"] = dict(self.timings_ms)
         return doc
@@ -278,6 +372,7 @@ class Manifest:
             raise NewerDocument("manifest", version, MANIFEST_VERSION)
         outputs = _req(d, "outputs", list, "manifest")
         areas = _opt(d, "areas", list, "manifest")
+        detection = _opt(d, "face_detection", dict, "manifest")
         placeholder = d.get("placeholder")
         timings = _opt(d, "timings_ms", dict, "manifest") or {}
         for name, value in timings.items():
@@ -298,6 +393,9 @@ class Manifest:
             else tuple(
                 AreaRecord.from_json(a, f"manifest.areas[{i}]") for i, a in enumerate(areas)
             ),
+            face_detection=None
+            if detection is None
+            else FaceDetectionRecord.from_json(detection, "manifest.face_detection"),
             settings=_opt(d, "settings", dict, "manifest") or {},
             timings_ms=timings,
         )
@@ -348,6 +446,16 @@ class FailureRecord:
         )
 
 
+def settings_digest_of(engine_fields: Mapping[str, Any], key_template: str) -> str:
+    """16 hex digits that change when a setting that changes the outputs changes: the engine's
+    ``output_fields()``, the key template and :data:`MANIFEST_VERSION` (what a manifest holds
+    changed: older ones are redone)."""
+    version = MANIFEST_VERSION
+    payload = {"engine": engine_fields, "key_template": key_template, "manifest_version": version}
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 # --------------------------------------------------------------------------------------------
 # Reading helpers
 
@@ -363,9 +471,12 @@ def _covers(
 
 
 _NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+_NAMES[bool] = "true or false"
 
 
 def _is(value: object, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
     if isinstance(value, bool):
         return False  # JSON true/false are not numbers
     if kind is float:
@@ -470,6 +581,7 @@ __all__ = [
     "FAILURE_RECORD_VERSION",
     "MANIFEST_VERSION",
     "AreaRecord",
+    "FaceDetectionRecord",
     "FailureRecord",
     "MalformedDocument",
     "Manifest",
@@ -480,4 +592,5 @@ __all__ = [
     "SourceRecord",
     "failure_or_none",
     "manifest_or_none",
+    "settings_digest_of",
 ]

@@ -22,6 +22,10 @@ from .options import (
 )
 from .output import EXIT_OK, EXIT_REJECTED, console, one_line, plural, say
 
+# Detection finds every face of this many pixels and more on photos of the usual size
+# (faces-evidence.md); above it, the line says which faces may be missed.
+MIN_FACE_PX = 24
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -44,8 +48,20 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Read sub-folders too; their outputs go to the same sub-folders under OUT.",
 )
+@click.option(
+    "--manifest",
+    "manifests",
+    is_flag=True,
+    help="Also write each input's manifest (the pipeline's: outputs, hidden areas, whether "
+    "each output anonymises) to OUT/_manifests/<input path in its folder>.json.",
+)
 def pixelate_cmd(
-    inputs: tuple[str, ...], out_dir: str, jobs: int, recursive: bool, **flags: Any
+    inputs: tuple[str, ...],
+    out_dir: str,
+    jobs: int,
+    recursive: bool,
+    manifests: bool,
+    **flags: Any,
 ) -> None:
     """Pixelate INPUT files (or folders of them) into OUT.
 
@@ -60,8 +76,11 @@ def pixelate_cmd(
     _report_skipped(found, err)
     make_out_dir(out_dir)
     t0 = time.perf_counter()
-    results = run_batch(found.files, out_dir, settings, jobs, err)
+    results = run_batch(found.files, out_dir, settings, jobs, err, manifests=manifests)
     ok = [r for r in results if r.ok]
+    warning = weak_warning(ok, settings)
+    if warning:
+        click.echo(f"pixelpipe: warning: {warning}", err=True)
     rejected = len(results) - len(ok)
     outputs = sum(len(r.outputs) for r in ok)
     say(
@@ -95,6 +114,8 @@ def run_batch(
     settings: EngineSettings,
     jobs: int,
     console: Console,
+    *,
+    manifests: bool = False,
 ) -> list[FileResult]:
     """``pixelpipe.files``' batch with a progress bar on a terminal, and one line on
     ``console`` per rejected file (``PATH: reason``) or hidden area, as each finishes."""
@@ -102,10 +123,10 @@ def run_batch(
 
     from ..files import plan_batch
 
-    batch = plan_batch(files, out_dir, settings)
+    batch = plan_batch(files, out_dir, settings, manifests=manifests)
 
     def report(r: FileResult) -> None:
-        line = f"{r.path}: {r.hidden} hidden" if r.hidden else ""
+        line = f"{r.path}: {hidden_line(r)}" if r.hidden else ""
         if not r.ok:
             line = f"{r.path}: {one_line(r.reason)}"  # one line, whatever was raised
         if line:
@@ -130,6 +151,39 @@ def run_batch(
             progress.advance(task)
 
         return batch.run(jobs, on_result)
+
+
+def hidden_line(r: FileResult) -> str:
+    """``2 faces hidden in 2 anonymising outputs (pixelated-3x3, pixelated-5x5)``, and
+    ``; faces under 40 px may be missed`` when detection does not reach the smallest faces."""
+    line = f"{r.hidden} hidden"
+    if r.anonymising is not None:
+        names = ", ".join(f"pixelated-{label}" for label in r.anonymising)
+        line += f" in {plural(len(r.anonymising), 'anonymising output')}"
+        line += f" ({names})" if names else ""
+    if r.face_min_px is not None and r.face_min_px > MIN_FACE_PX:
+        line += f"; faces under {r.face_min_px} px may be missed"
+    return line
+
+
+def weak_warning(results: list[FileResult], settings: EngineSettings) -> str:
+    """One line naming the outputs written that do not anonymise, or ''."""
+    weak = sorted({label for r in results for label in r.weak}, key=_label_order)
+    if not weak:
+        return ""
+    names = ", ".join(f"pixelated-{label}" for label in weak)
+    verb = "does" if len(weak) == 1 else "do"
+    if settings.faces:
+        rule, fix = "faces must be at most 5 blocks across", "5"
+    else:
+        rule, fix = "regions must be at most 8 blocks along their longer side", "8"
+    advice = "use larger --block-px" if settings.block_px else f"use --sizes {fix} or fewer"
+    return f"{names} {verb} not anonymise ({rule}; {advice})"
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in label.split("x")[0].split("px")[0] if ch.isdigit())
+    return (int(digits) if digits else 0, label)
 
 
 @click.command("placeholder")
