@@ -139,7 +139,9 @@ ENGINE: tuple[Setting, ...] = (
         "grid sizes, 1..1024",
         flag=Flag(
             "--sizes",
-            "Grid sizes, comma-separated, each 1..1024.  [default: 8,16,32,48,64]",
+            "Grid sizes, comma-separated, each 1..1024. With --faces or --region, n blocks "
+            "across each face (along a region's longer side); over 5 (8) does not anonymise.  "
+            "[default: 8,16,32,48,64; with --faces or --region: 3,5]",
             metavar="LIST",
         ),
     ),
@@ -269,7 +271,8 @@ ENGINE: tuple[Setting, ...] = (
         flag=Flag(
             "--region",
             "Hide only this area (pixels of the displayed image), not the whole image; "
-            "repeatable. Everything else keeps the source's pixels.",
+            "repeatable. Everything else keeps the source's pixels. Without --sizes writes "
+            "3x3 and 5x5 outputs (blocks along its longer side), which anonymise; over 8 do not.",
             param="regions",
             metavar="X,Y,W,H",
             repeat=True,
@@ -284,7 +287,9 @@ ENGINE: tuple[Setting, ...] = (
         read="bool",
         flag=Flag(
             "--faces/--no-faces",
-            "Detect faces and hide each (needs the 'faces' extra); combines with --region.",
+            "Detect faces and hide each (needs the 'faces' extra); combines with --region. "
+            "Without --sizes writes 3x3 and 5x5 outputs (3 and 5 blocks across each face), "
+            "which anonymise; larger sizes do not.",
         ),
     ),
     Setting(
@@ -316,8 +321,9 @@ ENGINE: tuple[Setting, ...] = (
         "`pixelate` or `fill` (solid black) for regions and faces",
         flag=Flag(
             "--style",
-            "How regions and faces are hidden: pixelate (default, at each size) or fill "
-            "(solid black: nothing of the area survives).",
+            "How regions and faces are hidden: pixelate (default, at each size; anonymises at "
+            "up to 5 blocks across a face, 8 along a region) or fill (solid black: one output, "
+            "pixelated-fill-..., always anonymises).",
             choices=_values(RedactStyle),
         ),
     ),

@@ -65,7 +65,9 @@ def pixelate_cmd(
 ) -> None:
     """Pixelate INPUT files (or folders of them) into OUT.
 
-    Writes OUT/pixelated-{n}x{n}-{filename} for every size n. Carries on past bad files;
+    Writes OUT/pixelated-{n}x{n}-{filename} for every size n (with --manifest, also
+    OUT/_manifests/{filename}.json: what was hidden, and which outputs anonymise; a
+    warning names the outputs that do not). Carries on past bad files;
     exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
     Files in folders named like pixelpipe's outputs (pixelated-8x8-...) are skipped.
     """
