@@ -10,6 +10,10 @@ metadata). The samples exercise the interesting parts of the pipeline:
 * ``rotated.jpg`` - a smaller street scene stored sideways with EXIF ``Orientation = 6``.
 * ``sprite.png`` - an RGBA sprite with soft, partially transparent edges.
 * ``animated.gif`` - an 8-frame bouncing ball with varying frame durations.
+* ``astronaut.jpg`` - the one photograph: scikit-image's ``astronaut`` (Eileen Collins, NASA,
+  public domain), copied out of the scikit-image wheel, so that the demo shows a face hidden.
+  scikit-image is a developer tool here (``make samples`` installs it), never a dependency
+  of pixelpipe: the file is committed.
 
 Usage::
 
@@ -793,7 +797,26 @@ def make_samples(out: Path) -> list[Path]:
     with Image.open(animated) as im:
         assert getattr(im, "n_frames", 1) == len(GIF_DURATIONS_MS), "animated.gif lost frames"
     written.append(animated)
+
+    astronaut = out / "astronaut.jpg"
+    save_jpeg(astronaut_photo(), astronaut)
+    written.append(astronaut)
     return written
+
+
+# --------------------------------------------------------------------------------------------
+# astronaut.jpg
+
+
+def astronaut_photo() -> Image.Image:
+    """scikit-image's ``data.astronaut()``: 512x512 RGB, a portrait of Eileen Collins from the
+    NASA Great Images database, "No known copyright restrictions, released into the public
+    domain" (the function's docstring in scikit-image). Read from the wheel, no download."""
+    from skimage import data  # the dev extra; not a dependency of pixelpipe
+
+    pixels = data.astronaut()
+    assert pixels.shape == (512, 512, 3), pixels.shape
+    return Image.fromarray(pixels, "RGB")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -239,6 +239,23 @@ def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
         assert sheet.width > 5 * 100
         assert sheet.height > len(samples) * 100
     assert "upload-to-done" in proc.stdout
+    # #23: the sample with a face is uploaded with faces on; the face is hidden, the rest not.
+    row = next(ln for ln in proc.stdout.splitlines() if "astronaut.jpg" in ln)
+    assert "1 face hidden" in row
+    assert not [ln for ln in proc.stdout.splitlines() if "street.jpg" in ln and "hidden" in ln]
+    with (
+        Image.open(SAMPLES / "astronaut.jpg") as src,
+        Image.open(out / "pixelated-16x16-astronaut.jpg") as im,
+    ):
+        face, corner = (190, 90, 260, 190), (0, 300, 100, 400)  # her face; the flag
+        assert _mean_diff(src.crop(face), im.crop(face)) > 8
+        assert _mean_diff(src.crop(corner), im.crop(corner)) < 3
+
+
+def _mean_diff(a: Image.Image, b: Image.Image) -> float:
+    from PIL import ImageChops, ImageStat
+
+    return sum(ImageStat.Stat(ImageChops.difference(a, b)).mean) / 3
 
 
 def test_encode_error_is_reported_and_other_files_still_written(tmp_path: Path) -> None:
@@ -517,3 +534,81 @@ def test_an_invalid_environment_variable_is_named(var: str, value: str, tmp_path
             env={var: value},
         )
         assert proc.returncode == 0, proc.stderr
+
+
+def test_a_camera_folder_s_sidecars_are_skipped_with_one_line(tmp_path: Path) -> None:
+    """#23: sidecars (images by neither name nor content) are skipped; exit 0."""
+    photos = tmp_path / "DCIM"
+    (photos / "100CANON").mkdir(parents=True)
+    write_image(photos / "IMG_0001.JPG")
+    (photos / "IMG_0001.xmp").write_text('<x:xmpmeta xmlns:x="adobe:ns:meta/"/>')
+    (photos / "IMG_0001.JPG.json").write_text('{"title": "IMG_0001.JPG"}')
+    (photos / "IMG_0001.aae").write_text('<?xml version="1.0"?><plist version="1.0"/>')
+    (photos / "notes.txt").write_text("holiday")
+    (photos / "100CANON" / "MVI_0002.THM").write_bytes(b"not a thumbnail")
+    (photos / "100CANON" / "MVI_0002.MOV").write_bytes(
+        b"\0\0\0\x14ftypqt  \0\0\0\0qt  " + bytes(64)
+    )
+    # A camera's .THM that is a JPEG by content is an image: pixelated, named .jpg.
+    write_image(photos / "100CANON" / "MVI_0003.THM")
+    out = tmp_path / "out"
+    proc = run("pixelate", "-r", photos, "-o", out, "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert_no_traceback(proc)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.*")) == [
+        "100CANON/pixelated-8x8-MVI_0003.jpg",
+        "pixelated-8x8-IMG_0001.JPG",
+    ]
+    skipped = [ln for ln in proc.stderr.splitlines() if "skipped" in ln]
+    kinds = "1 .aae, 1 .json, 1 .mov, 1 .thm, 1 .txt, 1 .xmp"
+    assert skipped == [f"6 files skipped, not images: {kinds}"]
+    assert "not a recognised image format" not in proc.stderr
+
+
+def test_a_damaged_image_in_a_camera_folder_still_fails_the_run(tmp_path: Path) -> None:
+    """An image by name (.jpg) or by content (a JPEG signature under another name) that is
+    damaged is reported with its reason, and the run exits 1."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_image(photos / "IMG_0001.jpg")
+    (photos / "IMG_0001.xmp").write_text("<x:xmpmeta/>")
+    (photos / "IMG_0002.jpg").write_bytes(b"this is no JPEG")
+    whole = (photos / "IMG_0001.jpg").read_bytes()
+    (photos / "IMG_0003.dat").write_bytes(whole[: len(whole) // 3])
+    out = tmp_path / "out"
+    proc = run("pixelate", photos, "-o", out, "--sizes", "8")
+    assert proc.returncode == 1
+    assert_no_traceback(proc)
+    assert f"{photos / 'IMG_0002.jpg'}: not a recognised image format" in proc.stderr
+    assert any(
+        ln.startswith(f"{photos / 'IMG_0003.dat'}: ") and ("truncated" in ln or "corrupt" in ln)
+        for ln in proc.stderr.splitlines()
+    ), proc.stderr
+    assert "1 file skipped, not images: 1 .xmp" in proc.stderr
+    assert (out / "pixelated-8x8-IMG_0001.jpg").is_file()
+
+
+def test_a_run_that_writes_nothing_leaves_no_output_folder(tmp_path: Path) -> None:
+    src = write_image(tmp_path / "cat.jpg")
+    out = tmp_path / "out"
+    proc = run("pixelate", src, "-o", out, "--sizes", "0")  # rejected at start-up
+    assert proc.returncode == 2
+    assert not out.exists()
+    proc = run("pixelate", tmp_path / "missing.jpg", "-o", out)  # every input rejected
+    assert proc.returncode == 1
+    assert not out.exists()
+    proc = run("demo", "--out", out, "--sizes", "0")
+    assert proc.returncode == 2
+    assert not out.exists()
+    proc = run("pixelate", src, "-o", out / "a" / "b", "--sizes", "8")
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in (out / "a" / "b").iterdir()] == ["pixelated-8x8-cat.jpg"]
+
+
+def test_placeholder_skips_a_folder_s_sidecars_too(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.jpg")
+    (tmp_path / "a.xmp").write_text("<x:xmpmeta/>")
+    proc = run("placeholder", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 1
+    assert proc.stderr.strip() == "1 file skipped, not images: 1 .xmp"

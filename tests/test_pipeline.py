@@ -125,6 +125,8 @@ def test_png_source_keeps_png_and_format_setting_renames(stack: Stack) -> None:
     ).handle(ref_of(message))
     assert webp.outcome is Outcome.PROCESSED  # new settings: the same eTag is done again
     assert webp.outputs == ("a/b/pixelated-8x8-pic.webp",)
+    assert webp.detail == "1 variant"  # the worker's log line: not "1 variants" (#23)
+    assert r.detail == "5 variants"
     assert stack.must_head("a/b/pixelated-8x8-pic.webp")["ContentType"] == "image/webp"
     # outputs the new settings no longer produce are gone
     assert stack.objects() == {"a/b/pixelated-8x8-pic.webp", "_manifests/a/b/pic.png.json"}

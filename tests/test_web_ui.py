@@ -357,6 +357,13 @@ def test_a_phone_sized_screen_has_no_horizontal_overflow(
         tab.goto(up.url)
         card(tab, "street.jpg", "done")
         card(tab, "notes.jpg", "failed")
+        # The faces switch's note is a sentence on its own line, not a stray ":" (#23).
+        note = tab.locator("#faces-note")
+        assert note.inner_text()[:1].isupper(), note.inner_text()
+        label, note_box = tab.locator("label[for=faces]").bounding_box(), note.bounding_box()
+        assert label is not None
+        assert note_box is not None
+        assert note_box["y"] >= label["y"] + label["height"] - 1
         widths = tab.evaluate(
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )

@@ -1,7 +1,9 @@
 """``pixelpipe demo``: the whole local pipeline on the bundled samples, end to end.
 
 Upload -> S3 notification -> queue -> worker processes -> variants + manifest, exactly as a
-deployment runs, then download, a contact sheet and a table.
+deployment runs, then download, a contact sheet and a table. The samples with a face
+(``FACE_SAMPLES``) are uploaded with ``pixelpipe-faces: true``, as any uploader may ask: their
+variants hide the face and keep the rest sharp, and the contact sheet says so.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from . import queue
+from . import faces, queue
 from ._version import __version__
+from .areas import META_FACES
 from .contact import SheetRow, render_sheet
 from .keys import failure_key, local_path, manifest_key
 from .local import LocalStack, clients
@@ -27,6 +30,9 @@ from .storage import list_objects, read_object, upload
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+
+# Bundled samples with a face, uploaded with faces hidden (examples/README.md).
+FACE_SAMPLES = frozenset({"astronaut.jpg", "portrait.jpg"})
 
 
 @dataclass
@@ -38,6 +44,15 @@ class Item:
     manifest: Manifest | None = None
     failure: FailureRecord | None = None
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    faces: bool = False  # uploaded with pixelpipe-faces: true
+
+    @property
+    def hidden(self) -> str:
+        """``1 face hidden`` from the manifest's areas; empty when faces were not asked for."""
+        if not self.faces or self.manifest is None:
+            return ""
+        n = sum(a.source == "face" for a in self.manifest.areas or ())
+        return f"{n} face{'s' * (n != 1)} hidden" if n else "no face found"
 
     @property
     def seconds(self) -> float | None:
@@ -63,10 +78,11 @@ def run_demo(
         s3, sqs = clients(stack.endpoint)
         _wait_for_workers(sqs, stack.queue_url)
         settings = stack.settings
-        items = [Item(path=p, key=p.name) for p in files]
+        items = [Item(path=p, key=p.name, faces=_faces_for(p.name, console)) for p in files]
         for item in items:
             item.uploaded = time.perf_counter()
-            upload(s3, stack.source_bucket, item.key, item.path.read_bytes())
+            meta = {META_FACES: "true"} if item.faces else None
+            upload(s3, stack.source_bucket, item.key, item.path.read_bytes(), metadata=meta)
         _wait(items, s3, settings.processed_bucket, settings, deadline, console)
         for item in items:
             if item.manifest:
@@ -83,6 +99,17 @@ def run_demo(
     _table(items, out_dir, console)
     console.print(f"contact sheet: {sheet.resolve()}", highlight=False)
     return all(item.manifest is not None for item in items)
+
+
+def _faces_for(name: str, console: Console) -> bool:
+    """Whether the sample ``name`` is uploaded with faces hidden: a face sample, when the
+    detector can run here (else one line why, and the sample is pixelated whole)."""
+    if name not in FACE_SAMPLES:
+        return False
+    reason = faces.unavailable_reason()
+    if reason:
+        console.print(f"{name}: faces not hidden: {reason}", highlight=False, markup=False)
+    return reason is None
 
 
 def _wait_for_workers(sqs: SQSClient, queue_url: str, timeout: float = 30.0) -> None:
@@ -145,7 +172,9 @@ def _rows(items: list[Item]) -> list[SheetRow]:
     for item in items:
         if item.manifest:
             src = item.manifest.source
-            note = f"{src.width}x{src.height} - {len(item.files)} variants"
+            n = len(item.files)
+            note = f"{src.width}x{src.height} - {n} variant{'s' * (n != 1)}"
+            note += f" - {item.hidden}" if item.hidden else ""
         else:
             note = item.failure.reason if item.failure else "not processed"
         rows.append(SheetRow(item.key, item.path.read_bytes(), item.files, note))
@@ -157,6 +186,7 @@ def _table(items: list[Item], out_dir: Path, console: Console) -> None:
     table.add_column("image")
     table.add_column("size", justify="right")
     table.add_column("variants", justify="right")
+    table.add_column("faces")
     table.add_column("upload-to-done s", justify="right")
     for item in items:
         if item.manifest:
@@ -168,7 +198,8 @@ def _table(items: list[Item], out_dir: Path, console: Console) -> None:
         else:
             size, variants = "-", "[red]not processed[/red]"
         secs = item.seconds
-        table.add_row(item.key, size, variants, "-" if secs is None else f"{secs:.2f}")
+        timing = "-" if secs is None else f"{secs:.2f}"
+        table.add_row(item.key, size, variants, item.hidden or "-", timing)
     console.print(table)
     total = sum(len(i.files) for i in items)
-    console.print(f"{total} variants in {out_dir.resolve()}", highlight=False)
+    console.print(f"{total} variant{'s' * (total != 1)} in {out_dir.resolve()}", highlight=False)

@@ -8,9 +8,10 @@ No click, no Rich: a library user can call it too::
 
 What it owns: reading inputs safely (regular files only, the byte limit before reading),
 folders (non-hidden files, sorted; ``recursive`` mirrors sub-folders; pixelpipe's own outputs
-skipped), refusing two inputs whose outputs would overwrite each other, a process pool that
-shares the CPUs, and atomic writes with the mode of any new file (``0666 & ~umask``).
-Failures never raise: each input gets a result with a one-line reason.
+skipped, and files that are images by neither name nor content: a camera's sidecars), refusing
+two inputs whose outputs would overwrite each other, a process pool that shares the CPUs,
+and atomic writes with the mode of any new file (``0666 & ~umask``). Failures never raise:
+each input gets a result with a one-line reason.
 """
 
 from __future__ import annotations
@@ -274,6 +275,62 @@ def is_own_output(name: str) -> bool:
     return _OUTPUT_NAME.match(name) is not None
 
 
+# Extensions of the formats pixelpipe reads (HEIF with the heic extra): a file named so claims
+# to be an image, and is reported when it cannot be read.
+_JPEG_PNG_GIF = (".jpg", ".jpeg", ".jpe", ".jfif", ".mpo", ".png", ".apng", ".gif")
+_OTHERS = (".webp", ".tif", ".tiff", ".bmp", ".dib", ".ico", ".avif", ".avifs", ".heic", ".heif")
+IMAGE_EXTENSIONS = frozenset((*_JPEG_PNG_GIF, *_OTHERS, ".hif"))
+# ISO base media ("ftyp") brands of still images; video brands (isom, mp42, qt) are not.
+_IMAGE_BRANDS = (b"avif", b"avis", b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def image_signature(head: bytes) -> str | None:
+    """The output format name (``jpeg``, ``png``, ...) of the format pixelpipe reads that
+    ``head`` (a file's first 32 bytes) starts like, or None."""
+    starts = {
+        b"\xff\xd8\xff": "jpeg",
+        b"\x89PNG\r\n\x1a\n": "png",
+        b"GIF87a": "gif",
+        b"GIF89a": "gif",
+        b"II*\x00": "tiff",
+        b"MM\x00*": "tiff",
+        b"\x00\x00\x01\x00": "ico",
+    }
+    found = next((name for sig, name in starts.items() if head.startswith(sig)), None)
+    if found is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        found = "webp"
+    if found is None and head[4:8] == b"ftyp":
+        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, 32, 4)}
+        found = "avif" if brands & {b"avif", b"avis"} else None
+        found = found or ("heif" if brands & set(_IMAGE_BRANDS) else None)
+    # BMP: "BM", then the DIB header's size at byte 14 (one of the known header sizes).
+    if found is None and head[:2] == b"BM":
+        size = int.from_bytes(head[14:18], "little")
+        found = "bmp" if size in (12, 40, 52, 56, 64, 108, 124) else None
+    return found
+
+
+def has_image_signature(head: bytes) -> bool:
+    """Whether ``head`` (a file's first 32 bytes) starts like a format pixelpipe reads."""
+    return image_signature(head) is not None
+
+
+def _head(path: str | Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(32)
+
+
+def looks_like_an_image(path: Path) -> bool:
+    """An image by name (extension) or by content (signature). A file that cannot be read is
+    kept, so that it is reported like any other unreadable input."""
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return True
+    try:
+        return has_image_signature(_head(path))
+    except OSError:
+        return True
+
+
 @dataclass
 class Inputs:
     """The files a command line names, each with the sub-folder its outputs go to."""
@@ -281,10 +338,22 @@ class Inputs:
     files: list[tuple[str, str]] = field(default_factory=list)  # (path, relative out dir)
     skipped_dirs: int = 0  # sub-folders not read (no --recursive)
     skipped_outputs: int = 0  # pixelpipe's own outputs found in the folders
+    # Files in the folders that are images by neither name nor content (a camera folder's
+    # sidecars: .xmp, .json, .aae, .txt, videos), counted by extension.
+    skipped_other: dict[str, int] = field(default_factory=dict)
 
     @property
     def paths(self) -> list[str]:
         return [path for path, _ in self.files]
+
+    def skipped_other_line(self) -> str:
+        """``3 files skipped, not images: 2 .xmp, 1 .json`` (empty when none was)."""
+        if not self.skipped_other:
+            return ""
+        total = sum(self.skipped_other.values())
+        kinds = sorted(self.skipped_other.items(), key=lambda kv: (-kv[1], kv[0]))
+        listed = ", ".join(f"{n} {kind}" for kind, n in kinds)
+        return f"{total} file{'s' * (total != 1)} skipped, not images: {listed}"
 
 
 def collect_inputs(
@@ -297,10 +366,13 @@ def collect_inputs(
     """Files as given; directories replaced by their (non-hidden) files, sorted.
 
     ``recursive`` reads sub-folders too (outputs mirror them); otherwise they are counted
-    in ``skipped_dirs``. ``skip_outputs`` leaves out files named like pixelpipe's outputs
-    (counted); ``exclude`` is a folder never read (the output folder, when it is inside an
-    input folder). A directory that cannot be listed stays in the list as itself, so that
-    it is reported like any other unreadable input and the rest of the batch goes on.
+    in ``skipped_dirs``. Files in folders that are images by neither name nor content (a
+    camera's sidecars) are counted in ``skipped_other``; files named on the command line are
+    always kept (asked for by name, they are reported if they are no image). ``skip_outputs``
+    leaves out files named like pixelpipe's outputs (counted); ``exclude`` is a folder never
+    read (the output folder, when it is inside an input folder). A directory that cannot be
+    listed stays in the list as itself, so that it is reported like any other unreadable
+    input and the rest of the batch goes on.
     """
     found = Inputs()
     excluded = os.path.realpath(exclude) if exclude else None
@@ -324,6 +396,9 @@ def collect_inputs(
             elif child.is_file():
                 if skip_outputs and is_own_output(child.name):
                     found.skipped_outputs += 1
+                elif not looks_like_an_image(child):
+                    kind = child.suffix.lower() or "(no extension)"
+                    found.skipped_other[kind] = found.skipped_other.get(kind, 0) + 1
                 else:
                     found.files.append((str(child), rel))
 
@@ -380,13 +455,19 @@ def plan_batch(
     batch = Batch(settings)
     seen: dict[tuple[str, str], str] = {}
     fmt = None if settings.format == "source" else BY_NAME[settings.format]
-    for i, item in enumerate(files):
-        path, rel = (item, "") if isinstance(item, str) else item
+    items = [(item, "") if isinstance(item, str) else item for item in files]
+    # Files named as images claim their output names first (an image by content only, such
+    # as a camera's .THM thumbnail, is the one refused when both would give the same name).
+    order = sorted(
+        range(len(items)), key=lambda i: Path(items[i][0]).suffix.lower() not in IMAGE_EXTENSIONS
+    )
+    for i in order:
+        path, rel = items[i]
         # Outputs are named after the file name (its extension replaced by --format's): two
         # inputs giving one output name in one folder would overwrite each other.
         # Case-folded, for the file systems that fold case.
         name = Path(path).name
-        out = output_name(name, fmt.name, fmt.extension) if fmt else name
+        out = output_name(name, fmt.name, fmt.extension) if fmt else _source_output(path, name)
         key = (os.path.normcase(rel).casefold(), out.casefold())
         if key in seen:
             why = f"output names would be the same as {seen[key]}'s; outputs would overwrite"
@@ -397,7 +478,25 @@ def plan_batch(
         if manifests:
             rel_path = Path(rel, name).as_posix() if rel else name
             batch.manifests[i] = ManifestTarget(out_dir, rel_path)
+    batch.todo.sort()
     return batch
+
+
+def _source_output(path: str, name: str) -> str:
+    """The output name with ``--format source``: the name, unless the extension is no image's
+    (a camera's ``IMG_0001.THM`` is a JPEG: its outputs are named ``IMG_0001.jpg``)."""
+    from .formats import BY_NAME
+    from .keys import output_name
+
+    if Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+        return name
+    try:
+        found = image_signature(_head(path))
+    except OSError:
+        return name
+    if found is None or found not in BY_NAME:
+        return name
+    return output_name(name, found, BY_NAME[found].extension)
 
 
 def run_batch(
@@ -451,7 +550,10 @@ __all__: list[str] = [
     "ManifestTarget",
     "collect_inputs",
     "expand_inputs",
+    "has_image_signature",
+    "image_signature",
     "is_own_output",
+    "looks_like_an_image",
     "placeholder_file",
     "placeholders",
     "plan_batch",

@@ -107,7 +107,15 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start the endpoint and create buckets, queues and the S3 -> SQS notification."""
-        from moto.server import ThreadedMotoServer  # heavy: only when the stack starts
+        try:
+            from moto.server import ThreadedMotoServer  # heavy: only when the stack starts
+        except ImportError as exc:
+            from .errors import PixelpipeError
+
+            raise PixelpipeError(
+                f"the local stack needs the 'local' extra ({exc.name} not installed): "
+                "pip install 'pixelpipe[local]'"
+            ) from None
 
         _ = self.settings  # validate (e.g. source == processed) before starting anything
         if not port_is_free(self.host, self.port):

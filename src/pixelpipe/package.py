@@ -8,11 +8,13 @@ Pillow (Pillow 13 ships only manylinux_2_27/2_28 wheels), so the tags here go fr
 with: pip then fails loudly instead of picking something else. boto3 is bundled and pinned
 rather than taken from the runtime.
 
-Only what the handler imports goes in: pixelpipe itself (from its wheel, without its own
-dependencies: click and rich are for the command line) and the pinned runtime dependencies
-with theirs. When an interpreter of the target Python version is found here, the package is
-shipped with its bytecode (``unchecked-hash`` .pyc files, valid whatever the files' times):
-Lambda's code directory is read-only, so without it every cold start compiles every module.
+Only what the handler imports goes in: pixelpipe itself (without its own dependencies: click
+and rich are for the command line; from a wheel of the source checkout it runs from, or else
+the installed distribution's own files, so ``pip install pixelpipe`` then ``pixelpipe package``
+works outside any checkout) and the pinned runtime dependencies with theirs. When an
+interpreter of the target Python version is found here, the package is shipped with its
+bytecode (``unchecked-hash`` .pyc files, valid whatever the files' times): Lambda's code
+directory is read-only, so without it every cold start compiles every module.
 """
 
 from __future__ import annotations
@@ -69,6 +71,7 @@ class PackageReport:
     files: int
     versions: dict[str, str]
     bytecode: str = ""  # the interpreter that compiled it, or why there is none
+    source: str = ""  # where pixelpipe's own files came from: the checkout or the install
 
 
 # Imported by the command line only: never in the zip (a test checks the handler does not
@@ -136,11 +139,49 @@ def _add_faces(
         shutil.move(str(path), target / path.name)
 
 
-def project_root() -> Path:
+def project_root() -> Path | None:
+    """The source checkout this pixelpipe runs from (``pip install -e`` or PYTHONPATH=src),
+    or None for an installed distribution (a wheel, a clone installed with pip)."""
     root = Path(__file__).resolve().parents[2]
-    if not (root / "pyproject.toml").is_file():
-        raise PackageError("pixelpipe package runs from a source checkout (no pyproject.toml)")
-    return root
+    if (root / "pyproject.toml").is_file() and (root / "src" / "pixelpipe").is_dir():
+        return root
+    return None
+
+
+# Installer-specific files of an installed distribution: not part of its wheel.
+_INSTALL_RECORDS = {"INSTALLER", "RECORD", "REQUESTED", "direct_url.json"}
+
+
+def _add_pixelpipe(scratch: Path, target: Path) -> str:
+    """pixelpipe itself into ``target``, without its dependencies (click and rich serve the
+    command line): from a wheel of the source checkout, or else the installed distribution's
+    own files (its modules and dist-info). Says which."""
+    root = project_root()
+    if root is not None:
+        _pip("wheel", "--no-deps", "--wheel-dir", str(scratch), str(root))
+        (wheel,) = scratch.glob("pixelpipe-*.whl")
+        with zipfile.ZipFile(wheel) as zf:
+            zf.extractall(target)
+        return f"from the source checkout {root}"
+    dist = importlib.metadata.distribution("pixelpipe")
+    here = Path(__file__).resolve().parent
+    base = here.parent
+    for entry in dist.files or ():
+        parts = entry.parts
+        if parts[0].endswith(".dist-info") and parts[-1] in _INSTALL_RECORDS:
+            continue
+        if parts[0] != "pixelpipe" and not parts[0].endswith(".dist-info"):
+            continue  # the console script (../../bin/pixelpipe)
+        if "__pycache__" in parts:
+            continue
+        source = base / Path(*parts)
+        if not source.is_file():
+            raise PackageError(f"the installed pixelpipe is incomplete: {source} is missing")
+        (target / Path(*parts)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target / Path(*parts))
+    if not (target / "pixelpipe" / "handler.py").is_file():
+        raise PackageError(f"no files of pixelpipe found in its installed metadata ({base})")
+    return f"from the installed pixelpipe {dist.version}"
 
 
 def build(
@@ -161,18 +202,14 @@ def build(
     versions = pins()
     face_versions = face_pins() if faces else {}
     with tempfile.TemporaryDirectory(prefix="pixelpipe-package-") as tmp:
-        wheels, target = Path(tmp) / "wheels", Path(tmp) / "target"
-        _pip("wheel", "--no-deps", "--wheel-dir", str(wheels), str(project_root()))
-        (wheel,) = wheels.glob("pixelpipe-*.whl")
+        target = Path(tmp) / "target"
         args = ["install", "--target", str(target), "--only-binary=:all:", "--no-compile"]
         args += ["--implementation", "cp", "--python-version", python]
         for tag in tags:
             args += ["--platform", tag]
         args += [f"{name}=={version}" for name, version in versions.items()]
         _pip(*args)
-        # pixelpipe without its own dependencies: click and rich serve the command line.
-        with zipfile.ZipFile(wheel) as zf:
-            zf.extractall(target)
+        source = _add_pixelpipe(Path(tmp) / "wheels", target)
         if faces:
             _add_faces(Path(tmp) / "faces", target, tags, python, face_versions)
         _check_binary_wheels(target, ARCHES[arch], python)
@@ -189,8 +226,19 @@ def build(
             f"package is {zipped / 2**20:.1f} MiB zipped, {unzipped / 2**20:.1f} MiB unzipped: "
             f"over Lambda's {MAX_ZIPPED / 2**20:.0f} / {MAX_UNZIPPED / 2**20:.0f} MiB limits"
         )
+    from ._version import __version__
+
+    own = {"pixelpipe": __version__}
     return PackageReport(
-        output, arch, python, zipped, unzipped, files, versions | face_versions, bytecode
+        output,
+        arch,
+        python,
+        zipped,
+        unzipped,
+        files,
+        own | versions | face_versions,
+        bytecode,
+        source,
     )
 
 

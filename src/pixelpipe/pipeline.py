@@ -317,7 +317,7 @@ class Pipeline:
         return Result(
             ref,
             Outcome.PROCESSED,
-            f"{len(keys)} variants" + _weak_note(doc),
+            f"{len(keys)} variant{'s' * (len(keys) != 1)}" + _weak_note(doc),
             outputs=tuple(keys),
             manifest_key=job.mkey,
             bytes_in=bytes_in,

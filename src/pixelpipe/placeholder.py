@@ -5,7 +5,7 @@ from its one reduced decode (at most :data:`WORK_SIDE` pixels per side, see
 :func:`work_size`) and returns a :class:`Placeholder` with
 
 * ``blurhash`` -- the BlurHash string (woltapp/blurhash's algorithm: a DCT of the image in
-  linear light, components chosen from the aspect ratio, e.g. 4x3 for a landscape image);
+  linear light, components chosen from the aspect ratio: 4x3 for 4:3 or 3:2, 4x2 for 16:9);
 * ``thumbhash`` -- the ThumbHash (evanw/thumbhash's format: LPQ(A) DCT in sRGB, aspect ratio
   and alpha in its header), base64;
 * ``data_uri`` -- ``data:image/png;base64,...`` of a tiny pixelated copy (16 px on its longer
@@ -151,7 +151,8 @@ def _on_white(img: Image.Image) -> Image.Image:
 
 
 def blurhash_components(width: int, height: int) -> tuple[int, int]:
-    """4 components along the longer side, fewer along the shorter (4x3 for 4:3 or 3:2)."""
+    """4 components along the longer side, 4 x shorter/longer (rounded, at least 1) along the
+    shorter: 4x4 square, 4x3 for 4:3 or 3:2, 4x2 for 16:9, 4x1 for 3:1 (README)."""
     n = BLURHASH_COMPONENTS
     if width >= height:
         return n, max(1, min(n, _round(n * height / width)))

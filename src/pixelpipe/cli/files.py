@@ -4,18 +4,19 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..files import FileResult, Inputs, collect_inputs, expand_inputs
+from ..files import FileResult, Inputs, collect_inputs
 from ..settings import EngineSettings
 from .options import (
     build_settings,
     jobs_option,
-    make_out_dir,
     require_detector,
     setting_option,
     settings_options,
@@ -76,7 +77,8 @@ def pixelate_cmd(
     found = collect_inputs(inputs, recursive=recursive, skip_outputs=True, exclude=out_dir)
     err = console(stderr=True)
     _report_skipped(found, err)
-    make_out_dir(out_dir)
+    # Checked now, created with the first output: a run that writes nothing leaves no folder.
+    check_out_dir(out_dir)
     t0 = time.perf_counter()
     results = run_batch(found.files, out_dir, settings, jobs, err, manifests=manifests)
     ok = [r for r in results if r.ok]
@@ -100,14 +102,32 @@ def _report_skipped(found: Inputs, err: Console) -> None:
         say(err, f"{n} not read (pass -r/--recursive)")
     if found.skipped_outputs:
         say(err, f"{plural(found.skipped_outputs, 'file')} skipped: pixelpipe's own outputs")
+    if found.skipped_other:
+        say(err, found.skipped_other_line())
     if not found.files:
         if found.skipped_dirs:
             why = "the folders given hold only sub-folders; pass -r/--recursive to read them"
         elif found.skipped_outputs:
             why = "the folders given hold only pixelpipe's own outputs"
+        elif found.skipped_other:
+            why = "the folders given hold no image"
         else:
             why = "the folders given are empty"
         raise click.UsageError(f"no input files: {why}")
+
+
+def check_out_dir(out_dir: str) -> None:
+    """Stop with a usage error if ``out_dir`` could not be created or written; create nothing
+    (``process_file`` creates it with the first output)."""
+    if not out_dir:
+        raise click.UsageError("the output directory must not be empty")
+    path = Path(out_dir).absolute()
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        why = "it is a file" if existing == path else f"{existing} is a file"
+        raise click.UsageError(f"cannot create output directory {out_dir}: {why}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise click.UsageError(f"cannot create output directory {out_dir}: Permission denied")
 
 
 def run_batch(
@@ -210,9 +230,12 @@ def placeholder_cmd(
         prefixed_only=True, max_bytes=max_bytes, max_pixels=max_pixels, threads=1
     )
     require_detector(settings)
-    files = expand_inputs(inputs)
+    found = collect_inputs(inputs)
+    files = found.paths
+    if found.skipped_other:
+        click.echo(found.skipped_other_line(), err=True)
     if not files:
-        raise click.UsageError("no input files (the directories given are empty)")
+        raise click.UsageError("no input files (the directories given hold no image)")
     rejected = 0
     for path, out in placeholders(files, settings, jobs):
         if isinstance(out, str):

@@ -250,5 +250,6 @@ def package(arch: str, python_version: str, output: str, faces: bool) -> None:
     click.echo(
         f"{report.path}: {report.zipped / 2**20:.1f} MiB zipped, "
         f"{report.unzipped / 2**20:.1f} MiB unzipped, {report.files} files "
-        f"(python{report.python}, {report.arch}; {versions}); {report.bytecode}"
+        f"(python{report.python}, {report.arch}; {versions}); {report.bytecode}; "
+        f"pixelpipe {report.source}"
     )

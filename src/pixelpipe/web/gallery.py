@@ -241,6 +241,7 @@ def _done(obj: Listed, manifest: Manifest) -> dict[str, Any]:
         }
         for out in manifest.outputs
     ]
+    ready = _ms_between(obj.last_modified, manifest.processed_at)
     fields: dict[str, Any] = {
         "status": "done",
         "width": manifest.source.width,
@@ -248,7 +249,10 @@ def _done(obj: Listed, manifest: Manifest) -> dict[str, Any]:
         "format": manifest.source.format,
         "processed_at": manifest.processed_at,
         "processing_ms": manifest.total_ms,
-        "upload_to_done_ms": _ms_between(obj.last_modified, manifest.processed_at),
+        # Negative: the same bytes uploaded again, and the manifest (and variants) from an
+        # earlier upload cover them: no upload-to-done time for this version (not "0 ms").
+        "upload_to_done_ms": ready if ready is not None and ready >= 0 else None,
+        "reused": ready is not None and ready < 0,
         "variants": variants,
         "placeholder": _placeholder(manifest.placeholder),
     }
@@ -291,13 +295,15 @@ def _status(exc: ClientError) -> int:
 
 
 def _ms_between(start: datetime, end: str | None) -> float | None:
+    """Milliseconds from ``start`` to the ISO time ``end`` (negative when it is earlier);
+    None when ``end`` is not a time."""
     if not isinstance(end, str):
         return None
     try:
         done = datetime.fromisoformat(end.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return max(0.0, round((done - start).total_seconds() * 1000, 1))
+    return round((done - start).total_seconds() * 1000, 1)
 
 
 def object_url(bucket: str, key: str, etag: str, *, download: bool = False) -> str:

@@ -94,7 +94,7 @@
     box.checked = Boolean(faces.default);
     if (faces.unavailable) {
       box.disabled = !faces.default;
-      $("faces-note").textContent = `: not available here (${faces.unavailable})`;
+      $("faces-note").textContent = `Not available here: ${faces.unavailable}`;
     }
   }
 
@@ -181,6 +181,7 @@
     if (took) facts.push(`processed in ${took}`);
     const ready = duration(item.upload_to_done_ms);
     if (ready) facts.push(`ready ${ready} after upload`);
+    else if (item.reused) facts.push("same content as an earlier upload: its variants kept");
     li.append(el("p", { class: "meta", text: facts.join(" · ") }));
 
     if (item.status === "failed") {
