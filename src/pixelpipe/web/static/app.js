@@ -382,8 +382,9 @@
   function outlineAreas(item) {
     const layer = $("viewer-areas");
     layer.replaceChildren();
-    layer.hidden = !item || !item.areas || !item.width || !item.height;
-    if (layer.hidden) return;
+    const none = !item || !item.areas || !item.width || !item.height;
+    layer.toggleAttribute("hidden", none); // an <svg> has no .hidden property
+    if (none) return;
     layer.setAttribute("viewBox", `0 0 ${item.width} ${item.height}`);
     for (const a of item.areas) {
       const [x, y, w, h] = a.box;
