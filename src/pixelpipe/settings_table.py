@@ -139,9 +139,9 @@ ENGINE: tuple[Setting, ...] = (
         "grid sizes, 1..1024",
         flag=Flag(
             "--sizes",
-            "Grid sizes, comma-separated, each 1..1024. With --faces or --region, n blocks "
-            "across each face (along a region's longer side); over 5 (8) does not anonymise.  "
-            "[default: 8,16,32,48,64; with --faces or --region: 3,5]",
+            "Grid sizes, comma-separated, each 1..1024. With --faces or --region: n blocks "
+            "across each face (along a region's longer side), 3,5 unless given; over 5 (8) "
+            "does not anonymise.  [default: 8,16,32,48,64]",
             metavar="LIST",
         ),
     ),

@@ -369,7 +369,7 @@
 
   let opener = null;
 
-  const SVG = "http://www.w3.org/2000/svg";
+  const SVG = $("viewer-areas").namespaceURI; // the page names no URL, not even SVG's namespace
 
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG, tag);
