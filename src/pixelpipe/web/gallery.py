@@ -382,7 +382,7 @@ def face_outputs(engine: EngineSettings) -> tuple[tuple[str, bool | None], ...]:
         return tuple((f"{n}px", None) for n in e.block_px)
     if e.style == "fill":
         return (("fill", True),)
-    sizes = getattr(e, "area_sizes", e.sizes)  # head-tight: the area default when none given
+    sizes = getattr(e, "grid_sizes", e.sizes)  # head-tight: the area default when none given
     return tuple((f"{n}x{n}", n <= FACE_BLOCKS) for n in sizes)
 
 
