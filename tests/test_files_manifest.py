@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from face_images import scene
+from face_images import face_free, scene
 from pixelpipe.manifest import MANIFEST_VERSION, Manifest
 
 EXE = Path(sys.executable).with_name("pixelpipe")
@@ -213,3 +213,17 @@ def test_bad_privacy_settings_exit_2_in_one_line_and_write_nothing(
     assert needle in lines[0]
     assert not (tmp_path / "out").exists()
     assert src.read_bytes() == before
+
+
+def test_a_photo_without_faces_says_so_and_its_outputs_count_as_anonymised(tmp_path: Path) -> None:
+    name, image = face_free()[0]
+    src = tmp_path / "nobody.png"
+    image.save(src)
+    out = tmp_path / "out"
+    proc = run("pixelate", src, "-o", out, "--faces", "--manifest")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{src}: no face found: nothing hidden" in proc.stderr, name
+    assert "warning" not in proc.stderr
+    m, _ = manifest_at(out / "_manifests" / "nobody.png.json")
+    assert m.areas == ()  # looked for, none found
+    assert all(o.anonymised is True for o in m.outputs)  # nothing to hide

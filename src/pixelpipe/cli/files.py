@@ -179,7 +179,9 @@ def hidden_line(r: FileResult) -> str:
     """``2 faces hidden in 2 anonymising outputs (pixelated-3x3, pixelated-5x5)``, and
     ``; faces under 40 px may be missed`` when detection does not reach the smallest faces."""
     line = f"{r.hidden} hidden"
-    if r.anonymising is not None:
+    if r.hidden == "0 faces":
+        line = "no face found: nothing hidden"
+    elif r.anonymising is not None:
         names = ", ".join(f"pixelated-{label}" for label in r.anonymising)
         line += f" in {plural(len(r.anonymising), 'anonymising output')}"
         line += f" ({names})" if names else ""
