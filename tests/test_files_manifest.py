@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from face_images import face_free, scene
+from face_images import FACE_FREE_CASES, face_free_image, scene
 from pixelpipe.manifest import MANIFEST_VERSION, Manifest
 
 EXE = Path(sys.executable).with_name("pixelpipe")
@@ -216,9 +216,9 @@ def test_bad_privacy_settings_exit_2_in_one_line_and_write_nothing(
 
 
 def test_a_photo_without_faces_says_so_and_its_outputs_count_as_anonymised(tmp_path: Path) -> None:
-    name, image = face_free()[0]
+    name = FACE_FREE_CASES[0]
     src = tmp_path / "nobody.png"
-    image.save(src)
+    face_free_image(name).save(src)
     out = tmp_path / "out"
     proc = run("pixelate", src, "-o", out, "--faces", "--manifest")
     assert proc.returncode == 0, proc.stderr
