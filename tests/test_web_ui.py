@@ -239,6 +239,38 @@ def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
     switch.uncheck()
 
 
+def test_outputs_that_do_not_anonymise_are_said_so(
+    browser: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """Workers with an explicit weaker size (``--sizes 64``): the switch says its output does
+    not anonymise, the card does not say "Hidden", the output is labelled (#21)."""
+    from face_images import scene
+
+    path = tmp_path / "pair.jpg"
+    scene(96, "original", count=2).image.save(path, quality=85)
+    with WebUp(tmp_path / "stack", "--max-bytes", "300KiB", "--sizes", "64") as weak:
+        weak.wait_ready()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            tab = context.new_page()
+            tab.goto(weak.url)
+            tab.wait_for_selector("#queue:has-text('Queue:')")
+            assert tab.locator("#faces-note").inner_text() == (
+                f"Writes 64{X}64 output: it does not anonymise each face (at most 5 blocks "
+                "across it)."
+            )
+            tab.locator("#faces").check()
+            tab.set_input_files("#file-input", str(path))
+            done = card(tab, "pair.jpg", "done")
+            assert done.locator(".hidden-areas").inner_text() == (
+                "Faces found: 2 — no output anonymises them (outlined on the original)"
+            )
+            assert done.locator(".tile.variant .anon").all_inner_texts() == ["does not anonymise"]
+            done.screenshot(path=str(artifacts / "web-ui-not-anonymised.png"))
+        finally:
+            context.close()
+
+
 def test_drag_and_drop_uploads(page: Any, up: WebUp) -> None:
     data = base64.b64encode(image_bytes("PNG", size=(96, 64), seed=5)).decode()
     dragging = page.evaluate(

@@ -111,18 +111,22 @@
   // What the switch writes, from the workers' settings (state.faces.outputs).
   function facesNote(outputs) {
     const labels = outputs.map((o) => shown(o.label));
+    const written = `Writes ${listed(labels)} output${labels.length === 1 ? "" : "s"}`;
     const strong = outputs.filter((o) => o.anonymises === true);
     if (strong.length === outputs.length) {
       if (labels.length === 1 && outputs[0].label === "fill") {
         return "Writes one output with each face filled black; the rest of the photo is kept.";
       }
       const across = outputs.map((o) => o.label.split("x")[0]);
-      return `Writes ${listed(labels)} outputs that anonymise each face (${listed(across)} blocks across it); the rest of the photo is kept.`;
+      const verb = labels.length === 1 ? "anonymises" : "anonymise";
+      return `${written} that ${verb} each face (${listed(across)} blocks across it); the rest of the photo is kept.`;
     }
-    const weak = outputs.filter((o) => o.anonymises === false).map((o) => shown(o.label));
-    const which = strong.length ? `only ${listed(strong.map((o) => shown(o.label)))} anonymise` : "none of them anonymises";
-    if (!weak.length) return `Writes ${listed(labels)} outputs; whether they anonymise depends on each face's size (at most 5 blocks across it).`;
-    return `Writes ${listed(labels)} outputs: ${which} each face (at most 5 blocks across it).`;
+    const weak = outputs.filter((o) => o.anonymises === false);
+    if (!weak.length) return `${written}; whether they anonymise depends on each face's size (at most 5 blocks across it).`;
+    const which = strong.length
+      ? `only ${listed(strong.map((o) => shown(o.label)))} ${strong.length === 1 ? "anonymises" : "anonymise"}`
+      : `${labels.length === 1 ? "it does not anonymise" : "none of them anonymises"}`;
+    return `${written}: ${which} each face (at most 5 blocks across it).`;
   }
 
   function render(state) {
@@ -221,7 +225,7 @@
       li.append(el("p", { class: "original-link" }, el("a", { href: item.download, download: "", "data-focus": "original-dl", text: `Download the original (${bytes(item.bytes)})` })));
       return li;
     }
-    const tiles = el("ul", { class: "tiles", "aria-label": `Original and variants of ${item.key}` });
+    const tiles = el("ul", { class: item.areas ? "tiles tiles-areas" : "tiles", "aria-label": `Original and variants of ${item.key}` });
     tiles.append(tile(item, { label: "original", title: `${item.key} (original)`, url: item.url, download: item.download, bytes: item.bytes, focus: "original", areas: item.areas }));
     if (item.areas) li.append(el("p", { class: "hidden-areas", text: hiddenText(item) }));
     for (const v of item.variants) {
