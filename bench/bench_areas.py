@@ -1,76 +1,171 @@
-"""What hiding only regions or faces costs, against pixelating the whole image, in one run.
+"""What hiding one region or faces costs, against pixelating the whole image and against the
+previous area path, in one run.
 
-    .venv/bin/python bench/bench_areas.py [--repeat 3]
+    .venv/bin/python bench/bench_areas.py [--repeat 2] [--today /work/main/src] [--sizes 2,12]
 
-For 2 MP and 12 MP photo-like images (JPEG and PNG, with two faces pasted from
-scikit-image's pictures when the test data is importable), each job in this process, best of
-``--repeat``: the whole image (the default path: reduced decode, block writers), one region,
-and faces (detector included). Prints wall ms, CPU ms and the ratio to the whole-image job.
-The areas path decodes at full resolution and encodes each variant as a full photo, so it is
-bound by the codec: that is the ratio this prints.
+For 2 MP and 12 MP photo-like images (JPEG q90 and PNG, with two faces pasted from
+scikit-image's pictures when the test data is importable), three jobs: the whole image (the
+default path: reduced decode, block writers), one region, and faces (detector included).
+Every job runs in a fresh Python process (best of ``--repeat`` in it), so each has its own
+peak RSS; this tree's job and the same job on ``--today``'s sources (a checkout of the
+previous code, e.g. main before the band writers) alternate, job by job. Columns: wall and
+CPU ms, both as ratios to this tree's whole-image job on the same input, the detector's own
+ms, the process's peak RSS, the bytes of all variants and their ratio to today's, and, over
+the pixels outside the areas, the share that differ from the source's decode and the 99th
+percentile of the difference (levels, largest channel).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
+import os
+import resource
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
-
-from PIL import Image
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import photo_like  # noqa: E402
-from pixelpipe import EngineSettings, pixelate  # noqa: E402
-
-
-def image(width: int, height: int) -> Image.Image:
-    im = photo_like(width, height, seed=4)
-    try:
-        from face_images import scene
-
-        sc = scene(max(64, width // 12), "original", count=2)
-        im.paste(sc.image.resize((width // 2, height // 2)), (width // 4, height // 4))
-    except Exception as exc:  # scikit-image missing: faces find nothing, the rest is the same
-        print(f"(no faces pasted: {exc})", file=sys.stderr)
-    return im
+JOBS: dict[str, dict[str, Any]] = {
+    "whole image": {},
+    "one region": {"regions": ((100, 100, 400, 300),)},
+    "faces": {"faces": True},
+}
+SIZES = {"2": (1632, 1224), "12": (4000, 3000)}
 
 
-def best(data: bytes, settings: EngineSettings, repeat: int) -> tuple[float, float]:
-    wall, cpu = [], []
+def make_inputs(directory: Path, sizes: list[str]) -> list[tuple[str, Path]]:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from conftest import photo_like
+
+    out = []
+    for key in sizes:
+        width, height = SIZES[key]
+        im = photo_like(width, height, seed=4)
+        try:
+            from face_images import scene
+
+            sc = scene(max(64, width // 12), "original", count=2)
+            im.paste(sc.image.resize((width // 2, height // 2)), (width // 4, height // 4))
+        except Exception as exc:  # scikit-image missing: faces find nothing, the rest is the same
+            print(f"(no faces pasted: {exc})", file=sys.stderr)
+        for fmt in ("JPEG", "PNG"):
+            path = directory / f"{key}mp.{fmt.lower()}"
+            im.save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+            out.append((f"{key} MP {fmt}", path))
+    return out
+
+
+def child(path: str, job: str, repeat: int) -> None:
+    """One job in this process: prints its measurements as JSON."""
+    from pixelpipe import EngineSettings, pixelate
+
+    data = Path(path).read_bytes()
+    settings = EngineSettings(**JOBS[job])
+    wall, cpu, result = [], [], None
     for _ in range(repeat):
+        result = None
         t0, c0 = time.perf_counter(), time.process_time()
-        pixelate(data, settings)
+        result = pixelate(data, settings)
         wall.append((time.perf_counter() - t0) * 1000)
         cpu.append((time.process_time() - c0) * 1000)
-    return min(wall), min(cpu)
+    assert result is not None
+    rss = _peak_rss_mb()
+    doc = {
+        "wall": min(wall),
+        "cpu": min(cpu),
+        "detect": result.timings_ms.get("detect", 0.0),
+        "rss": rss,
+        "bytes": sum(len(v.data) for v in result.variants),
+    }
+    if result.areas:
+        doc.update(_outside(data, result))
+    print(json.dumps(doc))
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Not getrusage: Linux carries ru_maxrss over fork and exec,
+    so a child would report the parent's peak when larger; VmHWM is this process's own."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _outside(data: bytes, result: Any) -> dict[str, float]:
+    """Over the pixels outside every area, in every full-size variant: the share that differ
+    from the source's decode and the 99th percentile of the difference."""
+    import numpy as np
+    from PIL import Image
+
+    source = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.int16)
+    outside = np.ones(source.shape[:2], dtype=bool)
+    for area in result.areas:
+        x, y, w, h = area.box
+        outside[y : y + h, x : x + w] = False
+    share, p99 = 0.0, 0.0
+    for v in result.variants:
+        if v.kind != "full":
+            continue
+        got = np.asarray(Image.open(io.BytesIO(v.data)).convert("RGB"), dtype=np.int16)
+        diff = np.abs(got - source).max(axis=2)[outside]
+        share = max(share, float((diff > 0).mean()))
+        p99 = max(p99, float(np.percentile(diff, 99)))
+    return {"changed": share, "p99": p99}
+
+
+def run(src: Path, path: Path, job: str, repeat: int) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    cmd = [sys.executable, __file__, "--child", str(path), job, "--repeat", str(repeat)]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise SystemExit(f"{job} on {path.name} with {src} failed: {done.stderr.strip()[-400:]}")
+    doc: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return doc
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--today", type=Path, default=Path("/work/main/src"))
+    parser.add_argument("--sizes", default="2,12")
+    parser.add_argument("--child", nargs=2, metavar=("PATH", "JOB"))
     args = parser.parse_args()
-    jobs = {
-        "whole image": EngineSettings(),
-        "one region": EngineSettings(regions=((100, 100, 400, 300),)),
-        "faces": EngineSettings(faces=True),
-    }
-    print("| input | job | wall ms | CPU ms | wall / whole |")
-    print("|---|---|---:|---:|---:|")
-    for label, (w, h) in {"2 MP": (1632, 1224), "12 MP": (4000, 3000)}.items():
-        im = image(w, h)
-        for fmt in ("JPEG", "PNG"):
-            buf = io.BytesIO()
-            im.save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
-            data = buf.getvalue()
-            base = None
-            for job, settings in jobs.items():
-                wall, cpu = best(data, settings, args.repeat)
-                base = base or wall
-                print(f"| {label} {fmt} | {job} | {wall:.0f} | {cpu:.0f} | {wall / base:.1f} |")
+    if args.child:
+        child(args.child[0], args.child[1], args.repeat)
+        return
+    trees = {"new": ROOT / "src", "today": args.today}
+    print(
+        "| input | job | code | wall ms | CPU ms | wall / whole | CPU / whole | detect ms |"
+        " peak RSS MB | bytes | bytes / today | outside changed | outside p99 |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, path in make_inputs(Path(tmp), args.sizes.split(",")):
+            base: dict[str, float] = {}
+            for job in JOBS:
+                got = {name: run(src, path, job, args.repeat) for name, src in trees.items()}
+                base = base or got["new"]
+                for name, r in got.items():
+                    outside = (
+                        f"{r['changed'] * 100:.2f} % | {r['p99']:.0f}"
+                        if "changed" in r
+                        else "- | -"
+                    )
+                    print(
+                        f"| {label} | {job} | {name} | {r['wall']:.0f} | {r['cpu']:.0f} | "
+                        f"{r['wall'] / base['wall']:.2f} | {r['cpu'] / base['cpu']:.2f} | "
+                        f"{r['detect']:.0f} | {r['rss']:.0f} | {r['bytes'] / 1e6:.2f} M | "
+                        f"{r['bytes'] / got['today']['bytes']:.3f} | {outside} |",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from PIL import Image
 
 from ..areas import Area, face_areas, region_areas
 from ..settings import EngineSettings
+from .bands import encode_together
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
@@ -53,6 +54,35 @@ class AreaVariants:
             blob = encode(ready, self.out, out_icc)
         size = self.shown[0].size
         return [plan.variant("full", size, len(ready), self.out.fmt, blob)]
+
+    def together(self, threads: int) -> tuple[Variant, ...] | None:
+        """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
+        when that does not apply (several frames, a format or option it does not write):
+        then each variant is rendered whole."""
+        if len(self.shown) != 1:
+            return None
+        frame, areas = self.shown[0], self.areas[0]
+        with errors("pixelating"):
+            patches = [
+                [(a.box, _patch(frame, a, self.settings, p)) for a in areas] for p in self.plans
+            ]
+        with errors("encoding"):
+            blobs = encode_together(
+                frame, patches, self.out, (self.sixteen, self.wide, self.icc), threads
+            )
+        if blobs is None:
+            return None
+        return tuple(
+            plan.variant("full", frame.size, 1, self.out.fmt, blob)
+            for plan, blob in zip(self.plans, blobs, strict=True)
+        )
+
+
+def _patch(frame: Image.Image, area: Area, settings: EngineSettings, plan: GridPlan) -> Image.Image:
+    """``area`` of ``frame`` as ``hide_areas`` hides it: each area from its own box's pixels."""
+    x, y, w, h = area.box
+    crop = frame.crop((x, y, x + w, y + h))
+    return hide_areas(crop, [Area((0, 0, w, h), area.source)], settings, plan.size, plan.unit)
 
 
 def pixelate_areas(run: EngineRun) -> Pixelated:
@@ -99,7 +129,10 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         run.icc,
     )
     per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
-    variants = run.encode(job, len(plans), run.threads(2 * per_encode))
+    with translate("encoding"):
+        variants = job.together(run.threads(None))
+    if variants is None:
+        variants = run.encode(job, len(plans), run.threads(2 * per_encode))
     return run.result(
         variants, (width, height), placeholder, 1, tuple(_union(areas)), detect_ms=detect_ms
     )

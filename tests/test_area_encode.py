@@ -1,0 +1,314 @@
+"""engine/bands.py against the per-variant path: every variant a full copy, encoded whole.
+
+PNG must decode to exactly the variant's pixels; JPEG to exactly what encoding the whole
+variant with the same options decodes to (the short last MCU row, when an area reaches into
+it, within a stated tolerance).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import noise_image, photo_like
+from pixelpipe.engine.bands import (
+    Box,
+    Patches,
+    band_layout,
+    encode_jpeg_bands,
+    encode_png_bands,
+    png_filter,
+)
+
+PNG_TODAY = {"compress_level": 6, "compress_type": 3}  # the PNG format's save options
+
+
+def patch_for(frame: Image.Image, box: Box, seed: int) -> Image.Image:
+    """A hidden patch: the box's pixels pixelated (different per seed), in the frame's mode."""
+    x, y, w, h = box
+    crop = frame.crop((x, y, x + w, y + h))
+    n = 2 + seed % 5
+    return crop.resize((n, n), Image.Resampling.BILINEAR).resize((w, h))
+
+
+def make_variants(frame: Image.Image, boxes: Sequence[Box], count: int = 3) -> list[Patches]:
+    return [[(b, patch_for(frame, b, v + i)) for i, b in enumerate(boxes)] for v in range(count)]
+
+
+def whole(frame: Image.Image, patches: Patches) -> Image.Image:
+    out = frame.copy()
+    for (x, y, _, _), patch in patches:
+        out.paste(patch, (x, y))
+    return out
+
+
+def save(im: Image.Image, fmt: str, **kwargs: Any) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **kwargs)
+    return buf.getvalue()
+
+
+def opened(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+BOX_SETS: dict[str, list[Box]] = {
+    "one": [(10, 12, 30, 20)],
+    "several": [(3, 5, 20, 9), (50, 40, 17, 11), (20, 52, 40, 5)],
+    "edges": [(0, 0, 25, 14), (60, 0, 37, 10), (0, 50, 97, 11)],  # corners, full width, bottom
+    "overlap": [(10, 10, 40, 30), (30, 25, 40, 30), (35, 28, 8, 8)],
+    "one_row": [(5, 33, 80, 1)],
+}
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16"])
+@pytest.mark.parametrize("case", sorted(BOX_SETS))
+def test_png_decodes_to_each_variant_exactly(mode: str, case: str) -> None:
+    frame = noise_image(97, 61, "RGBA" if mode in ("LA", "RGBA") else "RGB", seed=3)
+    frame = frame.convert(mode) if mode != "I;16" else frame.convert("L").convert("I;16")
+    if mode == "I;16":  # use the whole 16-bit range, not just multiples of one
+        frame = Image.frombytes("I;16", frame.size, bytes(range(256)) * (97 * 61 * 2 // 256 + 1))
+    variants = make_variants(frame, BOX_SETS[case])
+    files = encode_png_bands(frame, variants)
+    assert files is not None
+    assert len(files) == len(variants)
+    for data, patches in zip(files, variants, strict=True):
+        got = opened(data)
+        expected = whole(frame, patches)
+        assert got.mode == expected.mode
+        assert got.size == expected.size
+        assert got.tobytes() == expected.tobytes()
+        assert zlib.decompress(_idat(data))  # one valid zlib stream (checksum included)
+
+
+def test_png_threads_icc_and_size_against_pillow() -> None:
+    frame = photo_like(640, 480, seed=2)
+    boxes = [(100, 100, 200, 150), (0, 400, 640, 80)]
+    variants = make_variants(frame, boxes, count=5)
+    icc = b"\x00" * 128 + b"not a real profile, carried as is"
+    one = encode_png_bands(frame, variants, icc)
+    two = encode_png_bands(frame, variants, icc, threads=2)
+    assert one is not None
+    assert one == two
+    for data, patches in zip(one, variants, strict=True):
+        got = opened(data)
+        assert got.info["icc_profile"] == icc
+        expected = whole(frame, patches)
+        assert got.tobytes() == expected.tobytes()
+        today = save(expected, "PNG", **PNG_TODAY)
+        assert len(data) <= 1.03 * len(today), (len(data), len(today))
+
+
+def test_png_filter_is_undone_by_a_png_decoder() -> None:
+    for mode, bpp in (("L", 1), ("RGB", 3), ("RGBA", 4)):
+        im = noise_image(33, 17, "RGBA", seed=bpp).convert(mode)
+        # Horizontal gradients (Sub wins) above vertical ones (Up wins).
+        raw = im.tobytes()
+        stride = 33 * bpp
+        filtered = png_filter(raw, stride, bpp)
+        kinds = {filtered[y * (stride + 1)] for y in range(17)}
+        assert kinds <= {0, 1, 2, 3}
+        assert filtered[0] in (0, 1)
+        ihdr = struct.pack(">IIBBBBB", 33, 17, 8, {1: 0, 3: 2, 4: 6}[bpp], 0, 0, 0)
+        png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+        png += _chunk(b"IDAT", zlib.compress(filtered)) + _chunk(b"IEND", b"")
+        assert opened(png).tobytes() == raw
+
+
+def test_png_filter_picks_sub_on_horizontal_gradients() -> None:
+    # Byte (x + 37 y) mod 256: Sub leaves 1 per byte, Up 37.
+    ramp = bytes((x + 37 * y) % 256 for y in range(8) for x in range(256))
+    filtered = png_filter(ramp, 256, 1)
+    assert all(filtered[y * 257] == 1 for y in range(8))
+    # One noisy row, one level brighter in each row below: Up leaves 1 per byte.
+    noise = noise_image(64, 1, "L", seed=4).tobytes()
+    steps = bytes((v + y) % 256 for y in range(8) for v in noise)
+    filtered = png_filter(steps, 64, 1)
+    assert [filtered[y * 65] for y in range(1, 8)] == [2] * 7
+    assert png_filter(ramp[:256], 256, 1)[0] == 1
+
+
+def test_png_refuses_what_it_does_not_write() -> None:
+    frame = noise_image(40, 30, "RGB", seed=1)
+    assert encode_png_bands(frame.convert("P"), []) is None
+    assert encode_png_bands(frame.convert("CMYK"), []) is None
+    wrong_size = [((1, 1, 5, 5), Image.new("RGB", (4, 5)))]
+    assert encode_png_bands(frame, [wrong_size]) is None
+    wrong_mode = [((1, 1, 5, 5), Image.new("L", (5, 5)))]
+    assert encode_png_bands(frame, [wrong_mode]) is None
+    outside = [((38, 1, 5, 5), Image.new("RGB", (5, 5)))]
+    assert encode_png_bands(frame, [outside]) is None
+
+
+def test_layout_merges_bands_and_widens_to_the_unit() -> None:
+    layout = band_layout([(0, 3, 5, 2), (0, 40, 5, 20), (0, 45, 1, 3)], 100, 16)
+    assert layout.runs() == [(0, 1, True), (1, 2, False), (2, 4, True), (4, 7, False)]
+    touching = band_layout([(0, 3, 5, 2), (0, 17, 5, 20), (0, 60, 4, 1)], 61, 16)
+    assert touching.runs() == [(0, 4, True)]  # adjacent bands are one
+    layout = band_layout([(0, 20, 5, 2)], 100, 8)
+    assert layout.runs() == [(0, 2, False), (2, 3, True), (3, 13, False)]
+
+
+JPEG_CASES = {
+    "rgb420": ("RGB", {"quality": 90, "subsampling": 2}),
+    "rgb444": ("RGB", {"quality": 85, "subsampling": 0}),
+    "rgb422": ("RGB", {"quality": 80, "subsampling": 1}),
+    "gray": ("L", {"quality": 90}),
+    "cmyk": ("CMYK", {"quality": 90}),
+}
+
+
+def source_tables(mode: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Options as the redact path passes them: the source's tables, sampling, optimise."""
+    src = opened(save(photo_like(64, 64, seed=9).convert(mode), "JPEG", **options))
+    out: dict[str, Any] = {"optimize": True}
+    out["qtables"] = [list(t) for _, t in sorted(src.quantization.items())]  # type: ignore[attr-defined]
+    if "subsampling" in options:
+        out["subsampling"] = options["subsampling"]
+    return out
+
+
+def decoded(data: bytes) -> np.ndarray:
+    return np.asarray(opened(data), dtype=np.int16)
+
+
+@pytest.mark.parametrize("case", sorted(JPEG_CASES))
+@pytest.mark.parametrize("size", [(97, 61), (128, 64), (33, 130)])
+def test_jpeg_decodes_as_each_variant_encoded_whole(case: str, size: tuple[int, int]) -> None:
+    mode, options = JPEG_CASES[case]
+    frame = photo_like(*size, seed=5).convert(mode)
+    w, _h = size
+    # Partial MCU rows, overlaps, the left/right edges; none reaching the last MCU row.
+    boxes = [(0, 3, w // 2, 9), (w // 3, 5, w - w // 3, 20), (w - 7, 21, 7, 5)]
+    kwargs = source_tables(mode, options)
+    variants = make_variants(frame, boxes, count=4)
+    files = encode_jpeg_bands(frame, variants, kwargs)
+    assert files is not None
+    for data, patches in zip(files, variants, strict=True):
+        today = save(whole(frame, patches), "JPEG", **kwargs)
+        got = opened(data)
+        assert got.size == frame.size
+        assert got.mode == mode
+        assert got.quantization == opened(today).quantization  # type: ignore[attr-defined]
+        assert np.array_equal(decoded(data), decoded(today))
+        assert len(data) <= 1.03 * len(today) + 200
+
+
+@pytest.mark.parametrize("case", sorted(JPEG_CASES))
+def test_jpeg_area_in_the_short_last_mcu_row(case: str) -> None:
+    """The one inexact case: chroma padding of a short last MCU row an area reaches into."""
+    mode, options = JPEG_CASES[case]
+    frame = photo_like(90, 70, seed=6).convert(mode)  # 70 = 4 x 16 + 6
+    boxes = [(10, 60, 30, 10), (50, 2, 20, 4)]
+    kwargs = source_tables(mode, options)
+    variants = make_variants(frame, boxes, count=3)
+    files = encode_jpeg_bands(frame, variants, kwargs)
+    assert files is not None
+    for data, patches in zip(files, variants, strict=True):
+        today = decoded(save(whole(frame, patches), "JPEG", **kwargs))
+        got = decoded(data)
+        diff = np.abs(got - today).reshape(70, 90, -1).max(axis=2)
+        assert not diff[:48].any()  # above the last two MCU rows: exact
+        source = np.asarray(whole(frame, patches), dtype=np.int16)
+        err_got = np.abs(got - source).reshape(70, 90, -1).max(axis=2)[48:]
+        err_today = np.abs(today - source).reshape(70, 90, -1).max(axis=2)[48:]
+        # Those rows are as close to the variant's own pixels as encoding it whole makes them.
+        assert np.percentile(err_got, 99) <= np.percentile(err_today, 99) + 1
+        assert err_got.max() <= err_today.max() + 4
+        if mode == "L" or options.get("subsampling") == 0:
+            assert not diff.any()  # no subsampled chroma: exact everywhere
+
+
+def test_jpeg_keeps_metadata_and_marks_every_mcu_row() -> None:
+    frame = photo_like(200, 150, seed=1)
+    exif = Image.Exif()
+    exif[0x010F] = "maker"
+    icc = b"\x00" * 128 + b"icc bytes"
+    kwargs = {"quality": 80, "optimize": True, "icc_profile": icc, "exif": exif.tobytes()}
+    variants = make_variants(frame, [(20, 40, 50, 30)], count=2)
+    files = encode_jpeg_bands(frame, variants, kwargs)
+    assert files is not None
+    for data in files:
+        got = opened(data)
+        assert got.info["icc_profile"] == icc
+        assert got.getexif()[0x010F] == "maker"
+        rows = -(-150 // 16)
+        assert sum(data.count(bytes((0xFF, 0xD0 + k))) for k in range(8)) == rows - 1
+
+
+def test_jpeg_refuses_what_it_does_not_write() -> None:
+    frame = photo_like(64, 48, seed=1)
+    variants = make_variants(frame, [(1, 1, 10, 10)])
+    assert encode_jpeg_bands(frame, variants, {"quality": 80, "progressive": True}) is None
+    assert encode_jpeg_bands(frame.convert("RGBA"), [], {"quality": 80}) is None
+    assert encode_jpeg_bands(frame, variants, {"subsampling": "keep"}) is None
+    tall = Image.new("L", (8, 40000))
+    many = [[((0, 0, 8, 40000), tall)]] * 2
+    assert encode_jpeg_bands(tall, many, {"quality": 80}) is None  # stack over 65500 rows
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _idat(png: bytes) -> bytes:
+    pos, out = 8, []
+    while pos < len(png):
+        (n,) = struct.unpack_from(">I", png, pos)
+        if png[pos + 4 : pos + 8] == b"IDAT":
+            out.append(png[pos + 8 : pos + 8 + n])
+        pos += 12 + n
+    return b"".join(out)
+
+
+def _hidden(source: Image.Image, boxes: list[Box], settings: Any, variant: Any) -> Image.Image:
+    from pixelpipe.areas import Area
+    from pixelpipe.engine.hide import hide_areas
+
+    areas = [Area(b, "region") for b in boxes]
+    return hide_areas(source, areas, settings, variant.size, variant.unit)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA"])
+def test_engine_png_variants_are_the_hidden_frame_exactly(mode: str) -> None:
+    from pixelpipe import EngineSettings, pixelate
+
+    source = photo_like(1100, 960, seed=3).convert(mode)  # over 1 MP: the band writer
+    boxes = [(10, 20, 120, 50), (200, 150, 100, 110), (50, 40, 30, 30), (900, 900, 200, 60)]
+    settings = EngineSettings(regions=tuple(boxes))
+    result = pixelate(save(source, "PNG"), settings)
+    full = [v for v in result.variants if v.kind == "full"]
+    assert len(full) >= 3
+    for v in full:
+        got = opened(v.data)
+        assert got.mode == mode
+        expected = _hidden(source, boxes, settings, v)
+        assert got.tobytes() == expected.tobytes()
+        assert len(v.data) <= 1.03 * len(save(expected, "PNG", **PNG_TODAY))
+        assert _idat(v.data)[:2] == b"\x78\x9c"  # this writer's header (Pillow, Z_RLE: \x78\x01)
+
+
+@pytest.mark.parametrize("subsampling", [0, 2])
+def test_engine_jpeg_variants_decode_as_the_hidden_frame_encoded_whole(subsampling: int) -> None:
+    from pixelpipe import EngineSettings, pixelate
+
+    data = save(photo_like(320, 250, seed=8), "JPEG", quality=88, subsampling=subsampling)
+    source = opened(data)
+    boxes = [(0, 0, 100, 40), (150, 100, 170, 60)]  # the last MCU row (240..249) untouched
+    settings = EngineSettings(regions=tuple(boxes))
+    result = pixelate(data, settings)
+    tables = [list(t) for _, t in sorted(source.quantization.items())]  # type: ignore[attr-defined]
+    for v in (v for v in result.variants if v.kind == "full"):
+        hidden = _hidden(source, boxes, settings, v)
+        whole_file = save(hidden, "JPEG", qtables=tables, subsampling=subsampling, optimize=True)
+        assert np.array_equal(decoded(v.data), decoded(whole_file))
+        assert opened(v.data).quantization == source.quantization  # type: ignore[attr-defined]
