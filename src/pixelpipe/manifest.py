@@ -302,7 +302,7 @@ class Manifest:
         and ``pixelate --manifest``'s (a file). The engine's timings and ``total`` are added."""
         fields = json.loads(json.dumps(engine.output_fields(), default=str))
         areas = tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None
-        detectors = [a.detector for a in areas or () if a.detector]
+        search = getattr(result, "face_search", None)  # faces looked for: how (areas.FaceSearch)
         return cls(
             manifest_version=MANIFEST_VERSION,
             engine_version=result.engine_version,
@@ -317,11 +317,9 @@ class Manifest:
             else None,
             # What was hidden, when only regions and faces were (None: the whole image).
             areas=areas,
-            face_detection=FaceDetectionRecord(
-                detectors[0] if detectors else None, getattr(result, "face_min_px", None)
-            )
-            if engine.faces
-            else None,
+            face_detection=None
+            if search is None
+            else FaceDetectionRecord(search.detector, search.min_face_px),
             settings={"engine": fields, "key_template": key_template},
             timings_ms={
                 **timings_ms,
