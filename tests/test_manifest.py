@@ -243,8 +243,11 @@ def test_head_tight_areas_anonymised_outputs_and_detection_round_trip() -> None:
         (a_manifest(outputs=[{"key": "k", "anonymised": 1}]), "anonymised is not true or false"),
         (a_manifest(outputs=[{"key": "k", "anonymised": "yes"}]), "anonymised is not true or"),
         (a_manifest(areas=[{"box": [1, 2, 3, 4], "source": "face", "face": [1]}]), "face is not"),
-        (a_manifest(face_detection={"min_face_px": "24"}), "min_face_px is not an integer"),
-        (a_manifest(face_detection=[]), "face_detection is not an object"),
+        (
+            a_manifest(face_detection={"detector": "d", "min_face_px": "24"}),
+            "min_face_px is not an integer",
+        ),
+        (a_manifest(face_detection=[]), "face_detection is not a JSON object"),
     ],
 )
 def test_malformed_new_fields_say_what_is_wrong(doc: Any, message: str) -> None:

@@ -70,14 +70,27 @@ def region_areas(boxes: Sequence[Box], width: int, height: int) -> list[Area]:
     return areas
 
 
+@dataclass(frozen=True, slots=True)
+class FaceSearch:
+    """How faces were looked for in one image: the detector's name and version, and the
+    smallest face width (pixels of the image) covered reliably in every frame."""
+
+    detector: str
+    min_face_px: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"detector": self.detector, "min_face_px": self.min_face_px}
+
+
 def face_areas(
     frames: Sequence[Image.Image],
     settings: EngineSettings,
     threads: int,
     detector: Detector | None = None,
-) -> tuple[list[list[Area]], float]:
+) -> tuple[list[list[Area]], float, FaceSearch]:
     """Faces in each displayed frame, padded; the faces of every frame of one size apply to
-    all frames of that size. Returns the areas per frame and the detector's time in ms.
+    all frames of that size. Returns the areas per frame, the detector's time in ms and how
+    faces were looked for.
 
     ``detector``: the process's (``faces.default_detector()``) unless one is given. When it
     cannot run here, an ``AreaError`` saying what to install: fail closed."""
@@ -92,8 +105,10 @@ def face_areas(
     t0 = time.perf_counter()
     name = f"{detector.name} {detector.version}"
     by_size: dict[tuple[int, int], list[Area]] = {}
+    sizes = {"working_size": settings.face_working_size, "min_face_size": settings.face_min_size}
+    covered = max(detector.min_face_px(*f.size, **sizes) for f in frames) if frames else 0
     for index, frame in enumerate(frames):
-        found = detector(frame, working_size=settings.face_working_size, threads=threads)
+        found = detector(frame, **sizes, threads=threads)
         group = by_size.setdefault(frame.size, [])
         for face in found:
             box = pad(face, settings.face_padding, frame.width, frame.height)
@@ -101,7 +116,7 @@ def face_areas(
                 continue
             group.append(Area(box, "face", face.score, name, index if len(frames) > 1 else None))
     ms = (time.perf_counter() - t0) * 1000
-    return [list(by_size.get(f.size, [])) for f in frames], ms
+    return [list(by_size.get(f.size, [])) for f in frames], ms, FaceSearch(name, covered)
 
 
 __all__ = [
@@ -109,6 +124,7 @@ __all__ = [
     "META_REGIONS",
     "Area",
     "Box",
+    "FaceSearch",
     "clip",
     "face_areas",
     "format_regions",

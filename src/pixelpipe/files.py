@@ -115,7 +115,7 @@ def process_file(
             if None in marks
             else tuple(v.label for v, m in zip(result.variants, marks, strict=True) if m),
             weak=tuple(v.label for v, m in zip(result.variants, marks, strict=True) if m is False),
-            face_min_px=getattr(result, "face_min_px", None) if settings.faces else None,
+            face_min_px=result.face_min_px,
             manifest=doc,
         )
     except _Rejected as exc:
@@ -154,6 +154,19 @@ def placeholders(
 
     with ProcessPoolExecutor(max_workers=min(jobs, len(files))) as pool:
         yield from zip(files, pool.map(placeholder_file, files, repeat(settings)), strict=True)
+
+
+# Faces at least this wide are covered at any photo size the CLI says nothing about.
+QUIET_MIN_FACE_PX = 24
+
+
+def coverage_note(face_min_px: int | None) -> str:
+    """``"; faces under N px may be missed"`` when detection covered only faces of N >
+    ``QUIET_MIN_FACE_PX`` pixels reliably (a large photo), else ``""``: the end of a file's
+    line."""
+    if face_min_px is None or face_min_px <= QUIET_MIN_FACE_PX:
+        return ""
+    return f"; faces under {face_min_px} px may be missed"
 
 
 def hidden_summary(areas: Sequence[Area]) -> str:

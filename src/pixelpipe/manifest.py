@@ -229,18 +229,25 @@ class AreaRecord:
 
 @dataclass(frozen=True, slots=True)
 class FaceDetectionRecord:
-    """``face_detection`` (faces on): the detector; the smallest face width it finds reliably."""
+    """How faces were looked for (jobs with faces): the detector, and the smallest face width
+    in the displayed image's pixels that detection covered reliably (narrower faces may have
+    been missed)."""
 
-    detector: str | None = None
-    min_face_px: int | None = None
+    detector: str
+    min_face_px: int
+
+    @classmethod
+    def of(cls, search: Any) -> FaceDetectionRecord:
+        """From an ``areas.FaceSearch`` (or anything with its attributes)."""
+        return cls(str(search.detector), int(search.min_face_px))
 
     def to_json(self) -> dict[str, Any]:
         return {"detector": self.detector, "min_face_px": self.min_face_px}
 
     @classmethod
-    def from_json(cls, doc: object, where: str = "face_detection") -> FaceDetectionRecord:
+    def from_json(cls, doc: object, where: str) -> FaceDetectionRecord:
         d = _object(doc, where)
-        return cls(_opt(d, "detector", str, where), _opt(d, "min_face_px", int, where))
+        return cls(_req(d, "detector", str, where), _req(d, "min_face_px", int, where))
 
 
 def _box(box: Sequence[Any]) -> tuple[int, int, int, int]:
@@ -274,7 +281,8 @@ class Manifest:
     placeholder: PlaceholderRecord | None = None  # None: version 1, or none could be made
     # Present only when regions or faces were hidden (None: the whole image was pixelated).
     areas: tuple[AreaRecord, ...] | None = None
-    face_detection: FaceDetectionRecord | None = None  # jobs with faces only
+    # Present only when faces were looked for.
+    face_detection: FaceDetectionRecord | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)  # {"engine": ..., "key_template"}
     timings_ms: Mapping[str, float | None] = field(default_factory=dict)
     manifest_version: int = MANIFEST_VERSION
@@ -317,9 +325,7 @@ class Manifest:
             else None,
             # What was hidden, when only regions and faces were (None: the whole image).
             areas=areas,
-            face_detection=None
-            if search is None
-            else FaceDetectionRecord(search.detector, search.min_face_px),
+            face_detection=None if search is None else FaceDetectionRecord.of(search),
             settings={"engine": fields, "key_template": key_template},
             timings_ms={
                 **timings_ms,
@@ -370,7 +376,7 @@ class Manifest:
             raise NewerDocument("manifest", version, MANIFEST_VERSION)
         outputs = _req(d, "outputs", list, "manifest")
         areas = _opt(d, "areas", list, "manifest")
-        detection = _opt(d, "face_detection", dict, "manifest")
+        detection = d.get("face_detection")
         placeholder = d.get("placeholder")
         timings = _opt(d, "timings_ms", dict, "manifest") or {}
         for name, value in timings.items():

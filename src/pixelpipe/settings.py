@@ -49,6 +49,7 @@ MAX_THREADS = 256
 DEFAULT_FACE_PADDING = DEFAULT_PADDING
 DEFAULT_FACE_WORKING_SIZE = DEFAULT_WORKING_SIZE
 MAX_FACE_PADDING = 2.0
+MAX_FACE_MIN_SIZE = 65535
 # Fields that change how fast outputs are made, never what they are.
 RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
 
@@ -83,6 +84,9 @@ class EngineSettings:
     faces: bool = False
     face_padding: float = DEFAULT_FACE_PADDING
     face_working_size: int = DEFAULT_FACE_WORKING_SIZE
+    # Smallest face (width in the photo's pixels) detection looks for; 0 = "auto", the long
+    # side / 200 (faces.tiles). "auto" is accepted and stored as 0.
+    face_min_size: int = 0
     style: RedactStyle = RedactStyle.PIXELATE
 
     def __post_init__(self) -> None:
@@ -150,6 +154,7 @@ class EngineSettings:
         set_(self, "face_padding", padding)
         working = whole_in(self.face_working_size, "face_working_size", 64, 8192, "64..8192 pixels")
         set_(self, "face_working_size", working)
+        set_(self, "face_min_size", _min_face(self.face_min_size))
         if self.hides_areas and self.output is not OutputMode.FULL:
             raise SettingsError(
                 f"output mode {self.output.value} writes grids of the whole image, which would "
@@ -192,6 +197,17 @@ class EngineSettings:
         _name_bad_variable(cls, values, given, ENGINE_ENV, environ, prefixed_only)
         values.update(given)
         return cls(**values)
+
+
+def _min_face(value: object) -> int:
+    """``face_min_size``: "auto" (or 0) -> 0, else a whole number of pixels."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return 0
+    limits = f"auto (or 0) or 1..{MAX_FACE_MIN_SIZE} pixels"
+    try:
+        return whole_in(value, "face_min_size", 0, MAX_FACE_MIN_SIZE, limits)
+    except SettingsError:
+        raise SettingsError(f"face_min_size must be {limits}, got {value!r}") from None
 
 
 # Setting -> (plain variable, PIXELPIPE_ variable), from the table (README's table too).

@@ -306,11 +306,28 @@ ENGINE: tuple[Setting, ...] = (
         ),
     ),
     Setting(
+        "face_min_size",
+        "FACE_MIN_SIZE",
+        "PIXELPIPE_FACE_MIN_SIZE",
+        "`auto`",
+        "smallest face (width in the photo's pixels) to look for: photos where it is small "
+        "next to `FACE_WORKING_SIZE` get detail tiles where faces may be; `auto` (or `0`) = "
+        "the long side / 200 (20 px at 12 MP)",
+        flag=Flag(
+            "--face-min-size",
+            "Smallest face to look for, in pixels of the photo (face width); smaller means "
+            "closer looks at large photos, at more CPU. auto = long side / 200.  "
+            "[default: auto]",
+            metavar="PX|auto",
+        ),
+    ),
+    Setting(
         "face_working_size",
         "FACE_WORKING_SIZE",
         "PIXELPIPE_FACE_WORKING_SIZE",
         "`1632`",
-        "long side of the copy faces are detected on",
+        "long side of the copy the first pass looks for faces on (large faces; where the "
+        "detail tiles for `FACE_MIN_SIZE` run)",
         read="int",
     ),
     Setting(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..files import FileResult, Inputs, collect_inputs
+from ..files import FileResult, Inputs, collect_inputs, coverage_note
 from ..settings import EngineSettings
 from .options import (
     build_settings,
@@ -22,10 +22,6 @@ from .options import (
     settings_options,
 )
 from .output import EXIT_OK, EXIT_REJECTED, console, one_line, plural, say
-
-# Detection finds every face of this many pixels and more on photos of the usual size
-# (faces-evidence.md); above it, the line says which faces may be missed.
-MIN_FACE_PX = 24
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -185,9 +181,7 @@ def hidden_line(r: FileResult) -> str:
         names = ", ".join(f"pixelated-{label}" for label in r.anonymising)
         line += f" in {plural(len(r.anonymising), 'anonymising output')}"
         line += f" ({names})" if names else ""
-    if r.face_min_px is not None and r.face_min_px > MIN_FACE_PX:
-        line += f"; faces under {r.face_min_px} px may be missed"
-    return line
+    return line + coverage_note(r.face_min_px)
 
 
 def weak_warning(results: list[FileResult], settings: EngineSettings) -> str:

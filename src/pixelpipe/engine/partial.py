@@ -100,9 +100,10 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     areas = [region_areas(settings.regions, *f.size) for f in shown]
     run.decoded()
     detect_ms = 0.0
+    search = None
     if settings.faces:
         with translate("detecting faces"):
-            found, detect_ms = face_areas(
+            found, detect_ms, search = face_areas(
                 shown, settings, run.hooks.threads(settings), run.hooks.detector
             )
         areas = [a + f for a, f in zip(areas, found, strict=True)]
@@ -134,7 +135,13 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     if variants is None:
         variants = run.encode(job, len(plans), run.threads(2 * per_encode))
     return run.result(
-        variants, (width, height), placeholder, 1, tuple(_union(areas)), detect_ms=detect_ms
+        variants,
+        (width, height),
+        placeholder,
+        1,
+        tuple(_union(areas)),
+        detect_ms=detect_ms,
+        face_search=search,
     )
 
 

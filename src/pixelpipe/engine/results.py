@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from .._version import __version__
-from ..areas import Area
+from ..areas import Area, FaceSearch
 from ..keys import output_name
 from ..placeholder import Placeholder
 
@@ -73,6 +73,14 @@ class Pixelated:
     # What was hidden when only regions and faces were asked for (the first frame's areas,
     # with faces found in any frame; see areas.py). Empty when the whole image is pixelated.
     areas: tuple[Area, ...] = ()
+    # With faces: the detector and the smallest face covered reliably (None without faces).
+    face_search: FaceSearch | None = None
+
+    @property
+    def face_min_px(self) -> int | None:
+        """The smallest face width (pixels of the displayed image) detection covered reliably
+        here; faces narrower may have been missed. None when faces were not looked for."""
+        return None if self.face_search is None else self.face_search.min_face_px
 
 
 def ms(seconds: float) -> float:

