@@ -312,3 +312,30 @@ def test_engine_jpeg_variants_decode_as_the_hidden_frame_encoded_whole(subsampli
         whole_file = save(hidden, "JPEG", qtables=tables, subsampling=subsampling, optimize=True)
         assert np.array_equal(decoded(v.data), decoded(whole_file))
         assert opened(v.data).quantization == source.quantization  # type: ignore[attr-defined]
+
+
+def test_png_same_bytes_with_the_standard_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """zlib-ng (a dependency) writes what the standard zlib writes, Z_RLE at level 6."""
+    from pixelpipe.engine import bands
+
+    assert bands._deflate is not zlib  # zlib-ng is installed, as pyproject.toml requires
+    frame = photo_like(1200, 900, seed=3)
+    variants = make_variants(frame, [(100, 100, 300, 200), (0, 700, 1200, 100)], count=3)
+    fast = encode_png_bands(frame, variants)
+    monkeypatch.setattr(bands, "_deflate", zlib)
+    assert fast is not None
+    assert fast == encode_png_bands(frame, variants)
+
+
+@pytest.mark.parametrize("case", ["rgb420", "rgb422"])
+def test_jpeg_first_variant_exact_in_a_short_last_mcu_row(case: str) -> None:
+    """The frame goes last in the stack whole, so the first variant's short last MCU row is
+    padded by libjpeg as in a whole encode: exact, chroma included."""
+    mode, options = JPEG_CASES[case]
+    frame = photo_like(90, 70, seed=6).convert(mode)
+    kwargs = source_tables(mode, options)
+    variants = make_variants(frame, [(10, 60, 30, 10), (50, 2, 20, 4)], count=3)
+    files = encode_jpeg_bands(frame, variants, kwargs)
+    assert files is not None
+    today = decoded(save(whole(frame, variants[0]), "JPEG", **kwargs))
+    assert np.array_equal(decoded(files[0]), today)

