@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -207,15 +208,23 @@ def crowd(folder: Path) -> None:
 
 
 def _padding_needed(face: faces.Face, head: fi.Box) -> float:
-    """The smallest ``padding`` for which ``faces.pad`` covers ``head`` (ignoring clipping)."""
-    h = face.h
-    return max(
-        (face.x - head[0]) / h,
-        (head[0] + head[2] - face.x - face.w) / h,
-        (face.y - head[1]) / (faces.PAD_TOP * h),
-        (head[1] + head[3] - face.y - face.h) / (faces.PAD_BOTTOM * h),
-        0.0,
-    )
+    """The smallest ``padding`` for which ``faces.head_ellipse`` covers ``head``'s inscribed
+    ellipse (72 points of its outline; ignoring clipping), to 0.001."""
+    x, y, w, h = head
+    outline = [
+        (x + w / 2 + w / 2 * math.cos(t), y + h / 2 + h / 2 * math.sin(t))
+        for t in (2 * math.pi * k / 72 for k in range(72))
+    ]
+    lo, hi = 0.0, 2.0
+    if all(faces.head_ellipse(face, lo).contains(px, py) for px, py in outline):
+        return 0.0
+    while hi - lo > 0.001:
+        mid = (lo + hi) / 2
+        if all(faces.head_ellipse(face, mid).contains(px, py) for px, py in outline):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def main() -> None:
@@ -270,7 +279,7 @@ def main() -> None:
           f"{max(s for _, _, s in free):.3f} ({max(free, key=lambda r: r[2])[0]})")  # fmt: skip
     needs = acc["padding"]
     assert isinstance(needs, list)
-    print("\nPadding needed to cover the head box (faces >= 24 px), by variant:\n")
+    print("\nPadding needed for the head ellipse to cover the head (faces >= 24 px):\n")
     print("| variant | astronaut max | camera max | all: median | p90 | max |")
     print("|---|---:|---:|---:|---:|---:|")
     for variant in fi.VARIANTS:

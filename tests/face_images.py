@@ -31,6 +31,7 @@ import importlib.util
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageEnhance, ImageFilter
 
@@ -276,3 +277,26 @@ def covers(outer: Box, inner: Box) -> bool:
         and outer[0] + outer[2] >= inner[0] + inner[2]
         and outer[1] + outer[3] >= inner[1] + inner[3]
     )
+
+
+def head_mask(head: Box, size: tuple[int, int]) -> Any:
+    """The pixels (a boolean numpy array, rows x columns) of the head: the ellipse inscribed in
+    its hand-drawn box (the box's corners are background), cut to the image. For a rotated
+    variant the box is the rotated head's bounding box, and its inscribed ellipse is what is
+    tested: it reaches the box's sides where the rotated head does."""
+    import numpy as np
+
+    x, y, w, h = head
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]] + 0.5
+    return ((xs - x - w / 2) / (w / 2)) ** 2 + ((ys - y - h / 2) / (h / 2)) ** 2 <= 1
+
+
+def ellipse_mask(ellipse: Any, size: tuple[int, int]) -> Any:
+    """The pixels whose centres lie inside ``ellipse`` (a ``pixelpipe.faces.Ellipse``)."""
+    import numpy as np
+
+    ys, xs = np.mgrid[0 : size[1], 0 : size[0]] + 0.5
+    c, s = np.cos(ellipse.angle), np.sin(ellipse.angle)
+    dx, dy = xs - ellipse.cx, ys - ellipse.cy
+    u, v = dx * c + dy * s, -dx * s + dy * c
+    return (u / ellipse.rx) ** 2 + (v / ellipse.ry) ** 2 <= 1

@@ -284,7 +284,7 @@ def test_engine_png_variants_are_the_hidden_frame_exactly(mode: str) -> None:
 
     source = photo_like(1100, 960, seed=3).convert(mode)  # over 1 MP: the band writer
     boxes = [(10, 20, 120, 50), (200, 150, 100, 110), (50, 40, 30, 30), (900, 900, 200, 60)]
-    settings = EngineSettings(regions=tuple(boxes))
+    settings = EngineSettings(regions=tuple(boxes), sizes=(8, 16, 32, 48, 64))
     result = pixelate(save(source, "PNG"), settings)
     full = [v for v in result.variants if v.kind == "full"]
     assert len(full) >= 3
@@ -312,6 +312,52 @@ def test_engine_jpeg_variants_decode_as_the_hidden_frame_encoded_whole(subsampli
         whole_file = save(hidden, "JPEG", qtables=tables, subsampling=subsampling, optimize=True)
         assert np.array_equal(decoded(v.data), decoded(whole_file))
         assert opened(v.data).quantization == source.quantization  # type: ignore[attr-defined]
+
+
+def _face(box: Box, face: Box, cx: float, cy: float, rx: float, ry: float, angle: float) -> Any:
+    from pixelpipe.areas import Area
+    from pixelpipe.faces import Ellipse
+
+    return Area(box, "face", 0.9, "test", None, face, "ellipse", Ellipse(cx, cy, rx, ry, angle))
+
+
+def test_boxes_of_overlapping_ellipses_paste_to_the_hidden_frame_in_any_order() -> None:
+    """The band writers paste each area's box in order: every box must hold the final pixels
+    of every area overlapping it, so that no face's ellipse shows through another's box."""
+    from pixelpipe import EngineSettings
+    from pixelpipe.areas import Area
+    from pixelpipe.engine.hide import area_patches, hide_areas, hide_box
+
+    source = photo_like(300, 220, seed=5)
+    areas = [
+        _face((40, 30, 120, 140), (70, 70, 60, 70), 100.0, 100.0, 60.0, 70.0, 0.3),
+        _face((110, 50, 110, 130), (140, 90, 50, 60), 165.0, 115.0, 55.0, 65.0, -0.2),
+        Area((90, 120, 150, 60), "region"),
+    ]
+    for settings in (EngineSettings(sizes=(5,)), EngineSettings(style="fill")):
+        for size, unit in ((3, "grid"), (5, "grid"), (7, "px")):
+            expected = hide_areas(source, areas, settings, size, unit)
+            patches = area_patches(source, areas, settings, size, unit)
+            for order in ([0, 1, 2], [2, 1, 0], [1, 0, 2]):
+                got = source.copy()
+                for i in order:
+                    got.paste(hide_box(source, patches, areas[i].box), areas[i].box[:2])
+                assert got.tobytes() == expected.tobytes(), (settings.style, size, order)
+
+
+def test_engine_face_variants_are_the_hidden_frame_exactly() -> None:
+    from face_images import scene
+    from pixelpipe import EngineSettings, pixelate
+    from pixelpipe.engine.hide import hide_areas
+
+    source = scene(96, size=(1300, 1000), count=4).image  # over 1 MP: the band writer
+    settings = EngineSettings(faces=True, format="png")
+    result = pixelate(save(source, "PNG"), settings)
+    assert len(result.areas) == 4
+    assert all(a.shape == "ellipse" for a in result.areas)
+    for v in result.variants:
+        expected = hide_areas(source, list(result.areas), settings, v.size, v.unit)
+        assert opened(v.data).tobytes() == expected.tobytes(), v.label
 
 
 def test_png_same_bytes_with_the_standard_zlib(monkeypatch: pytest.MonkeyPatch) -> None:

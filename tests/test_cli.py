@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import pixelpipe
+from pixelpipe.demo import FACE_SAMPLES
 
 EXE = Path(sys.executable).with_name("pixelpipe")
 SAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
@@ -229,11 +230,13 @@ def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
     assert len(samples) >= 4
     for name in samples:
         assert name in proc.stdout
-        stem = name
-        assert (out / f"pixelated-8x8-{stem}").exists()
+    # The samples with a face are uploaded with faces on and no sizes: the anonymising
+    # defaults for areas, 3 and 5 blocks across each face (#21); the others the whole image.
     written = {p.name for p in out.iterdir()}
     assert written == {
-        f"pixelated-{n}x{n}-{name}" for n in (8, 16, 32, 48, 64) for name in samples
+        f"pixelated-{n}x{n}-{name}"
+        for name in samples
+        for n in ((3, 5) if name in FACE_SAMPLES else (8, 16, 32, 48, 64))
     } | {"contact-sheet.png"}
     with Image.open(out / "contact-sheet.png") as sheet:
         assert sheet.width > 5 * 100
@@ -245,7 +248,7 @@ def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
     assert not [ln for ln in proc.stdout.splitlines() if "street.jpg" in ln and "hidden" in ln]
     with (
         Image.open(SAMPLES / "astronaut.jpg") as src,
-        Image.open(out / "pixelated-16x16-astronaut.jpg") as im,
+        Image.open(out / "pixelated-5x5-astronaut.jpg") as im,
     ):
         face, corner = (190, 90, 260, 190), (0, 300, 100, 400)  # her face; the flag
         assert _mean_diff(src.crop(face), im.crop(face)) > 8

@@ -26,8 +26,9 @@ from face_images import (
     SIZES,
     VARIANTS,
     Scene,
-    covers,
+    ellipse_mask,
     face_free_image,
+    head_mask,
     iou,
     lfw_scene,
     scene,
@@ -79,10 +80,17 @@ def test_every_face_of_24_px_and_up_is_found_with_its_head_covered(face_px: int)
         assert len(found) == len(s.faces), f"{face_px} px {variant}: {found}"
         for truth, face in zip(s.faces, matched, strict=True):
             assert face is not None
-            padded = faces.pad(face, faces.DEFAULT_PADDING, *s.image.size)
-            assert covers(padded, truth.head), (face_px, variant, truth, face, padded)
-            # The padding is not the only thing covering it: the face box itself is right.
-            assert covers(padded, truth.face)
+            head = faces.head_ellipse(face, faces.DEFAULT_PADDING)
+            hidden = ellipse_mask(head, s.image.size)
+            # Every pixel of the head (the ellipse inscribed in its hand-drawn box) is hidden,
+            missed = int((head_mask(truth.head, s.image.size) & ~hidden).sum())
+            assert missed == 0, (face_px, variant, truth, face, head, missed)
+            # ... and all of the detector's box.
+            fx, fy, fw, fh = box(face)
+            assert hidden[fy : fy + fh, fx : fx + fw].all(), (face_px, variant, face, head)
+            if truth.source == "astronaut" and not variant.startswith("rot"):
+                # Head-tight: a frontal face's hidden area is at most 3 times its box.
+                assert hidden.sum() <= 3 * fw * fh, (face_px, variant, hidden.sum(), fw * fh)
 
 
 def test_16_px_faces_are_mostly_found() -> None:
@@ -198,16 +206,47 @@ def test_min_score_is_honoured() -> None:
     assert len(above) == len(found) - sum(f.score == lowest for f in found)
 
 
-def test_pad_grows_more_above_and_clips_to_the_image() -> None:
-    face = faces.Face(100, 100, 40, 50, 0.9)
-    x, y, w, h = faces.pad(face, 0.5, 1000, 1000)
-    assert (x, y) == (75, math.floor(100 - faces.PAD_TOP * 25))  # 0.5 * h = 25
-    assert x + w == 165
-    assert y + h == math.ceil(150 + faces.PAD_BOTTOM * 25)
-    assert faces.pad(face, 0.0, 1000, 1000) == (100, 100, 40, 50)
-    assert faces.pad(faces.Face(0, 0, 40, 50, 0.9), 1.0, 60, 70) == (0, 0, 60, 70)
+def test_the_head_ellipse_follows_the_face_s_tilt_and_turn() -> None:
+    eyes = ((110.0, 120.0), (130.0, 120.0))
+    mouth = ((112.0, 140.0), (128.0, 140.0))
+    frontal = faces.Face(100, 100, 40, 50, 0.9, (*eyes, (120.0, 130.0), *mouth))
+    e = faces.head_ellipse(frontal, 0.0)
+    assert e.angle == 0.0
+    assert e.cx == 120.0  # frontal: centred on the face ...
+    assert e.cy < 125.0  # ... raised (hair above)
+    assert e.rx < e.ry
+    assert math.pi * e.rx * e.ry <= 3 * 40 * 50
+    for x, y in ((100, 100), (140, 100), (100, 150), (140, 150)):
+        assert e.contains(x, y)  # the detector's box is inside
+    # Turned to the image's right (nose right of the eyes' midpoint): the back of the head,
+    # on the left, is covered; the ellipse widens that way.
+    right = faces.Face(100, 100, 40, 50, 0.9, (*eyes, (128.0, 130.0), *mouth))
+    r = faces.head_ellipse(right, 0.0)
+    assert r.rx > e.rx
+    assert r.cx < e.cx
+    assert r.bounds()[0] < e.bounds()[0] - 10
+    left = faces.Face(100, 100, 40, 50, 0.9, (*eyes, (112.0, 130.0), *mouth))
+    assert faces.head_ellipse(left, 0.0).cx > e.cx
+    # Tilted: the ellipse turns with the eye line.
+    tilted = faces.Face(100, 100, 40, 50, 0.9, ((110.0, 120.0), (130.0, 130.0), (120.0, 135.0)))
+    assert faces.head_ellipse(tilted, 0.0).angle == pytest.approx(math.atan2(10, 20))
+    # No landmarks: the turn is unknown, so both sides are as wide as a profile's back.
+    bare = faces.head_ellipse(faces.Face(100, 100, 40, 50, 0.9), 0.0)
+    assert bare.cx == 120.0
+    assert bare.rx > r.rx
+    # The padding grows both half-axes by that many face heights.
+    p = faces.head_ellipse(frontal, 0.5)
+    assert p.rx == pytest.approx(e.rx + 25)
+    assert p.ry == pytest.approx(e.ry + 25)
     with pytest.raises(SettingsError):
-        faces.pad(face, -0.1, 1000, 1000)
+        faces.head_ellipse(frontal, -0.1)
+
+
+def test_the_head_ellipse_s_box_is_clipped_to_the_image() -> None:
+    e = faces.head_ellipse(faces.Face(0, 0, 40, 50, 0.9), 1.0)
+    x, y, w, h = e.box(60, 70) or (0, 0, 0, 0)
+    assert (x, y, w, h) == (0, 0, 60, 70)
+    assert faces.Ellipse(-50, -50, 10, 10).box(60, 70) is None
 
 
 def test_bad_arguments_are_settings_errors() -> None:

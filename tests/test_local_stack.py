@@ -31,6 +31,7 @@ from PIL import Image
 
 import pixelpipe
 from moto_stack import image_bytes
+from pixelpipe.demo import FACE_SAMPLES
 from pixelpipe.local import free_port
 
 LABELS = ("8x8", "16x16", "32x32", "48x48", "64x64")
@@ -557,11 +558,14 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
     table = done.stdout
     assert f"pixelpipe {pixelpipe.__version__} demo: upload -> S3 event" in table
     assert "upload-to-done s" in table
+    # The samples with a face get the anonymising area defaults (3 and 5 blocks across each
+    # face, #21): 2 variants; the others 5.
     for name in samples:
         row = next((line for line in table.splitlines() if f" {name} " in line), None)
         assert row is not None, f"no table row for {name}:\n{table}"
-        assert re.search(r"\d+x\d+ .* 5 .* \d+\.\d\d", row), row
-    assert "30 variants in" in table
+        count = 2 if name in FACE_SAMPLES else 5
+        assert re.search(rf"\d+x\d+ .* {count} .* \d+\.\d\d", row), row
+    assert "24 variants in" in table
     # The samples with a face are uploaded with faces on (#23): the table says so.
     for name in ("astronaut.jpg", "portrait.jpg"):
         row = next(line for line in table.splitlines() if f" {name} " in line)
@@ -569,8 +573,12 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path: Path) -> None:
     assert "1 face hidden" not in next(ln for ln in table.splitlines() if " street.jpg " in ln)
 
     variants = sorted(p.name for p in out_dir.rglob("pixelated-*") if p.is_file())
-    assert len(variants) == 30
-    assert set(variants) == {f"pixelated-{label}-{name}" for name in samples for label in LABELS}
+    assert len(variants) == 24
+    assert set(variants) == {
+        f"pixelated-{label}-{name}"
+        for name in samples
+        for label in (("3x3", "5x5") if name in FACE_SAMPLES else LABELS)
+    }
     sheet = out_dir / "contact-sheet.png"
     with Image.open(sheet) as im:
         assert im.format == "PNG"

@@ -70,8 +70,15 @@ def test_round_trip_of_real_manifests(
     assert manifest.placeholder is not None
     assert manifest.placeholder.color == doc["placeholder"]["color"]
     if metadata:
-        assert manifest.areas == (AreaRecord(box=(20, 10, 40, 30), source="region"),)
+        region = AreaRecord(box=(20, 10, 40, 30), source="region", shape="rect")
+        assert manifest.areas == (region,)
+        # A region of 40 px along its longer side at 4 and 8 blocks: both anonymise (<= 8).
+        assert [o["anonymised"] for o in doc["outputs"]] == [True, True]
+        assert [o.anonymised for o in manifest.outputs] == [True, True]
     else:
+        # Whole images say nothing about anonymising.
+        assert all("anonymised" not in o for o in doc["outputs"])
+        assert all(o.anonymised is None for o in manifest.outputs)
         assert manifest.areas is None
         assert "areas" not in doc
 
@@ -92,8 +99,13 @@ def test_round_trip_of_a_real_failure_record(stack: Stack) -> None:
 
 
 def test_areas_keep_the_manifests_shape() -> None:
-    face = {"box": [1, 2, 3, 4], "source": "face"}
+    face = {"box": [1, 2, 3, 4], "source": "face", "shape": "rect"}
+    head = {"box": [1, 2, 30, 40], "source": "face", "shape": "ellipse", "face": [8, 12, 16, 20]}
     for area, doc in (
+        (
+            Area((1, 2, 30, 40), "face", 0.9, "centerface 1.5.0", None, (8, 12, 16, 20), "ellipse"),
+            {**head, "score": 0.9, "detector": "centerface 1.5.0"},
+        ),
         (
             Area((1, 2, 3, 4), "face", score=0.87654, detector="centerface 1.5.0"),
             {**face, "score": 0.877, "detector": "centerface 1.5.0"},
@@ -103,12 +115,17 @@ def test_areas_keep_the_manifests_shape() -> None:
             {**face, "score": 0.5, "detector": "centerface 1.5.0", "frame": 3},
         ),
         (Area((1, 2, 3, 4), "face"), {**face, "score": None, "detector": None}),
-        (Area((5, 6, 7, 8), "region"), {"box": [5, 6, 7, 8], "source": "region"}),
+        (Area((5, 6, 7, 8), "region"), {"box": [5, 6, 7, 8], "source": "region", "shape": "rect"}),
     ):
         record = AreaRecord.of(area)
         assert record.to_json() == doc
         assert list(record.to_json()) == list(doc)  # key order too
         assert AreaRecord.from_json(doc, "area") == record
+    # Written before faces had a shape: read with None, written back as it was.
+    old = {"box": [1, 2, 3, 4], "source": "face", "score": 0.5, "detector": "centerface"}
+    record = AreaRecord.from_json(old, "area")
+    assert (record.shape, record.face) == (None, None)
+    assert record.to_json() == old
 
 
 # --- versions ----------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_region_metadata_hides_only_that_area(stack: Stack) -> None:
         assert x + w <= 60
         assert y + h <= 40
     manifest = stack.read_json("_manifests/people/a.png.json")
-    assert manifest["areas"] == [{"box": [20, 10, 40, 30], "source": "region"}]
+    assert manifest["areas"] == [{"box": [20, 10, 40, 30], "source": "region", "shape": "rect"}]
     assert manifest["settings"]["engine"]["regions"] == [[20, 10, 40, 30]]
     stack.verify_sources()
 
@@ -121,7 +121,7 @@ def test_new_regions_on_the_same_bytes_reprocess(stack: Stack) -> None:
     assert result.outcome is Outcome.PROCESSED
     second = stack.read_json("_manifests/f.png.json")
     assert second["settings_digest"] != first["settings_digest"]
-    assert second["areas"] == [{"box": [50, 50, 20, 20], "source": "region"}]
+    assert second["areas"] == [{"box": [50, 50, 20, 20], "source": "region", "shape": "rect"}]
     assert changed_box(stack.read("pixelated-4x4-f.png"), original) == (50, 50, 20, 20)
 
     pipe.handle(upload(stack, "g.png", data, {"pixelpipe-regions": "oops"}))

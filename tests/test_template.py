@@ -430,7 +430,10 @@ def test_parameter_defaults_are_a_valid_configuration() -> None:
     settings = Settings.from_env(env)
     assert settings.processed_bucket == "my-pixelated"
     assert settings.source_bucket == "my-uploads"
-    assert settings.engine.sizes == (8, 16, 32, 48, 64)
+    # PixelSizes is empty: not given, so whole images get 8..64 and areas the anonymising 3, 5.
+    assert settings.engine.sizes == ()
+    assert settings.engine.grid_sizes == (8, 16, 32, 48, 64)
+    assert settings.engine.replace(faces=True).grid_sizes == (3, 5)
 
 
 @pytest.mark.parametrize("topology", ["sqs", "direct"])

@@ -6,16 +6,19 @@ came from: a region the user gave (``--region``, the ``pixelpipe-regions`` metad
 the detector found (``--faces``). "Area" is the one word for a hidden part of an image, in code
 and docs; the manifest lists them under ``areas``.
 
-Faces come from :mod:`pixelpipe.faces`; each face box is grown by a padding so that hair, ears
-and chin are covered. In a multi-frame input the faces found in any frame are hidden in every
-frame of that size: a face the detector misses in one frame of an animation is still covered
-by its neighbours' detections.
+Faces come from :mod:`pixelpipe.faces`; what is hidden of a face is its head: an ellipse
+placed from the face box and its landmarks (``faces.head_ellipse``: turn and tilt, the back of
+a turned head, hair above), grown by ``face_padding``. A face's ``box`` is that ellipse's
+bounding box; ``face`` is the detector's box, which the size of the blocks is counted on
+(``n`` blocks across the face's width). In a multi-frame input the faces found in any frame
+are hidden in every frame of that size: a face the detector misses in one frame of an
+animation is still covered by its neighbours' detections.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from PIL import Image
@@ -25,9 +28,10 @@ from .parse import Box, format_regions, parse_regions
 from .settings import EngineSettings
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .faces import Detector
+    from .faces import Detector, Ellipse
 
 AreaSource = Literal["region", "face"]
+AreaShape = Literal["rect", "ellipse"]
 
 # User metadata an uploader may set on a source object (``aws s3 cp --metadata``, any SDK):
 # more areas to hide, and whether faces are hidden (overriding the deployment's FACES).
@@ -37,13 +41,26 @@ META_FACES = "pixelpipe-faces"  # true | false
 
 @dataclass(frozen=True, slots=True)
 class Area:
-    """One hidden area, as the manifest lists it."""
+    """One hidden area, as the manifest lists it (``ellipse`` excepted).
+
+    ``box``: the bounding box of what is hidden (clipped to the image); ``shape``: ``rect``
+    (the whole box, regions) or ``ellipse`` (faces: only the pixels inside ``ellipse``);
+    ``face``: a face's detector box, on which the blocks are laid out."""
 
     box: Box
     source: AreaSource
     score: float | None = None  # faces: the detector's confidence
     detector: str | None = None  # faces: the detector's name and version
     frame: int | None = None  # faces in multi-frame inputs: first frame it was found in
+    face: Box | None = None  # faces: the detector's box (displayed pixels)
+    shape: AreaShape = "rect"
+    ellipse: Ellipse | None = field(default=None, compare=False)  # faces: the head hidden
+
+    @property
+    def anchor(self) -> Box:
+        """The box the blocks are counted on and laid out from: a face's detector box, a
+        region's box."""
+        return self.box if self.face is None else self.face
 
 
 def clip(box: Box, width: int, height: int) -> Box | None:
@@ -88,15 +105,15 @@ def face_areas(
     threads: int,
     detector: Detector | None = None,
 ) -> tuple[list[list[Area]], float, FaceSearch]:
-    """Faces in each displayed frame, padded; the faces of every frame of one size apply to
-    all frames of that size. Returns the areas per frame, the detector's time in ms and how
-    faces were looked for.
+    """Faces in each displayed frame, as head ellipses; the faces of every frame of one size
+    apply to all frames of that size. Returns the areas per frame, the detector's time in ms
+    and how faces were looked for.
 
     ``detector``: the process's (``faces.default_detector()``) unless one is given. When it
     cannot run here, an ``AreaError`` saying what to install: fail closed."""
     import time
 
-    from .faces import default_detector, pad
+    from .faces import default_detector, head_ellipse
 
     detector = default_detector() if detector is None else detector
     reason = detector.unavailable_reason()
@@ -111,10 +128,13 @@ def face_areas(
         found = detector(frame, **sizes, threads=threads)
         group = by_size.setdefault(frame.size, [])
         for face in found:
-            box = pad(face, settings.face_padding, frame.width, frame.height)
-            if any(a.box == box for a in group):
-                continue
-            group.append(Area(box, "face", face.score, name, index if len(frames) > 1 else None))
+            ellipse = head_ellipse(face, settings.face_padding)
+            box = ellipse.box(frame.width, frame.height)
+            own = (face.x, face.y, face.w, face.h)
+            if box is None or any(a.face == own for a in group):
+                continue  # (never None: the ellipse holds the face box, which is inside)
+            at = index if len(frames) > 1 else None
+            group.append(Area(box, "face", face.score, name, at, own, "ellipse", ellipse))
     ms = (time.perf_counter() - t0) * 1000
     return [list(by_size.get(f.size, [])) for f in frames], ms, FaceSearch(name, covered)
 

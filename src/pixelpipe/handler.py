@@ -62,7 +62,7 @@ def pipeline() -> Pipeline:
             "pixelpipe ready",
             extra={
                 "processed_bucket": settings.processed_bucket,
-                "sizes": list(settings.engine.block_px or settings.engine.sizes),
+                "sizes": list(settings.engine.block_px or settings.engine.grid_sizes),
                 "format": settings.engine.format,
             },
         )

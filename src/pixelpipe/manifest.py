@@ -115,7 +115,8 @@ class OutputRecord:
     height: int | None = None
     frames: int | None = None
     bytes: int | None = None
-    # Area jobs only: every face at most 5 blocks across, every region at most 8 (PRIVACY.md).
+    # Area jobs only: every face at most 5 blocks across, every region at most 8 (fill: true).
+    # Absent for whole images and in manifests written before it existed: None.
     anonymised: bool | None = None
 
     @property
@@ -187,17 +188,17 @@ class AreaRecord:
     score: float | None = None  # faces: the detector's confidence, 3 decimals
     detector: str | None = None  # faces: the detector's name and version
     frame: int | None = None  # faces in multi-frame inputs: the first frame it was found in
-    face: tuple[int, int, int, int] | None = None  # faces: the detector's box, displayed pixels
-    shape: str | None = None  # "ellipse" (faces) or "rect" (regions); None: older, a rectangle
+    face: tuple[int, int, int, int] | None = None  # faces: the detector's box
+    shape: str | None = None  # "ellipse" (faces: the head inside ``box``) or "rect"; None: old
 
     @classmethod
     def of(cls, area: Any) -> AreaRecord:
         """From an ``areas.Area`` (or anything with its attributes)."""
         score = None if area.score is None else round(float(area.score), 3)
-        face = getattr(area, "face", None)
-        face = None if face is None else _box(face)
+        box = _four(area.box)
+        face = None if getattr(area, "face", None) is None else _four(area.face)
         shape = getattr(area, "shape", None)
-        return cls(_box(area.box), area.source, score, area.detector, area.frame, face, shape)
+        return cls(box, area.source, score, area.detector, area.frame, face, shape)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"box": list(self.box), "source": self.source}
@@ -215,16 +216,28 @@ class AreaRecord:
     @classmethod
     def from_json(cls, doc: object, where: str) -> AreaRecord:
         d = _object(doc, where)
+        box = _box(_req(d, "box", list, where), f"{where}.box")
         face = _opt(d, "face", list, where)
         return cls(
-            box=_four(_req(d, "box", list, where), f"{where}.box"),
+            box=box,
             source=_req(d, "source", str, where),
             score=_opt(d, "score", float, where),
             detector=_opt(d, "detector", str, where),
             frame=_opt(d, "frame", int, where),
-            face=None if face is None else _four(face, f"{where}.face"),
+            face=None if face is None else _box(face, f"{where}.face"),
             shape=_opt(d, "shape", str, where),
         )
+
+
+def _four(values: Any) -> tuple[int, int, int, int]:
+    x, y, w, h = (int(v) for v in values)
+    return x, y, w, h
+
+
+def _box(values: list[Any], where: str) -> tuple[int, int, int, int]:
+    if len(values) != 4 or not all(_is(v, int) for v in values):
+        raise MalformedDocument(f"{where} is not four integers")
+    return _four(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,17 +261,6 @@ class FaceDetectionRecord:
     def from_json(cls, doc: object, where: str) -> FaceDetectionRecord:
         d = _object(doc, where)
         return cls(_req(d, "detector", str, where), _req(d, "min_face_px", int, where))
-
-
-def _box(box: Sequence[Any]) -> tuple[int, int, int, int]:
-    x, y, w, h = (int(v) for v in box)
-    return (x, y, w, h)
-
-
-def _four(box: list[Any], where: str) -> tuple[int, int, int, int]:
-    if len(box) != 4 or not all(_is(v, int) for v in box):
-        raise MalformedDocument(f"{where} is not four integers")
-    return (box[0], box[1], box[2], box[3])
 
 
 # --------------------------------------------------------------------------------------------
@@ -305,9 +307,8 @@ class Manifest:
         processed_at: str | None = None,
         digest: str | None = None,
     ) -> Manifest:
-        """The manifest of the engine's ``result`` (``Pixelated``) made with ``engine``
-        (``EngineSettings``), variants at ``keys``: the pipeline's (``source`` an S3 object)
-        and ``pixelate --manifest``'s (a file). The engine's timings and ``total`` are added."""
+        """The manifest of the engine's ``result`` made with ``engine``, variants at ``keys``:
+        the pipeline's (``source`` an S3 object) and ``pixelate --manifest``'s (a file)."""
         fields = json.loads(json.dumps(engine.output_fields(), default=str))
         areas = tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None
         search = getattr(result, "face_search", None)  # faces looked for: how (areas.FaceSearch)
@@ -451,9 +452,8 @@ class FailureRecord:
 
 
 def settings_digest_of(engine_fields: Mapping[str, Any], key_template: str) -> str:
-    """16 hex digits that change when a setting that changes the outputs changes: the engine's
-    ``output_fields()``, the key template and :data:`MANIFEST_VERSION` (what a manifest holds
-    changed: older ones are redone)."""
+    """16 hex digits that change with what changes the outputs: the engine's ``output_fields()``,
+    the key template and :data:`MANIFEST_VERSION` (a manifest of an older one is redone)."""
     version = MANIFEST_VERSION
     payload = {"engine": engine_fields, "key_template": key_template, "manifest_version": version}
     text = json.dumps(payload, sort_keys=True, default=str)

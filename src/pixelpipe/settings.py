@@ -36,13 +36,23 @@ from .parse import (
 from .settings_table import ENGINE, PIPELINE, Read, env_names
 
 DEFAULT_SIZES: tuple[int, ...] = (8, 16, 32, 48, 64)
+# With regions or faces and no sizes given: n blocks across each face (along a region's
+# longer side); both anonymise (docs/PRIVACY.md: at most 5 blocks across a face).
+DEFAULT_AREA_SIZES: tuple[int, ...] = (3, 5)
+# An output anonymises when every face is at most this many blocks across its width and every
+# region at most this many along its longer side (docs/PRIVACY.md's evidence).
+ANON_FACE_BLOCKS = 5
+ANON_REGION_BLOCKS = 8
+# What a face's hidden area is: part of the settings digest, so that outputs made with an
+# older model of the head are made again.
+FACE_AREA_MODEL = "head-ellipse-1"
 MAX_GRID = 1024
 MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 DEFAULT_MAX_PIXELS = 100_000_000
 MAX_THREADS = 256
-# Faces: the box is grown by this many times its height at the sides (more above, for hair;
-# less below; faces.pad), and faces are detected on a copy whose long side is at most this
+# Faces: the head ellipse grows by this many face heights beyond the head model
+# (faces.head_ellipse), and faces are detected on a copy whose long side is at most this
 # many pixels. Both measured on the test set: face_defaults.py, docs/faces-evidence.md.
 # (Settings import nothing of the detector: whether it can run is checked where a command,
 # worker or Lambda starts with faces on, and per object by the engine, which fails closed.)
@@ -58,11 +68,14 @@ RUNTIME_ONLY: frozenset[str] = frozenset({"threads"})
 class EngineSettings:
     """Everything the engine needs. Immutable; validated on construction.
 
-    ``sizes`` are grid sizes (n blocks per side); ``block_px``, when non-empty, replaces them
-    with block sizes in pixels, the way imgproxy and Cloudinary define pixelation.
+    ``sizes`` are grid sizes (n blocks per side; with regions and faces, n blocks across each
+    face and along each region's longer side); empty means "not given": ``grid_sizes`` is
+    then ``DEFAULT_SIZES``, or ``DEFAULT_AREA_SIZES`` when areas are hidden. ``block_px``,
+    when non-empty, replaces them with block sizes in pixels, the way imgproxy and
+    Cloudinary define pixelation.
     """
 
-    sizes: tuple[int, ...] = DEFAULT_SIZES
+    sizes: tuple[int, ...] = ()
     block_px: tuple[int, ...] = ()
     shape: BlockShape = BlockShape.GRID
     output: OutputMode = OutputMode.FULL
@@ -93,7 +106,7 @@ class EngineSettings:
         set_ = object.__setattr__  # frozen dataclass: normalise in place, once
         sizes = _dedupe(parse_int_list(self.sizes, "sizes"))
         block_px = _dedupe(parse_int_list(self.block_px, "block_px"))
-        if not block_px and not sizes:
+        if isinstance(self.sizes, str) and not sizes:  # given, but empty: not "not given"
             raise SettingsError("sizes must name at least one grid size")
         for n in sizes:
             if not 1 <= n <= MAX_GRID:
@@ -166,9 +179,21 @@ class EngineSettings:
         """Only parts of the image are hidden (regions and/or faces), not the whole."""
         return bool(self.regions) or self.faces
 
+    @property
+    def grid_sizes(self) -> tuple[int, ...]:
+        """The grid sizes made: as given, else the default for what is hidden."""
+        if self.sizes:
+            return self.sizes
+        return DEFAULT_AREA_SIZES if self.hides_areas else DEFAULT_SIZES
+
     def output_fields(self) -> dict[str, Any]:
-        """The fields that determine the outputs (for digests and manifests)."""
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_ONLY}
+        """The fields that determine the outputs (for digests and manifests): ``sizes`` as
+        made (``grid_sizes``), and with faces the head model's name."""
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in RUNTIME_ONLY}
+        fields["sizes"] = self.grid_sizes
+        if self.faces:
+            fields["face_area"] = FACE_AREA_MODEL
+        return fields
 
     @property
     def uses_block_px(self) -> bool:
@@ -302,7 +327,7 @@ class Settings:
 
     def _check_keys_unique(self) -> None:
         e = self.engine
-        unit, sizes = ("px", e.block_px) if e.block_px else ("x", e.sizes)
+        unit, sizes = ("px", e.block_px) if e.block_px else ("x", e.grid_sizes)
         kinds = {"full": ("full",), "grid": ("grid",), "both": ("full", "grid")}[e.output.value]
         seen: dict[str, str] = {}
         for n in sizes:
@@ -381,6 +406,9 @@ def _dedupe(values: tuple[int, ...]) -> tuple[int, ...]:
 
 
 __all__ = [
+    "ANON_FACE_BLOCKS",
+    "ANON_REGION_BLOCKS",
+    "DEFAULT_AREA_SIZES",
     "DEFAULT_SIZES",
     "ENGINE_ENV",
     "OUTPUT_FORMATS",

@@ -135,13 +135,14 @@ ENGINE: tuple[Setting, ...] = (
         "sizes",
         "PIXEL_SIZES",
         "PIXELPIPE_SIZES",
-        "`8,16,32,48,64`",
-        "grid sizes, 1..1024",
+        "`8,16,32,48,64`; `3,5` with regions or faces",
+        "grid sizes, 1..1024; with regions and faces n blocks across each face (along a "
+        "region's longer side): at most 5 across faces (8 along regions) anonymises",
         flag=Flag(
             "--sizes",
-            "Grid sizes, comma-separated, each 1..1024. With --faces or --region: n blocks "
-            "across each face (along a region's longer side), 3,5 unless given; over 5 (8) "
-            "does not anonymise.  [default: 8,16,32,48,64]",
+            "Grid sizes, comma-separated, each 1..1024. With --faces/--region: blocks across "
+            "each face (along each region's longer side); 5 or fewer anonymise faces. "
+            "Default: 8,16,32,48,64; with --faces/--region 3,5.",
             metavar="LIST",
         ),
     ),
@@ -296,12 +297,14 @@ ENGINE: tuple[Setting, ...] = (
         "face_padding",
         "FACE_PADDING",
         "PIXELPIPE_FACE_PADDING",
-        "`0.9`",
-        "face box growth at each side, in face heights (1.25x that above for hair, 0.4x below)",
+        "`0.03`",
+        "how far the hidden head ellipse grows beyond the head model (placed from the face "
+        "box and landmarks), in face heights, 0..2",
         flag=Flag(
             "--face-padding",
-            "Grow each face box by this many face heights at the sides (more above, less "
-            "below), so hair, ears and chin are hidden too.  [default: 0.9]",
+            "Grow each face's hidden head ellipse by this many face heights beyond the head "
+            "model (hair, ears, chin and a turned head's back are in the model).  "
+            "[default: 0.03]",
             number=(0, 2),
         ),
     ),
@@ -335,7 +338,8 @@ ENGINE: tuple[Setting, ...] = (
         "REDACT_STYLE",
         "PIXELPIPE_STYLE",
         "`pixelate`",
-        "`pixelate` or `fill` (solid black) for regions and faces",
+        "`pixelate` or `fill` (solid black, one output `pixelated-fill-<name>`) for regions "
+        "and faces",
         flag=Flag(
             "--style",
             "How regions and faces are hidden: pixelate (default, at each size; anonymises at "

@@ -92,7 +92,7 @@ def placeholder_of(
     elif settings.block_px:  # the most hidden variant's (areas hidden): only it is made
         one["block_px"] = (max(settings.block_px),)
     else:
-        one["sizes"] = (min(settings.sizes),)
+        one["sizes"] = (min(settings.grid_sizes),)
     quick = settings.replace(**one)
     found = pixelate(data, quick, hooks=hooks).placeholder
     if found is None:  # pixelate always makes one; this keeps the type honest

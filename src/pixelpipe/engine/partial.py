@@ -7,7 +7,7 @@ the frame with its areas hidden (:mod:`.hide`), encoded by the format's encoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -17,7 +17,7 @@ from .bands import encode_together
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
-from .hide import hide_areas
+from .hide import anonymises, area_patches, hide_areas, hide_box
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
 from .plan import GridPlan, plan_grids
@@ -63,9 +63,10 @@ class AreaVariants:
             return None
         frame, areas = self.shown[0], self.areas[0]
         with errors("pixelating"):
-            patches = [
-                [(a.box, _patch(frame, a, self.settings, p)) for a in areas] for p in self.plans
-            ]
+            patches = []
+            for p in self.plans:
+                hidden = area_patches(frame, areas, self.settings, p.size, p.unit)
+                patches.append([(a.box, hide_box(frame, hidden, a.box)) for a in areas])
         with errors("encoding"):
             blobs = encode_together(
                 frame, patches, self.out, (self.sixteen, self.wide, self.icc), threads
@@ -76,13 +77,6 @@ class AreaVariants:
             plan.variant("full", frame.size, 1, self.out.fmt, blob)
             for plan, blob in zip(self.plans, blobs, strict=True)
         )
-
-
-def _patch(frame: Image.Image, area: Area, settings: EngineSettings, plan: GridPlan) -> Image.Image:
-    """``area`` of ``frame`` as ``hide_areas`` hides it: each area from its own box's pixels."""
-    x, y, w, h = area.box
-    crop = frame.crop((x, y, x + w, y + h))
-    return hide_areas(crop, [Area((0, 0, w, h), area.source)], settings, plan.size, plan.unit)
 
 
 def pixelate_areas(run: EngineRun) -> Pixelated:
@@ -134,12 +128,15 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         variants = job.together(run.threads(None))
     if variants is None:
         variants = run.encode(job, len(plans), run.threads(2 * per_encode))
+    union = _union(areas)
+    anon = {(p.size, p.unit): anonymises(union, settings.shape, p.size, p.unit) for p in plans}
+    variants = tuple(replace(v, anonymised=anon[v.size, v.unit]) for v in variants)
     return run.result(
         variants,
         (width, height),
         placeholder,
         1,
-        tuple(_union(areas)),
+        tuple(union),
         detect_ms=detect_ms,
         face_search=search,
     )

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ..settings import EngineSettings, OutputMode
+from ..settings import EngineSettings, OutputMode, RedactStyle
 from .results import Kind, Unit, Variant
 
 if TYPE_CHECKING:
@@ -50,14 +50,18 @@ class GridPlan:
 
 
 def plan_grids(width: int, height: int, settings: EngineSettings) -> list[GridPlan]:
-    """The grid of every variant for a displayed image of ``width`` x ``height``."""
+    """The grid of every variant for a displayed image of ``width`` x ``height``.
+
+    Areas filled black make one variant (``fill``): the sizes would change nothing in it."""
     plans: list[GridPlan] = []
+    if settings.hides_areas and settings.style is RedactStyle.FILL:
+        return [GridPlan(0, "fill", (0, 0), (width, height))]
     if settings.block_px:
         for p in settings.block_px:
             gw, gh = max(1, math.ceil(width / p)), max(1, math.ceil(height / p))
             plans.append(GridPlan(p, "px", (gw, gh), (gw * p, gh * p)))
         return plans
-    for n in settings.sizes:
+    for n in settings.grid_sizes:
         plans.append(GridPlan(n, "grid", settings.shape.grid(n, width, height), (width, height)))
     return plans
 

@@ -13,7 +13,7 @@ from ..placeholder import Placeholder
 ENGINE_VERSION = __version__
 
 Kind = Literal["full", "grid"]
-Unit = Literal["grid", "px"]
+Unit = Literal["grid", "px", "fill"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,8 @@ class SourceInfo:
 class Variant:
     """One encoded output image."""
 
-    size: int  # grid size n, or block size in pixels (see ``unit``)
-    unit: Unit
+    size: int  # grid size n, or block size in pixels (see ``unit``); 0 for fill
+    unit: Unit  # "fill": regions and faces painted black (one output, whatever the sizes)
     kind: Kind  # "full": input's size; "grid": the tiny grid image itself
     grid: tuple[int, int]  # blocks across, blocks down
     width: int
@@ -44,10 +44,16 @@ class Variant:
     content_type: str
     frames: int
     data: bytes = field(repr=False)
+    # Area jobs: whether every face is at most ANON_FACE_BLOCKS blocks across and every region
+    # at most ANON_REGION_BLOCKS along its longer side (fill: always). None: whole image.
+    anonymised: bool | None = None
 
     @property
     def label(self) -> str:
-        """``8x8``, ``8x8-grid``, ``16px`` or ``16px-grid``: the part that names the output."""
+        """``8x8``, ``8x8-grid``, ``16px``, ``16px-grid`` or ``fill``: the part that names the
+        output."""
+        if self.unit == "fill":
+            return "fill"
         base = f"{self.size}x{self.size}" if self.unit == "grid" else f"{self.size}px"
         return base if self.kind == "full" else f"{base}-grid"
 
@@ -81,6 +87,14 @@ class Pixelated:
         """The smallest face width (pixels of the displayed image) detection covered reliably
         here; faces narrower may have been missed. None when faces were not looked for."""
         return None if self.face_search is None else self.face_search.min_face_px
+
+    @property
+    def anonymised_labels(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The labels of the outputs that anonymise and of those that do not (area jobs;
+        both empty for a whole image)."""
+        yes = tuple(v.label for v in self.variants if v.anonymised)
+        no = tuple(v.label for v in self.variants if v.anonymised is False)
+        return yes, no
 
 
 def ms(seconds: float) -> float:

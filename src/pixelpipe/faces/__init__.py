@@ -19,7 +19,8 @@ detail tiles), ``detector`` (``Detector``: detection, its state on the instance)
   unless it is given one);
 * ``unavailable_reason()`` / ``require()``: whether the default detector can run here, for
   the entry points that start with faces on (the CLI, the worker, the Lambda handler);
-* ``pad(face, padding, width, height)`` and the measured defaults.
+* ``head_ellipse(face, padding) -> Ellipse``: the head around a face (``head.py``), and the
+  measured defaults.
 
 Importing this package imports neither onnxruntime nor numpy: the first detection (or
 ``unavailable_reason``) does.
@@ -35,14 +36,12 @@ from .detector import (
     DEFAULT_MIN_SCORE,
     DETECTOR_NAME,
     INSTALL_HINT,
-    PAD_BOTTOM,
-    PAD_TOP,
     Detection,
     Detector,
     Face,
-    pad,
     working_copy,
 )
+from .head import Ellipse, head_ellipse
 from .model import MODEL_ENV, MODEL_FILE, MODEL_PACKAGE, MODEL_VERSION
 
 _default: Detector | None = None
@@ -82,13 +81,12 @@ __all__ = [
     "MODEL_FILE",
     "MODEL_PACKAGE",
     "MODEL_VERSION",
-    "PAD_BOTTOM",
-    "PAD_TOP",
     "Detection",
     "Detector",
+    "Ellipse",
     "Face",
     "default_detector",
-    "pad",
+    "head_ellipse",
     "require",
     "unavailable_reason",
     "working_copy",

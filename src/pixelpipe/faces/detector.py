@@ -6,9 +6,9 @@ most ``working_size`` (never enlarged) and looked at in passes of bounded runs
 padded to multiples of 32 (CenterFace's stride), run through the model (loaded once per
 detector and thread count), decoded (heat map, scale, offset and landmarks at stride 4),
 filtered by ``min_score``, de-duplicated by non-maximum suppression within and across runs and
-mapped back to the input's pixel coordinates. ``pad`` grows a
-face's box so that hair, ears and chin are covered too. Measured recall, false positives and
-the padding's evidence: docs/faces-evidence.md.
+mapped back to the input's pixel coordinates. ``head.head_ellipse`` places the head around
+a face. Measured recall, false positives and the head model's evidence:
+docs/faces-evidence.md.
 """
 
 from __future__ import annotations
@@ -37,9 +37,6 @@ INSTALL_HINT = "pip install 'pixelpipe[faces]' && python -m pixelpipe.faces inst
 # Heat-map score threshold. Measured: 0 false positives on the face-free set down to 0.2;
 # 0.3 keeps a margin and still finds every face of >= 24 px.
 DEFAULT_MIN_SCORE = 0.3
-# Above the face ``pad`` grows by PAD_TOP times as much (hair), below by PAD_BOTTOM (chin).
-PAD_TOP = 1.25
-PAD_BOTTOM = 0.4
 NMS_IOU = 0.3
 STRIDE = 32
 
@@ -369,21 +366,3 @@ def _nms(boxes: npt.NDArray[np.float64], scores: npt.NDArray[np.float64], iou: f
         overlap = inter / (areas[i] + areas[rest] - inter)
         order = [int(j) for j, o in zip(rest, overlap, strict=True) if o < iou]
     return keep
-
-
-def pad(face: Face, padding: float, width: int, height: int) -> tuple[int, int, int, int]:
-    """``face``'s box grown to cover hair, ears and chin: (x, y, w, h) clipped to the image.
-
-    The unit is the face box's height h (a head is about as wide as it is tall; a profile's
-    box is narrow while its head is not): left and right grow by ``padding * h``, the top by
-    ``PAD_TOP * padding * h`` (hair), the bottom by ``PAD_BOTTOM * padding * h`` (chin).
-    ``face_defaults.DEFAULT_PADDING`` was measured: docs/faces-evidence.md.
-    """
-    if padding < 0:
-        raise SettingsError(f"face padding must not be negative, got {padding}")
-    grow = padding * face.h
-    x1 = max(0, math.floor(face.x - grow))
-    y1 = max(0, math.floor(face.y - PAD_TOP * grow))
-    x2 = min(width, math.ceil(face.x + face.w + grow))
-    y2 = min(height, math.ceil(face.y + face.h + PAD_BOTTOM * grow))
-    return x1, y1, max(0, x2 - x1), max(0, y2 - y1)
