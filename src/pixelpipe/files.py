@@ -101,7 +101,7 @@ def process_file(
             written.append(str(target))
         timings = {"engine": _ms(t_store - t_engine), "store": _ms(time.perf_counter() - t_store)}
         doc = "" if manifest is None else manifest.write(path, data, result, settings, timings, t0)
-        marks = [getattr(v, "anonymised", None) for v in result.variants]
+        marks = [v.anonymised for v in result.variants]
         return FileResult(
             path,
             True,

@@ -311,7 +311,7 @@ class Manifest:
         the pipeline's (``source`` an S3 object) and ``pixelate --manifest``'s (a file)."""
         fields = json.loads(json.dumps(engine.output_fields(), default=str))
         areas = tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None
-        search = getattr(result, "face_search", None)  # faces looked for: how (areas.FaceSearch)
+        search = result.face_search  # faces looked for: how (areas.FaceSearch), else None
         return cls(
             manifest_version=MANIFEST_VERSION,
             engine_version=result.engine_version,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..files import FileResult, Inputs, collect_inputs, coverage_note
-from ..settings import EngineSettings
+from ..settings import ANON_FACE_BLOCKS, ANON_REGION_BLOCKS, EngineSettings
 from .options import (
     build_settings,
     jobs_option,
@@ -192,9 +192,10 @@ def weak_warning(results: list[FileResult], settings: EngineSettings) -> str:
     names = ", ".join(f"pixelated-{label}" for label in weak)
     verb = "does" if len(weak) == 1 else "do"
     if settings.faces:
-        rule, fix = "faces must be at most 5 blocks across", "5"
+        rule, fix = f"faces must be at most {ANON_FACE_BLOCKS} blocks across", ANON_FACE_BLOCKS
     else:
-        rule, fix = "regions must be at most 8 blocks along their longer side", "8"
+        rule = f"regions must be at most {ANON_REGION_BLOCKS} blocks along their longer side"
+        fix = ANON_REGION_BLOCKS
     advice = "use larger --block-px" if settings.block_px else f"use --sizes {fix} or fewer"
     return f"{names} {verb} not anonymise ({rule}; {advice})"
 

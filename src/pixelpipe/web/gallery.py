@@ -31,10 +31,7 @@ from .. import queue, storage
 from ..areas import META_FACES, META_REGIONS
 from ..local import LocalStack, clients
 from ..manifest import FailureRecord, Manifest, ManifestError, PlaceholderRecord
-from ..settings import EngineSettings
-
-# A face at most this many blocks across is anonymised (docs/PRIVACY.md).
-FACE_BLOCKS = 5
+from ..settings import ANON_FACE_BLOCKS, EngineSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -382,8 +379,7 @@ def face_outputs(engine: EngineSettings) -> tuple[tuple[str, bool | None], ...]:
         return tuple((f"{n}px", None) for n in e.block_px)
     if e.style == "fill":
         return (("fill", True),)
-    sizes = getattr(e, "grid_sizes", e.sizes)  # head-tight: the area default when none given
-    return tuple((f"{n}x{n}", n <= FACE_BLOCKS) for n in sizes)
+    return tuple((f"{n}x{n}", n <= ANON_FACE_BLOCKS) for n in e.grid_sizes)
 
 
 __all__ = [
