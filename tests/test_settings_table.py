@@ -42,7 +42,7 @@ CLI_ONLY = {"PIXELPIPE_QUEUE_URL"}
 # Spellings the CLI accepts besides the table's choices (normalised by EngineSettings).
 ALIASES = {"jpg"}
 # The options of `pixelpipe pixelate` that are not settings.
-PIXELATE_OWN = {"out_dir", "jobs", "recursive", "help", "inputs"}
+PIXELATE_OWN = {"out_dir", "jobs", "recursive", "manifests", "help", "inputs"}
 
 
 @pytest.mark.parametrize(("cls", "rows"), [(EngineSettings, ENGINE), (Settings, PIPELINE)])

@@ -19,7 +19,9 @@ import pytest
 from moto_stack import Stack, image_bytes
 from pixelpipe.events import ObjectRef
 from pixelpipe.local import free_port
-from pixelpipe.pipeline import Pipeline
+from pixelpipe.pipeline import Outcome, Pipeline
+from pixelpipe.settings import EngineSettings
+from pixelpipe.web.gallery import face_outputs
 from pixelpipe.web.server import Gallery, GalleryConfig, WebServer, object_url
 from test_local_stack import child_env
 from web_stack import LABELS, SAMPLES, WebUp, listening_addresses
@@ -165,9 +167,15 @@ def test_an_upload_with_regions_hides_them_and_the_gallery_lists_them(up: WebUp)
     assert status == 201, doc
     item = up.wait_status(name, "done", "failed")
     assert item["status"] == "done", item
+    region = {"source": "region", "score": None, "shape": "rect", "face": None}
     assert item["areas"] == [
-        {"box": [1168, 618, 124, 42], "source": "region", "score": None},
-        {"box": [0, 0, 10, 10], "source": "region", "score": None},
+        {"box": [1168, 618, 124, 42], **region},
+        {"box": [0, 0, 10, 10], **region},
+    ]
+    # the stack's default sizes with regions: the area default, both anonymising (#21)
+    assert [(v["label"], v["anonymised"]) for v in item["variants"]] == [
+        ("3x3", True),
+        ("5x5", True),
     ]
     assert up.state()["faces"]["default"] is False
 
@@ -430,3 +438,41 @@ def test_gallery_status_from_manifests_failure_records_and_the_queue(stack: Stac
     # Deleted sources leave the gallery.
     stack.delete("d.jpg")
     assert "d.jpg" not in {i["key"] for i in gallery.state()["items"]}
+
+
+def test_the_gallery_says_which_outputs_anonymise(stack: Stack) -> None:
+    """#21: each variant carries the manifest's ``anonymised``; the areas their shape; and
+    ``faces.outputs`` says what an upload with faces on gets from these workers."""
+    settings = stack.settings(source_bucket=stack.source, engine=EngineSettings(sizes=(5, 64)))
+    regions = {"pixelpipe-regions": "4,4,20,10"}
+    stack.upload("plate.jpg", image_bytes("JPEG", seed=4), metadata=regions)
+    ref = ObjectRef(bucket=stack.source, key="plate.jpg", kind="created")
+    assert Pipeline(settings, stack.storage()).handle(ref).outcome is Outcome.PROCESSED
+    stack.upload("whole.jpg", image_bytes("JPEG", seed=5))
+    ref = ObjectRef(bucket=stack.source, key="whole.jpg", kind="created")
+    assert Pipeline(settings, stack.storage()).handle(ref).outcome is Outcome.PROCESSED
+    outputs = face_outputs(settings.engine)
+    config = GalleryConfig(stack.source, stack.processed, face_outputs=outputs)
+    state = Gallery(stack.s3, stack.sqs, config).state()
+    by_key = {i["key"]: i for i in state["items"]}
+    plate = by_key["plate.jpg"]
+    assert [(v["label"], v["anonymised"]) for v in plate["variants"]] == [
+        ("5x5", True),
+        ("64x64", False),
+    ]
+    assert plate["areas"] == [
+        {"box": [4, 4, 20, 10], "source": "region", "score": None, "shape": "rect", "face": None}
+    ]
+    assert [v["anonymised"] for v in by_key["whole.jpg"]["variants"]] == [None, None]
+    assert "areas" not in by_key["whole.jpg"]
+    assert state["faces"]["outputs"] == [
+        {"label": "5x5", "anonymises": True},
+        {"label": "64x64", "anonymises": False},
+    ]
+
+
+def test_what_an_upload_with_faces_gets() -> None:
+    assert face_outputs(EngineSettings()) == (("3x3", True), ("5x5", True))  # area default
+    assert face_outputs(EngineSettings(sizes=(4, 48))) == (("4x4", True), ("48x48", False))
+    assert face_outputs(EngineSettings(block_px=(16,))) == (("16px", None),)  # per image
+    assert face_outputs(EngineSettings(style="fill")) == (("fill", True),)

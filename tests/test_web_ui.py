@@ -177,12 +177,18 @@ def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
     switch = page.locator("#faces")
     assert switch.is_enabled()
     assert not switch.is_checked()
+    # The switch says what it writes (the workers' sizes: the area default, #21).
+    assert page.locator("#faces-note").inner_text() == (
+        f"Writes 3{X}3 and 5{X}5 outputs that anonymise each face (3 and 5 blocks across it); "
+        "the rest of the photo is kept."
+    )
     switch.check()
     page.set_input_files("#file-input", str(path))
     done = card(page, "two-people.jpg", "done")
-    assert (
-        done.locator(".hidden-areas").inner_text() == "Hidden: 2 faces (outlined on the original)"
+    assert done.locator(".hidden-areas").inner_text() == (
+        f"Hidden: 2 faces in 3{X}3 and 5{X}5 (outlined on the original)"
     )
+    assert done.locator(".tile.variant .anon").all_inner_texts() == ["anonymises"] * 2
     outlines = done.locator(".tile.original .area-face")
     assert outlines.count() == 2
     item = up.item("two-people.jpg")
@@ -197,7 +203,72 @@ def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
         assert abs(box["y"] - (frame["y"] + y * scale)) <= 2
         assert abs(box["width"] - w * scale) <= 2
     done.screenshot(path=str(artifacts / "web-ui-faces.png"))
+    # The full-size original outlines each hidden head (an ellipse) and the face box in it.
+    done.locator(".tile.original .thumb").click()
+    page.wait_for_function(VIEWER_OPEN)
+    page.wait_for_function("() => document.getElementById('viewer-img').naturalWidth > 0")
+    shown = page.locator("#viewer-img").bounding_box()
+    assert shown is not None
+    scale = shown["width"] / item["width"]
+    assert scale > 2 * (frame["width"] / item["width"])  # far larger than the thumbnail
+    heads = page.locator("#viewer-areas .outline-face")
+    assert heads.count() == 2
+    for i, area in enumerate(item["areas"]):
+        assert area["shape"] == "ellipse"
+        outline = heads.nth(i).bounding_box()
+        assert heads.nth(i).evaluate("n => n.tagName") == "ellipse"
+        x, y, w, h = area["box"]
+        assert abs(outline["x"] - (shown["x"] + x * scale)) <= 3
+        assert abs(outline["y"] - (shown["y"] + y * scale)) <= 3
+        assert abs(outline["width"] - w * scale) <= 3
+        assert abs(outline["height"] - h * scale) <= 3
+        fx, fy, fw, fh = area["face"]
+        face = page.locator("#viewer-areas .outline-facebox").nth(i).bounding_box()
+        assert abs(face["x"] - (shown["x"] + fx * scale)) <= 3
+        assert abs(face["y"] - (shown["y"] + fy * scale)) <= 3
+        assert abs(face["width"] - fw * scale) <= 3
+        assert abs(face["height"] - fh * scale) <= 3
+    page.screenshot(path=str(artifacts / "web-ui-viewer-faces.png"))
+    page.keyboard.press("Escape")
+    page.wait_for_function(VIEWER_CLOSED)
+    # A variant's full-size view has no outlines (it shows what was written).
+    done.locator(".tile.variant .thumb").first.click()
+    page.wait_for_function(VIEWER_OPEN)
+    assert page.locator("#viewer-areas").is_hidden()
+    page.keyboard.press("Escape")
     switch.uncheck()
+
+
+def test_outputs_that_do_not_anonymise_are_said_so(
+    browser: Any, tmp_path: Path, artifacts: Path
+) -> None:
+    """Workers with an explicit weaker size (``--sizes 64``): the switch says its output does
+    not anonymise, the card does not say "Hidden", the output is labelled (#21)."""
+    from face_images import scene
+
+    path = tmp_path / "pair.jpg"
+    scene(96, "original", count=2).image.save(path, quality=85)
+    with WebUp(tmp_path / "stack", "--max-bytes", "300KiB", "--sizes", "64") as weak:
+        weak.wait_ready()
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            tab = context.new_page()
+            tab.goto(weak.url)
+            tab.wait_for_selector("#queue:has-text('Queue:')")
+            assert tab.locator("#faces-note").inner_text() == (
+                f"Writes 64{X}64 output: it does not anonymise each face (at most 5 blocks "
+                "across it)."
+            )
+            tab.locator("#faces").check()
+            tab.set_input_files("#file-input", str(path))
+            done = card(tab, "pair.jpg", "done")
+            assert done.locator(".hidden-areas").inner_text() == (
+                "Faces found: 2 — no output anonymises them (outlined on the original)"
+            )
+            assert done.locator(".tile.variant .anon").all_inner_texts() == ["does not anonymise"]
+            done.screenshot(path=str(artifacts / "web-ui-not-anonymised.png"))
+        finally:
+            context.close()
 
 
 def test_drag_and_drop_uploads(page: Any, up: WebUp) -> None:

@@ -21,7 +21,7 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -33,6 +33,7 @@ from .settings import EngineSettings
 
 if TYPE_CHECKING:
     from .areas import Area
+    from .engine import Pixelated
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,12 @@ class FileResult:
     outputs: tuple[str, ...] = field(default_factory=tuple)
     ms: float = 0.0
     hidden: str = ""  # with --region/--faces: what was hidden, e.g. "2 faces, 1 region"
-    face_min_px: int | None = None  # with --faces: the smallest face covered reliably
+    # With --region/--faces: the outputs (labels) that anonymise and those that do not (sizes
+    # given above the limits: PRIVACY.md); None when the engine did not say.
+    anonymising: tuple[str, ...] | None = None
+    weak: tuple[str, ...] = ()
+    face_min_px: int | None = None  # faces narrower than this may be missed (faces on)
+    manifest: str = ""  # the manifest written (--manifest)
 
 
 class _Rejected(Exception):
@@ -73,15 +79,19 @@ def _read_input(path: str, max_bytes: int, directory: str) -> bytes:
         raise _Rejected(f"cannot read: {exc.strerror or exc}") from None
 
 
-def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResult:
-    """Pixelate one file into ``out_dir`` (created if missing). Never raises: failures come
-    back as a reason."""
+def process_file(
+    path: str, out_dir: str, settings: EngineSettings, manifest: ManifestTarget | None = None
+) -> FileResult:
+    """Pixelate one file into ``out_dir`` (created if missing); with ``manifest``, then write
+    its manifest. Never raises: failures come back as a reason."""
     from .engine import pixelate
 
     t0 = time.perf_counter()
     try:
         data = _read_input(path, settings.max_bytes, "is a directory that cannot be listed")
+        t_engine = time.perf_counter()
         result = pixelate(data, settings)
+        t_store = time.perf_counter()
         name = Path(path).name
         Path(out_dir).mkdir(parents=True, exist_ok=True)  # a mirrored sub-folder (-r)
         written = []
@@ -89,6 +99,9 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
             target = Path(out_dir) / variant.filename(name)
             write_atomically(target, variant.data)
             written.append(str(target))
+        timings = {"engine": _ms(t_store - t_engine), "store": _ms(time.perf_counter() - t_store)}
+        doc = "" if manifest is None else manifest.write(path, data, result, settings, timings, t0)
+        marks = [v.anonymised for v in result.variants]
         return FileResult(
             path,
             True,
@@ -98,7 +111,12 @@ def process_file(path: str, out_dir: str, settings: EngineSettings) -> FileResul
             outputs=tuple(written),
             ms=(time.perf_counter() - t0) * 1000,
             hidden=hidden_summary(result.areas) if settings.hides_areas else "",
+            anonymising=None
+            if None in marks
+            else tuple(v.label for v, m in zip(result.variants, marks, strict=True) if m),
+            weak=tuple(v.label for v, m in zip(result.variants, marks, strict=True) if m is False),
             face_min_px=result.face_min_px,
+            manifest=doc,
         )
     except _Rejected as exc:
         return FileResult(path, False, str(exc))
@@ -188,6 +206,77 @@ def write_atomically(target: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+MANIFESTS = "_manifests"  # OUT/_manifests/<the input's path relative to its folder>.json
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestTarget:
+    """Where one input's manifest goes (``pixelate --manifest``) and what it names: the
+    pipeline's manifest (manifest.py) for a file. ``source.key`` is the input's path relative
+    to its folder (a single file: its name), ``etag`` ``sha256:<hex>`` of its bytes (a file
+    has no eTag), each output's ``key`` its path relative to OUT."""
+
+    out_root: str  # OUT
+    rel: str  # the input's path relative to its folder, "/"-separated
+
+    @property
+    def path(self) -> Path:
+        return Path(self.out_root, MANIFESTS, *self.rel.split("/")).with_name(
+            self.rel.rsplit("/", 1)[-1] + ".json"
+        )
+
+    def write(
+        self,
+        path: str,
+        data: bytes,
+        result: Pixelated,
+        settings: EngineSettings,
+        timings: dict[str, float],
+        t0: float,
+    ) -> str:
+        """Write the manifest of ``result`` (after its outputs, atomically); its path."""
+        import hashlib
+        import json
+        from datetime import UTC, datetime
+
+        from .keys import DEFAULT_KEY_TEMPLATE
+        from .manifest import Manifest, SourceRecord
+
+        def iso(t: datetime) -> str:
+            return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        folder = self.rel.rpartition("/")[0]
+        prefix = f"{folder}/" if folder else ""
+        mtime = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
+        source = SourceRecord(
+            bucket=None,
+            key=self.rel,
+            etag=f"sha256:{hashlib.sha256(data).hexdigest()}",
+            size=len(data),
+            last_modified=iso(mtime),
+        )
+        name = self.rel.rsplit("/", 1)[-1]
+        doc = Manifest.of(
+            result,
+            settings,
+            source=source,
+            keys=[prefix + v.filename(name) for v in result.variants],
+            key_template=DEFAULT_KEY_TEMPLATE,
+            timings_ms=timings,
+            total_ms=_ms(time.perf_counter() - t0),
+            processed_at=iso(datetime.now(UTC)),
+        )
+        target = self.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(doc.to_json(), indent=2, ensure_ascii=False) + "\n"
+        write_atomically(target, text.encode())
+        return str(target)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
 
 
 # pixelpipe's own output names (``pixelated-8x8-cat.jpg``, ``pixelated-16px-grid-cat.png``):
@@ -348,6 +437,7 @@ class Batch:
     settings: EngineSettings
     refused: dict[int, FileResult] = field(default_factory=dict)  # by input position
     todo: list[tuple[int, str, str]] = field(default_factory=list)  # (position, path, out dir)
+    manifests: dict[int, ManifestTarget] = field(default_factory=dict)  # --manifest, by position
 
     def run(
         self, jobs: int = 1, on_result: Callable[[FileResult], None] | None = None
@@ -355,7 +445,7 @@ class Batch:
         """Process ``todo`` with ``jobs`` processes, calling ``on_result`` as each finishes;
         every result (refused ones too), in input order."""
         results = dict(self.refused)
-        for i, r in _run(self.todo, self.settings, jobs):
+        for i, r in _run(self.todo, self.settings, jobs, self.manifests):
             results[i] = r
             if on_result is not None:
                 on_result(r)
@@ -363,10 +453,15 @@ class Batch:
 
 
 def plan_batch(
-    files: Sequence[str | tuple[str, str]], out_dir: str, settings: EngineSettings
+    files: Sequence[str | tuple[str, str]],
+    out_dir: str,
+    settings: EngineSettings,
+    *,
+    manifests: bool = False,
 ) -> Batch:
     """A ``Batch`` of ``files``; a file may come with the sub-folder of ``out_dir`` its
-    outputs go to (``collect_inputs(..., recursive=True)``)."""
+    outputs go to (``collect_inputs(..., recursive=True)``). ``manifests``: each file's
+    manifest goes to ``out_dir/_manifests/<sub-folder>/<name>.json`` too."""
     from .formats import BY_NAME
     from .keys import output_name
 
@@ -393,6 +488,9 @@ def plan_batch(
             continue
         seen[key] = path
         batch.todo.append((i, path, os.path.join(out_dir, rel) if rel else out_dir))
+        if manifests:
+            rel_path = Path(rel, name).as_posix() if rel else name
+            batch.manifests[i] = ManifestTarget(out_dir, rel_path)
     batch.todo.sort()
     return batch
 
@@ -420,19 +518,24 @@ def run_batch(
     settings: EngineSettings,
     jobs: int = 1,
     on_result: Callable[[FileResult], None] | None = None,
+    *,
+    manifests: bool = False,
 ) -> list[FileResult]:
     """Pixelate ``files`` into ``out_dir`` with ``jobs`` processes: ``plan_batch`` then
     ``Batch.run``. ``on_result`` sees the processed files' results as they finish."""
-    return plan_batch(files, out_dir, settings).run(jobs, on_result)
+    return plan_batch(files, out_dir, settings, manifests=manifests).run(jobs, on_result)
 
 
 def _run(
-    todo: Sequence[tuple[int, str, str]], settings: EngineSettings, jobs: int
+    todo: Sequence[tuple[int, str, str]],
+    settings: EngineSettings,
+    jobs: int,
+    manifests: Mapping[int, ManifestTarget],
 ) -> Iterator[tuple[int, FileResult]]:
     """``(position, result)`` as each file finishes: in this process, or in a pool."""
     if jobs <= 1 or len(todo) <= 1:
         for i, path, target in todo:
-            yield i, process_file(path, target, settings)
+            yield i, process_file(path, target, settings, manifests.get(i))
         return
     from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 
@@ -442,7 +545,8 @@ def _run(
     # The processes share this machine's (or container's) memory: each gets its share.
     with ProcessPoolExecutor(processes, initializer=share_memory, initargs=(processes,)) as pool:
         futures: dict[Future[FileResult], tuple[int, str]] = {
-            pool.submit(process_file, path, target, settings): (i, path) for i, path, target in todo
+            pool.submit(process_file, path, target, settings, manifests.get(i)): (i, path)
+            for i, path, target in todo
         }
         for fut in as_completed(futures):
             i, path = futures[fut]
@@ -457,6 +561,7 @@ __all__: list[str] = [
     "Batch",
     "FileResult",
     "Inputs",
+    "ManifestTarget",
     "collect_inputs",
     "expand_inputs",
     "has_image_signature",

@@ -23,7 +23,9 @@ writes them through :meth:`Manifest.to_json` / :meth:`FailureRecord.to_json`; ev
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -181,7 +183,7 @@ class PlaceholderRecord:
 class AreaRecord:
     """One hidden area (areas.py's ``Area`` as the manifest lists it)."""
 
-    box: tuple[int, int, int, int]  # x, y, width, height in displayed pixels
+    box: tuple[int, int, int, int]  # x, y, width, height in displayed pixels (what is hidden)
     source: str  # "region" or "face"
     score: float | None = None  # faces: the detector's confidence, 3 decimals
     detector: str | None = None  # faces: the detector's name and version
@@ -216,11 +218,10 @@ class AreaRecord:
         d = _object(doc, where)
         box = _box(_req(d, "box", list, where), f"{where}.box")
         face = _opt(d, "face", list, where)
-        score = _opt(d, "score", float, where)
         return cls(
             box=box,
             source=_req(d, "source", str, where),
-            score=score,
+            score=_opt(d, "score", float, where),
             detector=_opt(d, "detector", str, where),
             frame=_opt(d, "frame", int, where),
             face=None if face is None else _box(face, f"{where}.face"),
@@ -291,6 +292,50 @@ class Manifest:
     @property
     def output_keys(self) -> tuple[str, ...]:
         return tuple(o.key for o in self.outputs)
+
+    @classmethod
+    def of(
+        cls,
+        result: Any,
+        engine: Any,
+        *,
+        source: SourceRecord,
+        keys: Sequence[str],
+        key_template: str,
+        timings_ms: Mapping[str, float | None],
+        total_ms: float | None,
+        processed_at: str | None = None,
+        digest: str | None = None,
+    ) -> Manifest:
+        """The manifest of the engine's ``result`` made with ``engine``, variants at ``keys``:
+        the pipeline's (``source`` an S3 object) and ``pixelate --manifest``'s (a file)."""
+        fields = json.loads(json.dumps(engine.output_fields(), default=str))
+        areas = tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None
+        search = result.face_search  # faces looked for: how (areas.FaceSearch), else None
+        return cls(
+            manifest_version=MANIFEST_VERSION,
+            engine_version=result.engine_version,
+            settings_digest=digest or settings_digest_of(fields, key_template),
+            processed_at=processed_at,
+            source=source.with_image(result.source),
+            outputs=tuple(
+                OutputRecord.of(k, v) for k, v in zip(keys, result.variants, strict=True)
+            ),
+            placeholder=PlaceholderRecord(**result.placeholder.as_dict())
+            if result.placeholder
+            else None,
+            # What was hidden, when only regions and faces were (None: the whole image).
+            areas=areas,
+            face_detection=None if search is None else FaceDetectionRecord.of(search),
+            settings={"engine": fields, "key_template": key_template},
+            timings_ms={
+                **timings_ms,
+                "decode": result.timings_ms.get("decode"),
+                "pixelate_encode": result.timings_ms.get("pixelate_encode"),
+                **({"detect": result.timings_ms.get("detect")} if engine.faces else {}),
+                "total": total_ms,
+            },
+        )
 
     @property
     def total_ms(self) -> float | None:
@@ -406,6 +451,15 @@ class FailureRecord:
         )
 
 
+def settings_digest_of(engine_fields: Mapping[str, Any], key_template: str) -> str:
+    """16 hex digits that change with what changes the outputs: the engine's ``output_fields()``,
+    the key template and :data:`MANIFEST_VERSION` (a manifest of an older one is redone)."""
+    version = MANIFEST_VERSION
+    payload = {"engine": engine_fields, "key_template": key_template, "manifest_version": version}
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 # --------------------------------------------------------------------------------------------
 # Reading helpers
 
@@ -420,14 +474,8 @@ def _covers(
     )
 
 
-_NAMES = {
-    str: "a string",
-    int: "an integer",
-    float: "a number",
-    list: "a list",
-    dict: "an object",
-    bool: "true or false",
-}
+_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list", dict: "an object"}
+_NAMES[bool] = "true or false"
 
 
 def _is(value: object, kind: type) -> bool:
@@ -537,6 +585,7 @@ __all__ = [
     "FAILURE_RECORD_VERSION",
     "MANIFEST_VERSION",
     "AreaRecord",
+    "FaceDetectionRecord",
     "FailureRecord",
     "MalformedDocument",
     "Manifest",
@@ -547,4 +596,5 @@ __all__ = [
     "SourceRecord",
     "failure_or_none",
     "manifest_or_none",
+    "settings_digest_of",
 ]

@@ -42,16 +42,13 @@ from .events import ObjectRef, parse_message_body, sequencer_order
 from .keys import failure_key, manifest_key, render, split_key
 from .manifest import (
     MANIFEST_VERSION,
-    AreaRecord,
-    FaceDetectionRecord,
     FailureRecord,
     Manifest,
     NewerDocument,
-    OutputRecord,
-    PlaceholderRecord,
     SourceRecord,
     failure_or_none,
     manifest_or_none,
+    settings_digest_of,
 )
 from .settings import EngineSettings, Settings, parse_bool
 from .storage import (
@@ -112,13 +109,8 @@ class Result:
 def settings_digest(settings: Settings, engine: EngineSettings | None = None) -> str:
     """Changes when a setting that changes the outputs changes (then the work is redone).
     ``engine``: an object's own engine settings (its regions and faces), if it has them."""
-    payload = {
-        "engine": (engine or settings.engine).output_fields(),
-        "key_template": settings.key_template,
-        "manifest_version": MANIFEST_VERSION,  # what a manifest holds changed: redo older ones
-    }
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    fields = (engine or settings.engine).output_fields()
+    return settings_digest_of(json.loads(json.dumps(fields, default=str)), settings.key_template)
 
 
 def object_engine(settings: Settings, metadata: Mapping[str, str]) -> EngineSettings:
@@ -325,7 +317,7 @@ class Pipeline:
         return Result(
             ref,
             Outcome.PROCESSED,
-            f"{len(keys)} variant{'s' * (len(keys) != 1)}",
+            f"{len(keys)} variant{'s' * (len(keys) != 1)}" + _weak_note(doc),
             outputs=tuple(keys),
             manifest_key=job.mkey,
             bytes_in=bytes_in,
@@ -461,34 +453,16 @@ class Pipeline:
         engine: EngineSettings,
         digest: str,
     ) -> Manifest:
-        return Manifest(
-            manifest_version=MANIFEST_VERSION,
-            engine_version=result.engine_version,
-            settings_digest=digest,
+        return Manifest.of(
+            result,
+            engine,
+            source=_source_record(ref, head),
+            keys=keys,
+            key_template=self.settings.key_template,
+            timings_ms=timings,
+            total_ms=ms(time.perf_counter() - t0),
             processed_at=_now(),
-            source=_source_record(ref, head).with_image(result.source),
-            outputs=tuple(
-                OutputRecord.of(key, v) for key, v in zip(keys, result.variants, strict=True)
-            ),
-            placeholder=PlaceholderRecord(**result.placeholder.as_dict())
-            if result.placeholder
-            else None,
-            # What was hidden, when only regions and faces were (None: the whole image).
-            areas=tuple(AreaRecord.of(a) for a in result.areas) if engine.hides_areas else None,
-            face_detection=None
-            if result.face_search is None
-            else FaceDetectionRecord.of(result.face_search),
-            settings={
-                "engine": json.loads(json.dumps(engine.output_fields(), default=str)),
-                "key_template": self.settings.key_template,
-            },
-            timings_ms={
-                **timings,
-                "decode": result.timings_ms.get("decode"),
-                "pixelate_encode": result.timings_ms.get("pixelate_encode"),
-                **({"detect": result.timings_ms["detect"]} if engine.faces else {}),
-                "total": ms(time.perf_counter() - t0),
-            },
+            digest=digest,
         )
 
     # ----------------------------------------------------------------------------------------
@@ -534,6 +508,13 @@ def _source_record(ref: ObjectRef, head: ObjectInfo) -> SourceRecord:
         last_modified=head.last_modified.isoformat() if head.last_modified else None,
         sequencer=ref.sequencer,
     )
+
+
+def _weak_note(doc: Manifest) -> str:
+    """The detail's warning (the worker's and the Lambda's log line) when an area job wrote
+    outputs that do not anonymise (sizes set explicitly above the limits, PRIVACY.md)."""
+    weak = [o.label for o in doc.outputs if o.anonymised is False]
+    return f"; not anonymising: {', '.join(weak)}" if weak else ""
 
 
 def _left_for_newer(bucket: str, key: str, exc: NewerDocument) -> LeftForNewer:

@@ -272,7 +272,8 @@ ENGINE: tuple[Setting, ...] = (
         flag=Flag(
             "--region",
             "Hide only this area (pixels of the displayed image), not the whole image; "
-            "repeatable. Everything else keeps the source's pixels.",
+            "repeatable. Everything else keeps the source's pixels. Without --sizes writes "
+            "3x3 and 5x5 outputs (blocks along its longer side), which anonymise; over 8 do not.",
             param="regions",
             metavar="X,Y,W,H",
             repeat=True,
@@ -287,7 +288,9 @@ ENGINE: tuple[Setting, ...] = (
         read="bool",
         flag=Flag(
             "--faces/--no-faces",
-            "Detect faces and hide each (needs the 'faces' extra); combines with --region.",
+            "Detect faces and hide each (needs the 'faces' extra); combines with --region. "
+            "Without --sizes writes 3x3 and 5x5 outputs (3 and 5 blocks across each face), "
+            "which anonymise; larger sizes do not.",
         ),
     ),
     Setting(
@@ -339,8 +342,9 @@ ENGINE: tuple[Setting, ...] = (
         "and faces",
         flag=Flag(
             "--style",
-            "How regions and faces are hidden: pixelate (default, at each size) or fill "
-            "(solid black: nothing of the area survives; one output, pixelated-fill-NAME).",
+            "How regions and faces are hidden: pixelate (default, at each size; anonymises at "
+            "up to 5 blocks across a face, 8 along a region) or fill (solid black: one output, "
+            "pixelated-fill-..., always anonymises).",
             choices=_values(RedactStyle),
         ),
     ),

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..files import FileResult, Inputs, collect_inputs
-from ..settings import EngineSettings
+from ..files import FileResult, Inputs, collect_inputs, coverage_note
+from ..settings import ANON_FACE_BLOCKS, ANON_REGION_BLOCKS, EngineSettings
 from .options import (
     build_settings,
     jobs_option,
@@ -45,12 +45,26 @@ if TYPE_CHECKING:
     is_flag=True,
     help="Read sub-folders too; their outputs go to the same sub-folders under OUT.",
 )
+@click.option(
+    "--manifest",
+    "manifests",
+    is_flag=True,
+    help="Also write each input's manifest (the pipeline's: outputs, hidden areas, whether "
+    "each output anonymises) to OUT/_manifests/<input path in its folder>.json.",
+)
 def pixelate_cmd(
-    inputs: tuple[str, ...], out_dir: str, jobs: int, recursive: bool, **flags: Any
+    inputs: tuple[str, ...],
+    out_dir: str,
+    jobs: int,
+    recursive: bool,
+    manifests: bool,
+    **flags: Any,
 ) -> None:
     """Pixelate INPUT files (or folders of them) into OUT.
 
-    Writes OUT/pixelated-{n}x{n}-{filename} for every size n. Carries on past bad files;
+    Writes OUT/pixelated-{n}x{n}-{filename} for every size n (with --manifest, also
+    OUT/_manifests/{filename}.json: what was hidden, and which outputs anonymise; a
+    warning names the outputs that do not). Carries on past bad files;
     exits 1 if any input was rejected, with one 'PATH: reason' line each on stderr.
     Files in folders named like pixelpipe's outputs (pixelated-8x8-...) are skipped.
     """
@@ -62,8 +76,11 @@ def pixelate_cmd(
     # Checked now, created with the first output: a run that writes nothing leaves no folder.
     check_out_dir(out_dir)
     t0 = time.perf_counter()
-    results = run_batch(found.files, out_dir, settings, jobs, err)
+    results = run_batch(found.files, out_dir, settings, jobs, err, manifests=manifests)
     ok = [r for r in results if r.ok]
+    warning = weak_warning(ok, settings)
+    if warning:
+        click.echo(f"pixelpipe: warning: {warning}", err=True)
     rejected = len(results) - len(ok)
     outputs = sum(len(r.outputs) for r in ok)
     say(
@@ -115,17 +132,19 @@ def run_batch(
     settings: EngineSettings,
     jobs: int,
     console: Console,
+    *,
+    manifests: bool = False,
 ) -> list[FileResult]:
     """``pixelpipe.files``' batch with a progress bar on a terminal, and one line on
     ``console`` per rejected file (``PATH: reason``) or hidden area, as each finishes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from ..files import coverage_note, plan_batch
+    from ..files import plan_batch
 
-    batch = plan_batch(files, out_dir, settings)
+    batch = plan_batch(files, out_dir, settings, manifests=manifests)
 
     def report(r: FileResult) -> None:
-        line = f"{r.path}: {r.hidden} hidden{coverage_note(r.face_min_px)}" if r.hidden else ""
+        line = f"{r.path}: {hidden_line(r)}" if r.hidden else ""
         if not r.ok:
             line = f"{r.path}: {one_line(r.reason)}"  # one line, whatever was raised
         if line:
@@ -150,6 +169,40 @@ def run_batch(
             progress.advance(task)
 
         return batch.run(jobs, on_result)
+
+
+def hidden_line(r: FileResult) -> str:
+    """``2 faces hidden in 2 anonymising outputs (pixelated-3x3, pixelated-5x5)``, and
+    ``; faces under 40 px may be missed`` when detection does not reach the smallest faces."""
+    line = f"{r.hidden} hidden"
+    if r.hidden == "0 faces":
+        line = "no face found: nothing hidden"
+    elif r.anonymising is not None:
+        names = ", ".join(f"pixelated-{label}" for label in r.anonymising)
+        line += f" in {plural(len(r.anonymising), 'anonymising output')}"
+        line += f" ({names})" if names else ""
+    return line + coverage_note(r.face_min_px)
+
+
+def weak_warning(results: list[FileResult], settings: EngineSettings) -> str:
+    """One line naming the outputs written that do not anonymise, or ''."""
+    weak = sorted({label for r in results for label in r.weak}, key=_label_order)
+    if not weak:
+        return ""
+    names = ", ".join(f"pixelated-{label}" for label in weak)
+    verb = "does" if len(weak) == 1 else "do"
+    if settings.faces:
+        rule, fix = f"faces must be at most {ANON_FACE_BLOCKS} blocks across", ANON_FACE_BLOCKS
+    else:
+        rule = f"regions must be at most {ANON_REGION_BLOCKS} blocks along their longer side"
+        fix = ANON_REGION_BLOCKS
+    advice = "use larger --block-px" if settings.block_px else f"use --sizes {fix} or fewer"
+    return f"{names} {verb} not anonymise ({rule}; {advice})"
+
+
+def _label_order(label: str) -> tuple[int, str]:
+    digits = "".join(ch for ch in label.split("x")[0].split("px")[0] if ch.isdigit())
+    return (int(digits) if digits else 0, label)
 
 
 @click.command("placeholder")

@@ -31,6 +31,7 @@ from .. import queue, storage
 from ..areas import META_FACES, META_REGIONS
 from ..local import LocalStack, clients
 from ..manifest import FailureRecord, Manifest, ManifestError, PlaceholderRecord
+from ..settings import ANON_FACE_BLOCKS, EngineSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,6 +63,9 @@ class GalleryConfig:
     queue_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
     faces: bool = False  # the workers' setting: faces hidden unless an upload says otherwise
+    # The outputs an upload with faces on gets: (label, anonymises: True/False, or None when
+    # it depends on the image, --block-px).
+    face_outputs: tuple[tuple[str, bool | None], ...] = ()
     faces_unavailable: str | None = None  # why faces cannot be hidden here, if they cannot
 
 
@@ -159,7 +163,11 @@ class Gallery:
             "queue": queue,
             "max_upload_bytes": c.max_upload_bytes,
             "buckets": {"source": c.source_bucket, "processed": c.processed_bucket},
-            "faces": {"default": c.faces, "unavailable": c.faces_unavailable},
+            "faces": {
+                "default": c.faces,
+                "unavailable": c.faces_unavailable,
+                "outputs": [{"label": lbl, "anonymises": a} for lbl, a in c.face_outputs],
+            },
         }
 
     def _item(
@@ -236,6 +244,7 @@ def _done(obj: Listed, manifest: Manifest) -> dict[str, Any]:
             "width": out.width,
             "height": out.height,
             "content_type": out.content_type,
+            "anonymised": out.anonymised,  # None: a whole-image job, or an older manifest
             "url": object_url("processed", out.key, obj.etag),
             "download": object_url("processed", out.key, obj.etag, download=True),
         }
@@ -258,8 +267,17 @@ def _done(obj: Listed, manifest: Manifest) -> dict[str, Any]:
     }
     if manifest.areas is not None:  # only parts were hidden: which
         fields["areas"] = [
-            {"box": list(a.box), "source": a.source, "score": a.score} for a in manifest.areas
+            {
+                "box": list(a.box),
+                "source": a.source,
+                "score": a.score,
+                "shape": a.shape or "rect",  # older manifests: rectangles
+                "face": None if a.face is None else list(a.face),
+            }
+            for a in manifest.areas
         ]
+        if manifest.face_detection is not None:
+            fields["face_min_px"] = manifest.face_detection.min_face_px
     return fields
 
 
@@ -347,8 +365,21 @@ def gallery_for(stack: LocalStack) -> Gallery:
             max_upload_bytes=stack.engine.max_bytes,
             faces=stack.engine.faces,
             faces_unavailable=unavailable_reason(),
+            face_outputs=face_outputs(stack.engine),
         ),
     )
+
+
+def face_outputs(engine: EngineSettings) -> tuple[tuple[str, bool | None], ...]:
+    """What an upload with faces on gets from workers with ``engine``: each full-size
+    output's label, and whether it anonymises (at most 5 blocks across each face; with
+    ``--block-px`` that depends on the faces' sizes: None)."""
+    e = engine.replace(faces=True)
+    if e.block_px:
+        return tuple((f"{n}px", None) for n in e.block_px)
+    if e.style == "fill":
+        return (("fill", True),)
+    return tuple((f"{n}x{n}", n <= ANON_FACE_BLOCKS) for n in e.grid_sizes)
 
 
 __all__ = [

@@ -49,6 +49,7 @@
 
   function gridLabel(v) {
     const grid = Array.isArray(v.grid) ? v.grid : [v.size, v.size];
+    if (v.label === "fill") return "fill";
     return v.label && v.label.endsWith("px") ? v.label : `${grid[0]}×${grid[1]}`;
   }
 
@@ -92,10 +93,40 @@
     if (!faces || facesSet) return;
     facesSet = true;
     box.checked = Boolean(faces.default);
+    if (faces.outputs && faces.outputs.length) $("faces-note").textContent = facesNote(faces.outputs);
     if (faces.unavailable) {
       box.disabled = !faces.default;
       $("faces-note").textContent = `Not available here: ${faces.unavailable}`;
     }
+  }
+
+  function listed(words) {
+    return words.length < 2 ? words.join("") : `${words.slice(0, -1).join(", ")} and ${words[words.length - 1]}`;
+  }
+
+  function shown(label) {
+    return label.replace(/^(\d+)x(\d+)$/, "$1×$2");
+  }
+
+  // What the switch writes, from the workers' settings (state.faces.outputs).
+  function facesNote(outputs) {
+    const labels = outputs.map((o) => shown(o.label));
+    const written = `Writes ${listed(labels)} output${labels.length === 1 ? "" : "s"}`;
+    const strong = outputs.filter((o) => o.anonymises === true);
+    if (strong.length === outputs.length) {
+      if (labels.length === 1 && outputs[0].label === "fill") {
+        return "Writes one output with each face filled black; the rest of the photo is kept.";
+      }
+      const across = outputs.map((o) => o.label.split("x")[0]);
+      const verb = labels.length === 1 ? "anonymises" : "anonymise";
+      return `${written} that ${verb} each face (${listed(across)} blocks across it); the rest of the photo is kept.`;
+    }
+    const weak = outputs.filter((o) => o.anonymises === false);
+    if (!weak.length) return `${written}; whether they anonymise depends on each face's size (at most 5 blocks across it).`;
+    const which = strong.length
+      ? `only ${listed(strong.map((o) => shown(o.label)))} ${strong.length === 1 ? "anonymises" : "anonymise"}`
+      : `${labels.length === 1 ? "it does not anonymise" : "none of them anonymises"}`;
+    return `${written}: ${which} each face (at most 5 blocks across it).`;
   }
 
   function render(state) {
@@ -194,16 +225,9 @@
       li.append(el("p", { class: "original-link" }, el("a", { href: item.download, download: "", "data-focus": "original-dl", text: `Download the original (${bytes(item.bytes)})` })));
       return li;
     }
-    const tiles = el("ul", { class: "tiles", "aria-label": `Original and variants of ${item.key}` });
+    const tiles = el("ul", { class: item.areas ? "tiles tiles-areas" : "tiles", "aria-label": `Original and variants of ${item.key}` });
     tiles.append(tile(item, { label: "original", title: `${item.key} (original)`, url: item.url, download: item.download, bytes: item.bytes, focus: "original", areas: item.areas }));
-    if (item.areas) {
-      const faces = item.areas.filter((a) => a.source === "face").length;
-      const regions = item.areas.length - faces;
-      const what = [];
-      if (faces || !regions) what.push(`${faces} face${faces === 1 ? "" : "s"}`);
-      if (regions) what.push(`${regions} region${regions === 1 ? "" : "s"}`);
-      li.append(el("p", { class: "hidden-areas", text: `Hidden: ${what.join(", ")} (outlined on the original)` }));
-    }
+    if (item.areas) li.append(el("p", { class: "hidden-areas", text: hiddenText(item) }));
     for (const v of item.variants) {
       tiles.append(tile(item, { label: gridLabel(v), title: `${item.key}: ${v.label}`, url: v.url, download: v.download, bytes: v.bytes, focus: `v-${v.label}`, variant: v }));
     }
@@ -211,6 +235,27 @@
 
     if (item.status === "done" && item.variants.length) li.append(compare(item, old, id));
     return li;
+  }
+
+  // "Hidden: N faces" only where some output anonymises them (PRIVACY.md: at most 5 blocks
+  // across each face, 8 along a region); otherwise what was found, and that no output hides it.
+  function hiddenText(item) {
+    const faces = item.areas.filter((a) => a.source === "face").length;
+    const regions = item.areas.length - faces;
+    if (!item.areas.length) return "No faces found: nothing to hide";
+    const what = [];
+    if (faces) what.push(`${faces} face${faces === 1 ? "" : "s"}`);
+    if (regions) what.push(`${regions} region${regions === 1 ? "" : "s"}`);
+    const found = what.join(", ");
+    const strong = item.variants.filter((v) => v.anonymised === true).map(gridLabel);
+    const weak = item.variants.filter((v) => v.anonymised === false).map(gridLabel);
+    if (strong.length + weak.length < item.variants.length) {
+      return `Found: ${found} (outlined on the original)`; // an older manifest: no claim
+    }
+    const lead = regions ? `Found: ${found}` : `Faces found: ${faces}`;
+    if (!strong.length) return `${lead} — no output anonymises them (outlined on the original)`;
+    const also = weak.length ? `; ${listed(weak)} ${weak.length === 1 ? "does" : "do"} not anonymise` : "";
+    return `Hidden: ${found} in ${listed(strong)} (outlined on the original)${also}`;
   }
 
   function framed(img, item, areas) {
@@ -222,7 +267,7 @@
     else frame.style.height = "100%";
     for (const a of areas) {
       const [x, y, w, h] = a.box;
-      const box = el("span", { class: `area area-${a.source}`, title: a.source === "face" ? `face (score ${a.score})` : "region" });
+      const box = el("span", { class: `area area-${a.source} area-${a.shape === "ellipse" ? "ellipse" : "rect"}`, title: a.source === "face" ? `face (score ${a.score})` : "region" });
       box.style.left = `${(100 * x) / item.width}%`;
       box.style.top = `${(100 * y) / item.height}%`;
       box.style.width = `${(100 * w) / item.width}%`;
@@ -241,7 +286,7 @@
       framed(img, item, t.areas),
     );
     showPlaceholder(open, img, item.placeholder);
-    open.addEventListener("click", () => openViewer(t.title, t.url, t.download, open));
+    open.addEventListener("click", () => openViewer(t.title, t.url, t.download, open, t.areas ? item : null));
     return el(
       "li",
       { class: t.variant ? "tile variant" : "tile original", "data-label": t.variant ? t.variant.label : "original" },
@@ -251,9 +296,18 @@
         { class: "tile-text" },
         el("span", { class: "grid", text: t.label }),
         el("span", { class: "bytes", text: bytes(t.bytes) }),
+        anonymity(t.variant),
         el("a", { href: t.download, download: "", class: "download", "data-focus": `${t.focus}-dl`, "aria-label": `Download the ${what} of ${item.key}`, text: "Download" }),
       ),
     );
+  }
+
+  function anonymity(v) {
+    // Each output of an area job says whether it anonymises (the manifest's "anonymised").
+    if (!v || (v.anonymised !== true && v.anonymised !== false)) return null;
+    return v.anonymised
+      ? el("span", { class: "anon anon-yes", text: "anonymises", title: "every face at most 5 blocks across, every region at most 8 along its longer side" })
+      : el("span", { class: "anon anon-no", text: "does not anonymise", title: "more than 5 blocks across a face (or 8 along a region): people may be recognised" });
   }
 
   // The manifest's placeholder (a tiny data-URI image and the average colour) behind an
@@ -319,11 +373,46 @@
 
   let opener = null;
 
-  function openViewer(title, url, download, from) {
+  const SVG = $("viewer-areas").namespaceURI; // the page names no URL, not even SVG's namespace
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    return node;
+  }
+
+  // The hidden areas over the full-size original: an SVG in the image's own pixels, scaled
+  // with it (ellipses where the manifest says so; the detector's face box dashed inside).
+  function outlineAreas(item) {
+    const layer = $("viewer-areas");
+    layer.replaceChildren();
+    const none = !item || !item.areas || !item.width || !item.height;
+    layer.toggleAttribute("hidden", none); // an <svg> has no .hidden property
+    if (none) return;
+    layer.setAttribute("viewBox", `0 0 ${item.width} ${item.height}`);
+    for (const a of item.areas) {
+      const [x, y, w, h] = a.box;
+      const cls = `outline outline-${a.source}`;
+      const shape = a.shape === "ellipse"
+        ? svg("ellipse", { class: cls, cx: x + w / 2, cy: y + h / 2, rx: w / 2, ry: h / 2 })
+        : svg("rect", { class: cls, x, y, width: w, height: h });
+      const title = svg("title", {});
+      title.textContent = a.source === "face" ? `hidden face (score ${a.score})` : "hidden region";
+      shape.append(title);
+      layer.append(shape);
+      if (a.face) {
+        const [fx, fy, fw, fh] = a.face;
+        layer.append(svg("rect", { class: "outline-facebox", x: fx, y: fy, width: fw, height: fh }));
+      }
+    }
+  }
+
+  function openViewer(title, url, download, from, outlined) {
     opener = from;
     $("viewer-title").textContent = title;
     $("viewer-img").src = url;
     $("viewer-img").alt = title;
+    outlineAreas(outlined);
     $("viewer-download").href = download;
     viewer.showModal();
     $("viewer-close").focus();
@@ -335,6 +424,7 @@
   });
   viewer.addEventListener("close", () => {
     $("viewer-img").removeAttribute("src");
+    outlineAreas(null);
     if (opener && opener.isConnected) opener.focus();
     opener = null;
   });
