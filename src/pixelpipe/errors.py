@@ -9,6 +9,7 @@ is that reason. Callers (the CLI, the pipeline, the workers) print or record it 
         ├── UnsupportedImage   not an image, or a format/mode pixelpipe does not read
         ├── CorruptImage       recognised, but truncated or damaged
         ├── ImageTooLarge      over the byte, pixel or frame limits
+        │   └── NotEnoughMemory  the job would not fit in this process's memory budget
         ├── EncodeError        the variant could not be written in the requested format
         └── AreaError          what was asked to be hidden cannot be hidden: nothing is written
             └── DetectionError faces were asked for and the detector cannot run (fail closed)
@@ -51,6 +52,13 @@ class ImageTooLarge(ImageError):
     """The input exceeds a configured limit (bytes, pixels over all frames)."""
 
 
+class NotEnoughMemory(ImageTooLarge):
+    """The job this input asks for (hiding areas at full resolution) would need more memory
+    than the process's budget (the Lambda function's MemorySize, the container's limit, the
+    memory available), even on one thread. Refused before decoding, with how much it needs
+    and which setting to raise, instead of being killed for running out of memory."""
+
+
 class EncodeError(ImageError):
     """A variant could not be encoded in the requested output format."""
 
@@ -89,6 +97,7 @@ __all__ = [
     "EncodeError",
     "ImageError",
     "ImageTooLarge",
+    "NotEnoughMemory",
     "PixelpipeError",
     "SettingsError",
     "UnsupportedImage",

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import ImageError, byte_limit_reason
-from .resources import available_cpus
+from .resources import available_cpus, share_memory
 from .settings import EngineSettings
 
 if TYPE_CHECKING:
@@ -542,7 +542,8 @@ def _run(
     processes = min(jobs, len(todo))
     if settings.threads == 0:  # share the CPUs between the processes
         settings = settings.replace(threads=max(1, available_cpus() // processes))
-    with ProcessPoolExecutor(max_workers=processes) as pool:
+    # The processes share this machine's (or container's) memory: each gets its share.
+    with ProcessPoolExecutor(processes, initializer=share_memory, initargs=(processes,)) as pool:
         futures: dict[Future[FileResult], tuple[int, str]] = {
             pool.submit(process_file, path, target, settings, manifests.get(i)): (i, path)
             for i, path, target in todo

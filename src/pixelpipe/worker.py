@@ -25,6 +25,7 @@ from .errors import SettingsError
 from .events import EventError
 from .faces import unavailable_reason
 from .pipeline import Pipeline, Result
+from .resources import share_memory
 from .storage import StorageError, head_bucket
 
 if TYPE_CHECKING:
@@ -188,6 +189,7 @@ class Worker:
         ConfigurationError, at start-up or later, when the configuration is wrong."""
         if check:
             self.check()
+        share_memory(self.concurrency)  # the images in hand share the process's memory
         threads = [
             threading.Thread(target=self._loop, args=(stop,), name=f"pixelpipe-worker-{i}")
             for i in range(self.concurrency)

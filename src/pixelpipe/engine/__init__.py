@@ -39,10 +39,10 @@ from ..placeholder import Placeholder
 from ..resources import available_cpus, memory_budget
 from ..settings import EngineSettings, Frames, OutputMode
 from .convert import MAX_ICC_BYTES
-from .header import read_header
+from .header import Source, read_header
 from .hooks import Hooks
 from .limits import MAX_FRAMES
-from .partial import pixelate_areas
+from .partial import admit_areas, pixelate_areas
 from .plan import PARITY_MIN_SIDE, PARITY_OVERSAMPLE, GridPlan, plan_grids
 from .results import ENGINE_VERSION, Kind, Pixelated, SourceInfo, Unit, Variant
 from .run import EngineRun
@@ -68,8 +68,15 @@ def pixelate(
     """
     settings = settings or EngineSettings()
     t0 = time.perf_counter()
-    src = read_header(data, settings)
     hooks = hooks or Hooks.default()
+    admit = None
+    if settings.hides_areas:  # full resolution: refused from the header when it cannot fit
+        budget = hooks.memory_budget()
+
+        def admit(src: Source) -> None:
+            admit_areas(src, len(data), settings, budget)
+
+    src = read_header(data, settings, admit)
     if detector is not None:
         hooks = dataclasses.replace(hooks, detector=detector)
     run = EngineRun(src, data, settings, hooks, t0)

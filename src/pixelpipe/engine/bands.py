@@ -38,6 +38,9 @@ from typing import Any
 
 from PIL import Image, ImageChops
 
+from ..errors import EncodeError
+from ..formats import OutputFormat
+from ..settings import EngineSettings
 from .blocks import (
     _RST,
     _adler_combine,
@@ -57,6 +60,8 @@ with contextlib.suppress(ImportError):
     from zlib_ng import zlib_ng as _deflate
 
 Box = tuple[int, int, int, int]  # x, y, width, height
+# Called once the frame's pixels are no longer needed (see encode_together).
+Release = Callable[[], None] | None
 # One variant's areas, in paint order: (box, the hidden pixels of that box, in the frame's mode).
 Patches = Sequence[tuple[Box, Image.Image]]
 
@@ -116,10 +121,19 @@ def encode_together(
     out: Output,
     convert: tuple[bool, bool, bytes | None],
     threads: int = 1,
+    release: Release = None,
+    lean_over: int = 1 << 62,
 ) -> list[bytes] | None:
     """Every variant of one single-frame image (``frame`` and ``variants``' patches in the
     work mode) in ``out``'s format, or None when no band writer applies: the caller then
-    encodes each variant whole. ``convert`` is (16-bit source, wide gamut, ICC profile)."""
+    encodes each variant whole. ``convert`` is (16-bit source, wide gamut, ICC profile).
+
+    ``release``: called as soon as the writer no longer needs ``frame``'s pixels (they are in
+    its stack or compressed runs), so that the caller can free them before the encode holds
+    its own buffers; once called, a writer that cannot finish raises ``EncodeError`` rather
+    than returning None (the caller has nothing left to encode whole). ``lean_over``: the
+    bytes over which a writer takes its leanest way (JPEG: no stack, see
+    :func:`encode_jpeg_bands`)."""
     writer = BAND_WRITERS.get(out.fmt.block_writer or "")
     if writer is None:
         return None
@@ -136,31 +150,95 @@ def encode_together(
         for v in variants
     ]
     ready.info = {}
-    return writer(ready, patches, out, out_icc, threads)
+    if release is not None and ready is not frame:
+        outer = release
+
+        def release_both() -> None:
+            ready.close()
+            outer()
+
+        release = release_both
+    return writer(ready, patches, out, out_icc, threads, release, lean_over)
 
 
 def _jpeg_writer(
-    frame: Image.Image, variants: Sequence[Patches], out: Output, icc: bytes | None, threads: int
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    out: Output,
+    icc: bytes | None,
+    threads: int,
+    release: Release,
+    lean_over: int,
 ) -> list[bytes] | None:
     kwargs = save_kwargs(out.fmt, out.settings, icc, out.meta, frame.mode)
     kwargs.update(out.fmt.format_kwargs([frame], out.timing, out.meta))
-    return encode_jpeg_bands(frame, variants, kwargs)
+    return encode_jpeg_bands(frame, variants, kwargs, release, lean_over)
 
 
 def _png_writer(
-    frame: Image.Image, variants: Sequence[Patches], out: Output, icc: bytes | None, threads: int
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    out: Output,
+    icc: bytes | None,
+    threads: int,
+    release: Release,
+    lean_over: int,
 ) -> list[bytes] | None:
     if out.meta or out.settings.encoder_options:
         return None  # kept metadata or the user's own PNG options: Pillow writes those
     if frame.width * frame.height < _PNG_MIN_PIXELS:
         return None  # small: cheap to encode whole, where Pillow's Paeth filter pays most
-    return encode_png_bands(frame, variants, icc, threads)
+    return encode_png_bands(frame, variants, icc, threads, release)
 
 
 BandWriter = Callable[
-    [Image.Image, Sequence[Patches], Output, bytes | None, int], list[bytes] | None
+    [Image.Image, Sequence[Patches], Output, bytes | None, int, Release, int],
+    list[bytes] | None,
 ]
 BAND_WRITERS: Mapping[str, BandWriter] = {"jpeg-mcu-rows": _jpeg_writer, "png-rows": _png_writer}
+
+
+def together_bytes(
+    fmt: OutputFormat,
+    settings: EngineSettings,
+    frames: int,
+    size: tuple[int, int],
+    per_output: int,
+) -> tuple[int, int] | None:
+    """What :func:`encode_together` holds beside the frame and the finished files, as far
+    as the header tells: (bytes whatever the thread count, bytes per thread), or None when
+    it would not apply. ``per_output``: one output's estimated size."""
+    writer = fmt.block_writer or ""
+    width, height = size
+    if frames != 1 or writer not in BAND_WRITERS:
+        return None
+    if fmt.palette and width * height <= _PALETTE_MAX_PIXELS:
+        return None
+    return _TOGETHER_BYTES[writer](settings, width, height, per_output)
+
+
+def _jpeg_bytes(
+    settings: EngineSettings, width: int, height: int, per_output: int
+) -> tuple[int, int] | None:
+    # Lean (the caller's budget decides, see encode_jpeg_bands): the frame is changed in
+    # place and encoded without a stack; pieces of ~8 MiB and one output's bytes beside it.
+    return (16 << 20) + 2 * per_output, 0
+
+
+def _png_bytes(
+    settings: EngineSettings, width: int, height: int, per_output: int
+) -> tuple[int, int] | None:
+    if settings.keep_metadata or settings.encoder_options or width * height < _PNG_MIN_PIXELS:
+        return None
+    # The compressed runs (about one output) beside the files; per thread one run of rows
+    # at up to 8 bytes a pixel (RGBA or 16-bit) and its filtered candidates (~6 copies).
+    return per_output, 6 * _PNG_RUN_ROWS * width * 8
+
+
+_TOGETHER_BYTES: Mapping[str, Callable[[EngineSettings, int, int, int], tuple[int, int] | None]] = {
+    "jpeg-mcu-rows": _jpeg_bytes,
+    "png-rows": _png_bytes,
+}
 
 
 def band_layout(boxes: Sequence[Box], height: int, unit: int) -> _Layout:
@@ -176,10 +254,11 @@ def band_layout(boxes: Sequence[Box], height: int, unit: int) -> _Layout:
 
 
 def band_image(frame: Image.Image, patches: Patches, top: int, bottom: int) -> Image.Image:
-    """Rows [top, bottom) of ``frame`` with the patches that lie in them pasted in order."""
+    """Rows [top, bottom) of ``frame`` with the patches pasted in order, each clipped to
+    them (a band may be cut into pieces of a few rows)."""
     band = frame.crop((0, top, frame.width, bottom))
     for (x, y, _, h), patch in patches:
-        if y >= top and y + h <= bottom:
+        if y < bottom and y + h > top:
             band.paste(patch, (x, y - top))
     return band
 
@@ -196,9 +275,15 @@ def _check(frame: Image.Image, variants: Sequence[Patches]) -> bool:
 
 
 def encode_jpeg_bands(
-    frame: Image.Image, variants: Sequence[Patches], options: Mapping[str, Any]
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    options: Mapping[str, Any],
+    release: Release = None,
+    lean_over: int = 1 << 62,
 ) -> list[bytes] | None:
-    """Baseline JPEG of each variant (``frame`` with its patches), or None (see module)."""
+    """Baseline JPEG of each variant (``frame`` with its patches), or None (see module).
+    With ``release``, a stack over ``lean_over`` bytes is not built: the variants are
+    written the lean way (:func:`_encode_jpeg_lean`)."""
     if frame.mode not in ("L", "RGB", "CMYK") or _jpeg_unhandled(options):
         return None
     if options.get("smooth"):
@@ -210,19 +295,26 @@ def encode_jpeg_bands(
     if mcu_h is None:
         return None
     layout = band_layout([box for v in variants for box, _ in v], frame.height, mcu_h)
+    if release is not None and _stack_bytes(layout, len(variants), frame.width) > lean_over:
+        return _encode_jpeg_lean(frame, variants, kwargs, layout, release)
     band_units = sum(end - start for start, end in layout.bands)
     extra = band_units * (len(variants) - 1)  # MCU rows of the other variants' bands
     total = extra + layout.units
     if total * mcu_h > _JPEG_MAX_SIDE:
         return None
     stack = _jpeg_stack(frame, variants, layout, extra)
+    height = frame.height
+    if release is not None:  # every pixel needed is in the stack now
+        release()
     parsed = _split_jpeg(save_bytes(stack, "JPEG", **kwargs))
     del stack
     if parsed is None or len(parsed[2]) != total:
+        if release is not None:
+            raise EncodeError("the JPEG band writer could not split its own file")
         return None
     header, sof_height_at, segments = parsed
     head = bytearray(header)
-    head[sof_height_at : sof_height_at + 2] = struct.pack(">H", frame.height)
+    head[sof_height_at : sof_height_at + 2] = struct.pack(">H", height)
     files = []
     for rows in _jpeg_order(layout, len(variants), extra):
         out = [bytes(head)]
@@ -268,6 +360,68 @@ def _jpeg_order(layout: _Layout, count: int, extra: int) -> list[list[int]]:
     return order
 
 
+def _stack_bytes(layout: _Layout, variants: int, width: int) -> int:
+    """What building the stack holds beside the frame: the stack (the frame's rows, and
+    every band again per variant but one; RGB as RGBX) and one band's rows while it is
+    pasted in, with a tenth more for the allocator."""
+    bands = sum(end - start for start, end in layout.bands)
+    longest = max((end - start for start, end in layout.bands), default=0)
+    rows = (layout.units + bands * (variants - 1) + longest) * layout.unit
+    return rows * width * 4 * 11 // 10
+
+
+def _encode_jpeg_lean(
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    kwargs: Mapping[str, Any],
+    layout: _Layout,
+    release: Callable[[], None],
+) -> list[bytes] | None:
+    """Every variant in the frame's memory and a few MiB: the first variant's patches pasted
+    into ``frame`` itself (which is then encoded whole), every other variant's bands encoded
+    a few MCU rows at a time. The pieces are encoded separately, so libjpeg's standard
+    Huffman tables replace optimised ones (the same pixels, files a few per cent larger):
+    with a restart marker after every MCU row, the entropy-coded segments of separate
+    encodes with the same tables, quantisation and sampling concatenate. ``frame`` is
+    changed, then released."""
+    boxes = [[box for box, _ in v] for v in variants]
+    if any(b != boxes[0] for b in boxes):
+        return None  # every variant must cover the same boxes (the areas, at its size)
+    kwargs = {**kwargs, "optimize": False}
+    for box, patch in variants[0]:
+        frame.paste(patch, box[:2])
+    parsed = _split_jpeg(save_bytes(frame, "JPEG", **kwargs))
+    if parsed is None or len(parsed[2]) != layout.units:
+        raise EncodeError("the JPEG band writer could not split its own file")
+    header, _, shared = parsed
+    unit, width = layout.unit, frame.width
+    step = max(1, (8 << 20) // max(1, 4 * width * unit))  # MCU rows per piece: ~8 MiB
+    files = [_jpeg_file(header, shared)]
+    for patches in variants[1:]:
+        segments = list(shared)
+        for start, end, is_band in layout.runs():
+            for first in range(start, end, step) if is_band else ():
+                top, bottom = layout.rows(first, min(end, first + step))
+                piece = band_image(frame, patches, top, bottom)
+                got = _split_jpeg(save_bytes(piece, "JPEG", **kwargs))
+                if got is None or len(got[2]) != min(end, first + step) - first:
+                    raise EncodeError("the JPEG band writer could not split its own file")
+                segments[first : min(end, first + step)] = got[2]
+        files.append(_jpeg_file(header, segments))
+    release()
+    return files
+
+
+def _jpeg_file(header: bytes, segments: Sequence[bytes]) -> bytes:
+    out = [header]
+    for i, segment in enumerate(segments):
+        if i:
+            out.append(_RST[(i - 1) % 8])
+        out.append(segment)
+    out.append(b"\xff\xd9")
+    return b"".join(out)
+
+
 def _paste_padded(stack: Image.Image, piece: Image.Image, y: int, height: int) -> None:
     """``piece`` into ``stack`` at row ``y``, its last row repeated down to ``height`` rows.
 
@@ -290,6 +444,7 @@ def encode_png_bands(
     variants: Sequence[Patches],
     icc: bytes | None = None,
     threads: int = 1,
+    release: Release = None,
 ) -> list[bytes] | None:
     """PNG of each variant (``frame`` with its patches), or None (see module)."""
     if frame.mode not in _PNG_MODES or not _check(frame, variants):
@@ -297,12 +452,13 @@ def encode_png_bands(
     rawmode, bpp, color_type, depth = _PNG_MODES[frame.mode]
     layout = band_layout([box for v in variants for box, _ in v], frame.height, 1)
     jobs: list[tuple[int, int, int]] = []  # (variant or -1 for shared, top, bottom)
+    step = _PNG_RUN_ROWS  # bands too: a face's band is thousands of rows at 100 MP
     for start, end, is_band in layout.runs():
-        if is_band:
-            jobs.extend((i, start, end) for i in range(len(variants)))
-        else:
-            step = _PNG_RUN_ROWS
-            jobs.extend((-1, y, min(end, y + step)) for y in range(start, end, step))
+        for y in range(start, end, step):
+            if is_band:
+                jobs.extend((i, y, min(end, y + step)) for i in range(len(variants)))
+            else:
+                jobs.append((-1, y, min(end, y + step)))
 
     def run(k: int) -> tuple[bytes, int, int, int]:
         i, top, bottom = jobs[k]
@@ -320,6 +476,8 @@ def encode_png_bands(
     else:
         done = [run(k) for k in range(len(jobs))]
     width, height = frame.size
+    if release is not None:  # every row is compressed now
+        release()
     head = [_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth, color_type, 0, 0, 0))]
     if icc:
         head.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))

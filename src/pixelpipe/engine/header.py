@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
@@ -56,9 +57,13 @@ class Source:
         )
 
 
-def read_header(data: bytes, settings: EngineSettings) -> Source:
+def read_header(
+    data: bytes, settings: EngineSettings, admit: Callable[[Source], None] | None = None
+) -> Source:
     """Byte limit, open (header only) with the format whitelist, frame, pixel and side
-    limits. Raises an ImageError subclass with its one-line reason."""
+    limits, then ``admit(source)`` (its orientation not read yet: a PNG's EXIF may follow
+    its pixels, and Pillow decodes them to find it). Raises an ImageError subclass with its
+    one-line reason."""
     check_bytes(len(data), settings)
     with translate("reading the header"), pillow_bomb_limit(settings.max_pixels):
         im = Image.open(io.BytesIO(data), formats=readable_formats())
@@ -76,6 +81,8 @@ def read_header(data: bytes, settings: EngineSettings) -> Source:
     with translate("reading the header"):
         sizes = frame_sizes(im, traits, frames_used)
     check_pixels(sizes, settings)
+    if admit is not None:
+        admit(Source(im, traits, n_frames, frames_used, sizes, 1, 1, out_format))
     with translate("reading metadata"):
         exif_orientation = orientation(im)
     # Some plugins (TIFF) rotate while loading and report the displayed size already.

@@ -1,14 +1,22 @@
-"""The input limits, checked from the header before anything is decoded."""
+"""The input limits, checked from the header before anything is decoded: bytes, frames,
+pixels, sides, and the memory a job at full resolution (hiding areas) would need."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from PIL import Image
 
-from ..errors import EncodeError, ImageTooLarge, UnsupportedImage, byte_limit_reason
+from ..errors import (
+    EncodeError,
+    ImageTooLarge,
+    NotEnoughMemory,
+    UnsupportedImage,
+    byte_limit_reason,
+)
 from ..formats import OutputFormat
 from ..settings import EngineSettings
 from .plan import plan_grids
@@ -95,3 +103,70 @@ def pillow_bomb_limit(max_pixels: int) -> Iterator[None]:
 
 def fmt_mp(pixels: int) -> str:
     return f"{pixels / 1e6:.1f} MP" if pixels >= 100_000 else f"{pixels:,} pixels"
+
+
+# What an area job holds besides its pixels: the interpreter, Pillow and pixelpipe (measured
+# ~60 MiB for ``pixelpipe pixelate``), with a margin for allocator slack.
+BASE_BYTES = 64 << 20
+# The face detector's working memory beside the frame while it runs (onnxruntime's
+# activations, ~200 bytes per pixel it sees, on the reduced working copy at most
+# ``face_working_size`` on its long side, run in strips of at most ~600,000 pixels by
+# faces/tiles.py), bounded by DETECT_MAX_BYTES; and what it keeps afterwards (the session, its
+# arena). Measured at 99 MP: ~180-230 MiB while detecting, ~70-90 MiB kept
+# (docs/PERFORMANCE.md).
+DETECT_BYTES_PER_WORKING_PX = 230
+DETECT_MAX_BYTES = 256 << 20
+DETECT_KEPT_BYTES = 96 << 20
+# Bytes per pixel of a frame decoded in its work mode (Pillow keeps RGB as RGBX).
+_WORK_BPP = {"1": 1, "L": 1}
+_STORED_BPP = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "I;16N": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class JobMemory:
+    """An estimate of one job's peak memory: ``held`` bytes throughout (the frames, the
+    input), then the larger of what a step before encoding takes (``before``: orienting the
+    frame, the detector) and the encoding's ``encode`` bytes plus ``per_thread`` for every
+    variant encoded at once."""
+
+    held: int
+    encode: int
+    per_thread: int
+    before: int = 0
+
+    def needs(self, threads: int) -> int:
+        return self.held + max(self.before, self.encode + threads * self.per_thread)
+
+
+def frame_bytes(mode: str, pixels: int) -> tuple[int, int]:
+    """Decoded frames of ``pixels`` stored in ``mode``: in their work mode, and what
+    converting or orienting them takes beside that for a moment (the stored frame, or a
+    second, upright copy: the orientation is not known yet)."""
+    work = _WORK_BPP.get(mode, 4) * pixels
+    converting = 0 if mode in ("L", "RGB", "RGBA", "CMYK", "I", "F") else pixels
+    return work, max(converting * _STORED_BPP.get(mode, 4), work)
+
+
+def usable(budget: int) -> int:
+    """What a job may plan to use of ``budget``: nine tenths (the rest is the runtime's and
+    the estimate's margin: Lambda counts the whole sandbox)."""
+    return budget * 9 // 10
+
+
+def check_memory(need: JobMemory, budget: int, threads: int, what: str) -> int:
+    """The threads (at most ``threads``) whose job fits in ``usable(budget)``; a
+    ``NotEnoughMemory`` naming what ``what`` needs when not even one does."""
+    room = usable(budget)
+    if need.needs(1) <= room:
+        spare = room - need.held - need.encode
+        return max(1, min(threads, spare // max(1, need.per_thread)))
+    raise NotEnoughMemory(
+        f"{what} needs about {_mib(need.needs(1))} of memory, over the {_mib(room)} a job "
+        f"may use of this process's {_mib(budget)}: raise the memory (the Lambda function's "
+        "MemorySize, the container's memory limit) or lower PIXELPIPE_MAX_PIXELS to refuse "
+        "such images by size"
+    )
+
+
+def _mib(n: int) -> str:
+    return f"{-(-n >> 20):,} MiB"

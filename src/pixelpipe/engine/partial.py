@@ -12,12 +12,24 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from ..areas import Area, face_areas, region_areas
+from ..resources import give_back_memory
 from ..settings import EngineSettings
-from .bands import encode_together
+from .bands import encode_together, together_bytes
 from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
-from .hide import anonymises, area_patches, hide_areas, hide_box
+from .header import Source
+from .hide import anonymises, area_patches, hidden_in_place, hide_areas, hide_box
+from .limits import (
+    BASE_BYTES,
+    DETECT_BYTES_PER_WORKING_PX,
+    DETECT_KEPT_BYTES,
+    DETECT_MAX_BYTES,
+    JobMemory,
+    check_memory,
+    frame_bytes,
+    usable,
+)
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
 from .plan import GridPlan, plan_grids
@@ -55,7 +67,7 @@ class AreaVariants:
         size = self.shown[0].size
         return [plan.variant("full", size, len(ready), self.out.fmt, blob)]
 
-    def together(self, threads: int) -> tuple[Variant, ...] | None:
+    def together(self, threads: int, spare: int = 1 << 62) -> tuple[Variant, ...] | None:
         """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
         when that does not apply (several frames, a format or option it does not write):
         then each variant is rendered whole."""
@@ -69,7 +81,13 @@ class AreaVariants:
                 patches.append([(a.box, hide_box(frame, hidden, a.box)) for a in areas])
         with errors("encoding"):
             blobs = encode_together(
-                frame, patches, self.out, (self.sixteen, self.wide, self.icc), threads
+                frame,
+                patches,
+                self.out,
+                (self.sixteen, self.wide, self.icc),
+                threads,
+                release=lambda: _release(frame),  # once in the writer's hands
+                lean_over=spare,  # what the budget leaves for a writer's own buffers
             )
         if blobs is None:
             return None
@@ -79,9 +97,26 @@ class AreaVariants:
         )
 
 
+def _release(frame: Image.Image) -> None:
+    """Free the full-resolution frame, and give its memory back to the OS."""
+    frame.close()
+    give_back_memory()
+
+
+def admit_areas(src: Source, data_bytes: int, settings: EngineSettings, budget: int) -> None:
+    """Refuse, from the header alone, an area job that cannot fit ``budget`` even on one
+    thread (``NotEnoughMemory``: how much it needs, what to raise)."""
+    whole, together = area_memory(src, data_bytes, settings)
+    check_memory(together or whole, budget, 1, _what_for(src))
+
+
 def pixelate_areas(run: EngineRun) -> Pixelated:
     """Every variant of ``run.src`` with its regions and faces hidden."""
     src, settings = run.src, run.settings
+    # Refused before decoding (read_header's admit) when the job cannot fit; here the same
+    # estimate caps the threads.
+    whole, together = area_memory(src, len(run.data), settings)
+    budget, what = run.hooks.memory_budget(), _what_for(src)
     with translate("decoding"):
         keep_tables = jpeg_tables(src.im, src.out_format, settings)
     decoded, timing, meta = run.decode(
@@ -90,6 +125,8 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     with translate("decoding"):
         shown = [upright(f.image, src.transform) for f in decoded]
         del decoded
+        if shown[0] is not src.im:
+            src.im.close()  # the frame as stored, converted or oriented since: its memory
     width, height = shown[0].size
     areas = [region_areas(settings.regions, *f.size) for f in shown]
     run.decoded()
@@ -107,11 +144,9 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     # pixel blocks): a placeholder must not give away what the variants hide.
     most = min(plans, key=lambda p: p.size if p.unit == "grid" else -p.size)
 
-    def first() -> Decoded:
-        hidden = hide_areas(shown[0], areas[0], settings, most.size, most.unit)
-        return Decoded(hidden, hidden.size, 1)
-
-    placeholder = run.placeholder(first, 1, wide)
+    # Hidden in the frame itself for that moment, not in a full-size copy.
+    with hidden_in_place(shown[0], areas[0], settings, most.size, most.unit) as hidden:
+        placeholder = run.placeholder(lambda: Decoded(hidden, hidden.size, 1), 1, wide)
     encoding = settings.replace(encoder_options={**keep_tables, **settings.encoder_options})
     job = AreaVariants(
         shown,
@@ -123,11 +158,17 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         wide,
         run.icc,
     )
-    per_encode = src.out_format.encode_bytes_per_px * width * height * src.frames_used
     with translate("encoding"):
-        variants = job.together(run.threads(None))
+        need = together or whole
+        threads = check_memory(need, budget, run.threads(None), what)
+        # What the encoding may hold beyond its estimate (the detector is done by then).
+        spare = usable(budget) - need.held - need.encode - threads * need.per_thread
+        variants = job.together(threads, spare)
     if variants is None:
-        variants = run.encode(job, len(plans), run.threads(2 * per_encode))
+        # Variant by variant, as many at once as fit the memory budget (a count asked for
+        # included).
+        threads = check_memory(whole, budget, run.hooks.threads(settings), what)
+        variants = run.encode(job, len(plans), threads)
     union = _union(areas)
     anon = {(p.size, p.unit): anonymises(union, settings.shape, p.size, p.unit) for p in plans}
     variants = tuple(replace(v, anonymised=anon[v.size, v.unit]) for v in variants)
@@ -140,6 +181,46 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         detect_ms=detect_ms,
         face_search=search,
     )
+
+
+def area_memory(
+    src: Source, data_bytes: int, settings: EngineSettings
+) -> tuple[JobMemory, JobMemory | None]:
+    """What hiding areas in ``src`` holds at its peak, from the header (before decoding):
+    variant by variant, and with the band writers (None when they would not apply). Both
+    hold the frames at full resolution in their work mode, the encoded input, every variant's
+    output and, with faces on, the detector's working memory; variant by variant adds per
+    variant encoded at once a hidden full-size copy and its encoder's buffers (the registry's
+    ``encode_bytes_per_px``), the band writers what :func:`.bands.together_bytes` says."""
+    pixels = sum(w * h for w, h in src.sizes)
+    fmt = src.out_format
+    if fmt.pil == src.format:  # re-encoded in its own format: about the input's size each
+        per_output = data_bytes + data_bytes // 4
+    else:  # another format: its pixels' bytes when lossless, half a byte each when lossy
+        per_output = pixels // 2 if fmt.lossy else pixels * 3
+    width, height = src.sizes[0]
+    outputs = len(plan_grids(width, height, settings)) * per_output
+    detect = kept = 0
+    if settings.faces:
+        side = settings.face_working_size
+        scale = min(1.0, side / max(width, height))  # the reduced copy the detector sees
+        working = max(1, round(width * scale)) * max(1, round(height * scale))
+        detect = min(DETECT_BYTES_PER_WORKING_PX * working, DETECT_MAX_BYTES)
+        kept = DETECT_KEPT_BYTES
+    frames, orienting = frame_bytes(src.im.mode, pixels)
+    held, before = BASE_BYTES + data_bytes + frames, max(orienting, detect)
+    whole = JobMemory(held, kept + outputs, fmt.encode_bytes_per_px * pixels, before)
+    bands = together_bytes(fmt, settings, src.frames_used, (width, height), per_output)
+    together = None
+    if bands is not None:
+        together = JobMemory(held, kept + outputs + bands[0], bands[1], before)
+    return whole, together
+
+
+def _what_for(src: Source) -> str:
+    (width, height), count = src.sizes[0], len(src.sizes)
+    size = f"{width}x{height}" if count == 1 else f"{count}-frame {width}x{height}"
+    return f"hiding areas in this {size} image at full resolution"
 
 
 def _union(areas: list[list[Area]]) -> list[Area]:
