@@ -42,13 +42,14 @@ from ..errors import EncodeError
 from ..formats import OutputFormat
 from ..settings import EngineSettings
 from .blocks import (
-    _RST,
     _adler_combine,
     _chunk,
     _jpeg_mcu_height,
     _jpeg_unhandled,
     _split_jpeg,
+    jpeg_file,
     save_bytes,
+    with_height,
 )
 from .convert import _PALETTE_MAX_PIXELS, to_output_mode
 from .encode import Output, save_kwargs
@@ -158,43 +159,39 @@ def encode_together(
             outer()
 
         release = release_both
-    return writer(ready, patches, out, out_icc, threads, release, lean_over)
+    return writer(ready, patches, _Writing(out, out_icc, threads, release, lean_over))
+
+
+@dataclass(frozen=True, slots=True)
+class _Writing:
+    """What a band writer is given beside the frame and the patches (see encode_together)."""
+
+    out: Output
+    icc: bytes | None
+    threads: int
+    release: Release
+    lean_over: int
 
 
 def _jpeg_writer(
-    frame: Image.Image,
-    variants: Sequence[Patches],
-    out: Output,
-    icc: bytes | None,
-    threads: int,
-    release: Release,
-    lean_over: int,
+    frame: Image.Image, variants: Sequence[Patches], w: _Writing
 ) -> list[bytes] | None:
-    kwargs = save_kwargs(out.fmt, out.settings, icc, out.meta, frame.mode)
+    out = w.out
+    kwargs = save_kwargs(out.fmt, out.settings, w.icc, out.meta, frame.mode)
     kwargs.update(out.fmt.format_kwargs([frame], out.timing, out.meta))
-    return encode_jpeg_bands(frame, variants, kwargs, release, lean_over)
+    return encode_jpeg_bands(frame, variants, kwargs, w.release, w.lean_over)
 
 
-def _png_writer(
-    frame: Image.Image,
-    variants: Sequence[Patches],
-    out: Output,
-    icc: bytes | None,
-    threads: int,
-    release: Release,
-    lean_over: int,
-) -> list[bytes] | None:
+def _png_writer(frame: Image.Image, variants: Sequence[Patches], w: _Writing) -> list[bytes] | None:
+    out = w.out
     if out.meta or out.settings.encoder_options:
         return None  # kept metadata or the user's own PNG options: Pillow writes those
     if frame.width * frame.height < _PNG_MIN_PIXELS:
         return None  # small: cheap to encode whole, where Pillow's Paeth filter pays most
-    return encode_png_bands(frame, variants, icc, threads, release)
+    return encode_png_bands(frame, variants, w.icc, w.threads, w.release)
 
 
-BandWriter = Callable[
-    [Image.Image, Sequence[Patches], Output, bytes | None, int, Release, int],
-    list[bytes] | None,
-]
+BandWriter = Callable[[Image.Image, Sequence[Patches], _Writing], list[bytes] | None]
 BAND_WRITERS: Mapping[str, BandWriter] = {"jpeg-mcu-rows": _jpeg_writer, "png-rows": _png_writer}
 
 
@@ -313,18 +310,11 @@ def encode_jpeg_bands(
             raise EncodeError("the JPEG band writer could not split its own file")
         return None
     header, sof_height_at, segments = parsed
-    head = bytearray(header)
-    head[sof_height_at : sof_height_at + 2] = struct.pack(">H", height)
-    files = []
-    for rows in _jpeg_order(layout, len(variants), extra):
-        out = [bytes(head)]
-        for i, k in enumerate(rows):
-            if i:
-                out.append(_RST[(i - 1) % 8])
-            out.append(segments[k])
-        out.append(b"\xff\xd9")
-        files.append(b"".join(out))
-    return files
+    head = with_height(header, sof_height_at, height)
+    return [
+        jpeg_file(head, [segments[k] for k in rows])
+        for rows in _jpeg_order(layout, len(variants), extra)
+    ]
 
 
 def _jpeg_stack(
@@ -396,7 +386,7 @@ def _encode_jpeg_lean(
     header, _, shared = parsed
     unit, width = layout.unit, frame.width
     step = max(1, (8 << 20) // max(1, 4 * width * unit))  # MCU rows per piece: ~8 MiB
-    files = [_jpeg_file(header, shared)]
+    files = [jpeg_file(header, shared)]
     for patches in variants[1:]:
         segments = list(shared)
         for start, end, is_band in layout.runs():
@@ -407,19 +397,9 @@ def _encode_jpeg_lean(
                 if got is None or len(got[2]) != min(end, first + step) - first:
                     raise EncodeError("the JPEG band writer could not split its own file")
                 segments[first : min(end, first + step)] = got[2]
-        files.append(_jpeg_file(header, segments))
+        files.append(jpeg_file(header, segments))
     release()
     return files
-
-
-def _jpeg_file(header: bytes, segments: Sequence[bytes]) -> bytes:
-    out = [header]
-    for i, segment in enumerate(segments):
-        if i:
-            out.append(_RST[(i - 1) % 8])
-        out.append(segment)
-    out.append(b"\xff\xd9")
-    return b"".join(out)
 
 
 def _paste_padded(stack: Image.Image, piece: Image.Image, y: int, height: int) -> None:

@@ -22,7 +22,7 @@ import os
 import re
 import struct
 import zlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, ClassVar
@@ -167,15 +167,7 @@ class BlockLayout:
         if parsed is None or len(parsed[2]) != len(index):
             return None
         header, sof_height_at, segments = parsed
-        head = bytearray(header)
-        head[sof_height_at : sof_height_at + 2] = struct.pack(">H", height)
-        out = [bytes(head)]
-        for i, k in enumerate(order):
-            if i:
-                out.append(_RST[(i - 1) % 8])
-            out.append(segments[k])
-        out.append(b"\xff\xd9")
-        return b"".join(out)
+        return jpeg_file(with_height(header, sof_height_at, height), [segments[k] for k in order])
 
 
 def save_bytes(image: Image.Image, pil_format: str, **kwargs: Any) -> bytes:
@@ -198,6 +190,27 @@ def save_bytes(image: Image.Image, pil_format: str, **kwargs: Any) -> bytes:
 _MEMFD = getattr(os, "memfd_create", None)
 _RST = [bytes((0xFF, 0xD0 + i)) for i in range(8)]
 _RST_SPLIT = re.compile(rb"\xff[\xd0-\xd7]")
+
+
+def with_height(header: bytes, sof_height_at: int, height: int) -> bytes:
+    """A JPEG header (up to its scan's data) with the frame's height patched to ``height``."""
+    head = bytearray(header)
+    head[sof_height_at : sof_height_at + 2] = struct.pack(">H", height)
+    return bytes(head)
+
+
+def jpeg_file(header: bytes, segments: Sequence[bytes]) -> bytes:
+    """A baseline JPEG from its header and its restart-interval segments in output order:
+    the restart markers between them numbered as libjpeg numbers them, then EOI."""
+    out = [header]
+    for i, segment in enumerate(segments):
+        if i:
+            out.append(_RST[(i - 1) % 8])
+        out.append(segment)
+    out.append(b"\xff\xd9")
+    return b"".join(out)
+
+
 _MCU_CACHE: dict[tuple[str, str], int | None] = {}
 
 

@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from ..errors import DetectionError, SettingsError
 from ..face_defaults import DEFAULT_WORKING_SIZE
@@ -67,6 +67,15 @@ class Detection:
     base_runs: int  # model runs of the base pass (strips and the coarse run)
     detail_tiles: int  # detail tiles that ran (0 on portraits and face-free photos)
     detail_grid: int  # detail tiles there were to choose from (0: no detail pass)
+
+
+class DetectOptions(TypedDict, total=False):
+    """The keyword options of a detection (``Detector.detect``'s, all optional)."""
+
+    working_size: int
+    min_face_size: int
+    min_score: float
+    threads: int | None
 
 
 class Detector:
@@ -137,28 +146,15 @@ class Detector:
                 self._versions[path] = describe(path)
             return self._versions[path]
 
-    def __call__(
-        self,
-        image: Image.Image,
-        *,
-        working_size: int = DEFAULT_WORKING_SIZE,
-        min_face_size: int = 0,
-        min_score: float = DEFAULT_MIN_SCORE,
-        threads: int | None = None,
-    ) -> list[Face]:
+    def __call__(self, image: Image.Image, **options: Unpack[DetectOptions]) -> list[Face]:
         """The faces in ``image`` (a displayed, orientation-corrected picture of any mode).
 
-        ``working_size``: the long side of the base pass's copy; ``min_face_size``: the
-        smallest face (photo pixels) to look for, 0 = the long side / 200 (``tiles``).
+        ``working_size``: the long side of the base pass's copy (default 1632);
+        ``min_face_size``: the smallest face (photo pixels) to look for, 0 = the long side /
+        200 (``tiles``); ``min_score``; ``threads`` (default: the detector's).
         Raises ``DetectionError`` (one line) when the detector cannot run: fail closed.
         """
-        return self.detect(
-            image,
-            working_size=working_size,
-            min_face_size=min_face_size,
-            min_score=min_score,
-            threads=threads,
-        ).faces
+        return self.detect(image, **options).faces
 
     def detect(
         self,
