@@ -171,6 +171,25 @@ def test_jobs_share_one_budget() -> None:
     assert memory_budget() == memory_limit() // previous
 
 
+def test_a_worker_shares_the_budget_between_the_images_it_holds() -> None:
+    """A worker's threads share its memory; with ``memory_share`` (the local stack's worker
+    processes side by side) every image in hand on the machine does."""
+    import threading
+
+    from pixelpipe.worker import Worker
+
+    stop = threading.Event()
+    stop.set()  # the threads start and end at once: only the share is looked at
+    previous = share_memory(1)
+    try:
+        for kwargs, share in (({"concurrency": 3}, 3), ({"concurrency": 2, "memory_share": 8}, 8)):
+            worker = Worker(None, None, "queue", visibility_timeout=30, **kwargs)  # type: ignore[arg-type]
+            worker.run(stop, check=False)
+            assert memory_budget() == memory_limit() // share
+    finally:
+        share_memory(previous)
+
+
 def test_lambda_memory_size_is_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
     assert memory_limit() == 128 * MIB

@@ -191,7 +191,7 @@ class LocalStack:
         for index in range(count):
             proc = ctx.Process(
                 target=run_worker_process,
-                args=(self.settings, self.queue_url, concurrency, wait_seconds, index),
+                args=(self.settings, self.queue_url, concurrency, wait_seconds, index, count),
                 name=f"pixelpipe-worker-{index}",
                 daemon=False,
             )
@@ -225,9 +225,15 @@ class LocalStack:
 
 
 def run_worker_process(
-    settings: Settings, queue_url: str, concurrency: int, wait_seconds: int, index: int
+    settings: Settings,
+    queue_url: str,
+    concurrency: int,
+    wait_seconds: int,
+    index: int,
+    processes: int = 1,
 ) -> None:
-    """Entry point of a worker process: poll until SIGTERM or SIGINT, then finish and exit 0."""
+    """Entry point of a worker process: poll until SIGTERM or SIGINT, then finish and exit 0.
+    The ``processes`` worker processes of the stack share the machine's memory budget."""
     from .pipeline import Pipeline
     from .storage import Storage
     from .worker import Worker
@@ -239,4 +245,11 @@ def run_worker_process(
     stop = stop_event()
     _, sqs = clients(settings.endpoint_url or "")
     pipe = Pipeline(settings, Storage(settings.endpoint_url))
-    Worker(pipe, sqs, queue_url, concurrency=concurrency, wait_seconds=wait_seconds).run(stop)
+    Worker(
+        pipe,
+        sqs,
+        queue_url,
+        concurrency=concurrency,
+        wait_seconds=wait_seconds,
+        memory_share=processes * concurrency,
+    ).run(stop)

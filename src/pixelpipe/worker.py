@@ -141,6 +141,7 @@ class Worker:
         wait_seconds: int = 20,
         visibility_timeout: int | None = None,
         on_message: Callable[[MessageOutcome], None] | None = None,
+        memory_share: int | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sqs = sqs
@@ -153,6 +154,9 @@ class Worker:
         # None: the queue's own VisibilityTimeout (what a crashed worker's message waits).
         self.visibility_timeout = visibility_timeout or _queue_visibility(sqs, queue_url)
         self.on_message = on_message
+        # Images processed at once on this machine, sharing its memory budget: this worker's
+        # threads, unless several worker processes run side by side (the local stack's).
+        self.memory_share = max(1, memory_share or self.concurrency)
         self.fatal: str | None = None  # set when a configuration error stops the worker
 
     def check(self) -> None:
@@ -189,7 +193,7 @@ class Worker:
         ConfigurationError, at start-up or later, when the configuration is wrong."""
         if check:
             self.check()
-        share_memory(self.concurrency)  # the images in hand share the process's memory
+        share_memory(self.memory_share)  # the images in hand share the memory
         threads = [
             threading.Thread(target=self._loop, args=(stop,), name=f"pixelpipe-worker-{i}")
             for i in range(self.concurrency)
