@@ -7,7 +7,6 @@ it, within a stated tolerance).
 
 from __future__ import annotations
 
-import io
 import struct
 import zlib
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import noise_image, photo_like
+from conftest import decode, encode, noise_image, photo_like
 from pixelpipe.engine.bands import (
     Box,
     Patches,
@@ -49,18 +48,6 @@ def whole(frame: Image.Image, patches: Patches) -> Image.Image:
     return out
 
 
-def save(im: Image.Image, fmt: str, **kwargs: Any) -> bytes:
-    buf = io.BytesIO()
-    im.save(buf, fmt, **kwargs)
-    return buf.getvalue()
-
-
-def opened(data: bytes) -> Image.Image:
-    im = Image.open(io.BytesIO(data))
-    im.load()
-    return im
-
-
 BOX_SETS: dict[str, list[Box]] = {
     "one": [(10, 12, 30, 20)],
     "several": [(3, 5, 20, 9), (50, 40, 17, 11), (20, 52, 40, 5)],
@@ -82,7 +69,7 @@ def test_png_decodes_to_each_variant_exactly(mode: str, case: str) -> None:
     assert files is not None
     assert len(files) == len(variants)
     for data, patches in zip(files, variants, strict=True):
-        got = opened(data)
+        got = decode(data)
         expected = whole(frame, patches)
         assert got.mode == expected.mode
         assert got.size == expected.size
@@ -100,11 +87,11 @@ def test_png_threads_icc_and_size_against_pillow() -> None:
     assert one is not None
     assert one == two
     for data, patches in zip(one, variants, strict=True):
-        got = opened(data)
+        got = decode(data)
         assert got.info["icc_profile"] == icc
         expected = whole(frame, patches)
         assert got.tobytes() == expected.tobytes()
-        today = save(expected, "PNG", **PNG_TODAY)
+        today = encode(expected, "PNG", **PNG_TODAY)
         assert len(data) <= 1.03 * len(today), (len(data), len(today))
 
 
@@ -121,7 +108,7 @@ def test_png_filter_is_undone_by_a_png_decoder() -> None:
         ihdr = struct.pack(">IIBBBBB", 33, 17, 8, {1: 0, 3: 2, 4: 6}[bpp], 0, 0, 0)
         png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
         png += _chunk(b"IDAT", zlib.compress(filtered)) + _chunk(b"IEND", b"")
-        assert opened(png).tobytes() == raw
+        assert decode(png).tobytes() == raw
 
 
 def test_png_filter_picks_sub_on_horizontal_gradients() -> None:
@@ -169,7 +156,7 @@ JPEG_CASES = {
 
 def source_tables(mode: str, options: dict[str, Any]) -> dict[str, Any]:
     """Options as the redact path passes them: the source's tables, sampling, optimise."""
-    src = opened(save(photo_like(64, 64, seed=9).convert(mode), "JPEG", **options))
+    src = decode(encode(photo_like(64, 64, seed=9).convert(mode), "JPEG", **options))
     out: dict[str, Any] = {"optimize": True}
     out["qtables"] = [list(t) for _, t in sorted(src.quantization.items())]  # type: ignore[attr-defined]
     if "subsampling" in options:
@@ -178,7 +165,7 @@ def source_tables(mode: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def decoded(data: bytes) -> np.ndarray:
-    return np.asarray(opened(data), dtype=np.int16)
+    return np.asarray(decode(data), dtype=np.int16)
 
 
 @pytest.mark.parametrize("case", sorted(JPEG_CASES))
@@ -194,11 +181,11 @@ def test_jpeg_decodes_as_each_variant_encoded_whole(case: str, size: tuple[int, 
     files = encode_jpeg_bands(frame, variants, kwargs)
     assert files is not None
     for data, patches in zip(files, variants, strict=True):
-        today = save(whole(frame, patches), "JPEG", **kwargs)
-        got = opened(data)
+        today = encode(whole(frame, patches), "JPEG", **kwargs)
+        got = decode(data)
         assert got.size == frame.size
         assert got.mode == mode
-        assert got.quantization == opened(today).quantization  # type: ignore[attr-defined]
+        assert got.quantization == decode(today).quantization  # type: ignore[attr-defined]
         assert np.array_equal(decoded(data), decoded(today))
         assert len(data) <= 1.03 * len(today) + 200
 
@@ -214,7 +201,7 @@ def test_jpeg_area_in_the_short_last_mcu_row(case: str) -> None:
     files = encode_jpeg_bands(frame, variants, kwargs)
     assert files is not None
     for data, patches in zip(files, variants, strict=True):
-        today = decoded(save(whole(frame, patches), "JPEG", **kwargs))
+        today = decoded(encode(whole(frame, patches), "JPEG", **kwargs))
         got = decoded(data)
         diff = np.abs(got - today).reshape(70, 90, -1).max(axis=2)
         assert not diff[:48].any()  # above the last two MCU rows: exact
@@ -238,7 +225,7 @@ def test_jpeg_keeps_metadata_and_marks_every_mcu_row() -> None:
     files = encode_jpeg_bands(frame, variants, kwargs)
     assert files is not None
     for data in files:
-        got = opened(data)
+        got = decode(data)
         assert got.info["icc_profile"] == icc
         assert got.getexif()[0x010F] == "maker"
         rows = -(-150 // 16)
@@ -285,15 +272,15 @@ def test_engine_png_variants_are_the_hidden_frame_exactly(mode: str) -> None:
     source = photo_like(1100, 960, seed=3).convert(mode)  # over 1 MP: the band writer
     boxes = [(10, 20, 120, 50), (200, 150, 100, 110), (50, 40, 30, 30), (900, 900, 200, 60)]
     settings = EngineSettings(regions=tuple(boxes), sizes=(8, 16, 32, 48, 64))
-    result = pixelate(save(source, "PNG"), settings)
+    result = pixelate(encode(source, "PNG"), settings)
     full = [v for v in result.variants if v.kind == "full"]
     assert len(full) >= 3
     for v in full:
-        got = opened(v.data)
+        got = decode(v.data)
         assert got.mode == mode
         expected = _hidden(source, boxes, settings, v)
         assert got.tobytes() == expected.tobytes()
-        assert len(v.data) <= 1.03 * len(save(expected, "PNG", **PNG_TODAY))
+        assert len(v.data) <= 1.03 * len(encode(expected, "PNG", **PNG_TODAY))
         assert _idat(v.data)[:2] == b"\x78\x9c"  # this writer's header (Pillow, Z_RLE: \x78\x01)
 
 
@@ -301,17 +288,17 @@ def test_engine_png_variants_are_the_hidden_frame_exactly(mode: str) -> None:
 def test_engine_jpeg_variants_decode_as_the_hidden_frame_encoded_whole(subsampling: int) -> None:
     from pixelpipe import EngineSettings, pixelate
 
-    data = save(photo_like(320, 250, seed=8), "JPEG", quality=88, subsampling=subsampling)
-    source = opened(data)
+    data = encode(photo_like(320, 250, seed=8), "JPEG", quality=88, subsampling=subsampling)
+    source = decode(data)
     boxes = [(0, 0, 100, 40), (150, 100, 170, 60)]  # the last MCU row (240..249) untouched
     settings = EngineSettings(regions=tuple(boxes))
     result = pixelate(data, settings)
     tables = [list(t) for _, t in sorted(source.quantization.items())]  # type: ignore[attr-defined]
     for v in (v for v in result.variants if v.kind == "full"):
         hidden = _hidden(source, boxes, settings, v)
-        whole_file = save(hidden, "JPEG", qtables=tables, subsampling=subsampling, optimize=True)
+        whole_file = encode(hidden, "JPEG", qtables=tables, subsampling=subsampling, optimize=True)
         assert np.array_equal(decoded(v.data), decoded(whole_file))
-        assert opened(v.data).quantization == source.quantization  # type: ignore[attr-defined]
+        assert decode(v.data).quantization == source.quantization  # type: ignore[attr-defined]
 
 
 def _face(box: Box, face: Box, cx: float, cy: float, rx: float, ry: float, angle: float) -> Any:
@@ -352,12 +339,12 @@ def test_engine_face_variants_are_the_hidden_frame_exactly() -> None:
 
     source = scene(96, size=(1300, 1000), count=4).image  # over 1 MP: the band writer
     settings = EngineSettings(faces=True, format="png")
-    result = pixelate(save(source, "PNG"), settings)
+    result = pixelate(encode(source, "PNG"), settings)
     assert len(result.areas) == 4
     assert all(a.shape == "ellipse" for a in result.areas)
     for v in result.variants:
         expected = hide_areas(source, list(result.areas), settings, v.size, v.unit)
-        assert opened(v.data).tobytes() == expected.tobytes(), v.label
+        assert decode(v.data).tobytes() == expected.tobytes(), v.label
 
 
 def test_png_same_bytes_with_the_standard_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -383,5 +370,5 @@ def test_jpeg_first_variant_exact_in_a_short_last_mcu_row(case: str) -> None:
     variants = make_variants(frame, [(10, 60, 30, 10), (50, 2, 20, 4)], count=3)
     files = encode_jpeg_bands(frame, variants, kwargs)
     assert files is not None
-    today = decoded(save(whole(frame, variants[0]), "JPEG", **kwargs))
+    today = decoded(encode(whole(frame, variants[0]), "JPEG", **kwargs))
     assert np.array_equal(decoded(files[0]), today)
