@@ -51,7 +51,9 @@ def old_mask(face: faces.Face, size: tuple[int, int]) -> np.ndarray:
 
 
 def new_mask(face: faces.Face, size: tuple[int, int]) -> np.ndarray:
-    return fi.ellipse_mask(faces.head_ellipse(face, faces.DEFAULT_PADDING), size)
+    """What #21 hides: the head ellipse and the detector's box."""
+    mask = fi.ellipse_mask(faces.head_ellipse(face, faces.DEFAULT_PADDING), size)
+    return mask | box_mask((face.x, face.y, face.w, face.h), size)
 
 
 def box_mask(box: tuple[float, float, float, float], size: tuple[int, int]) -> np.ndarray:

@@ -45,8 +45,9 @@ def inside(boxes: list[tuple[int, int, int, int]], size: tuple[int, int]) -> np.
 
 def hidden(areas: Any, size: tuple[int, int], margin: float = 0.0) -> np.ndarray:
     """The pixels the areas hide: faces' ellipses (pixel centres inside; ``margin``: the
-    ellipse grown by that many pixels), regions' boxes."""
+    ellipse grown by that many pixels) and detector boxes, regions' boxes."""
     mask = inside([a.box for a in areas if a.ellipse is None], size)
+    mask |= inside([a.face for a in areas if a.face is not None], size)
     for a in areas:
         if a.ellipse is not None:
             e = a.ellipse

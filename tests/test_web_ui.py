@@ -217,11 +217,18 @@ def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
         assert area["shape"] == "ellipse"
         outline = heads.nth(i).bounding_box()
         assert heads.nth(i).evaluate("n => n.tagName") == "ellipse"
-        x, y, w, h = area["box"]
-        assert abs(outline["x"] - (shown["x"] + x * scale)) <= 3
-        assert abs(outline["y"] - (shown["y"] + y * scale)) <= 3
-        assert abs(outline["width"] - w * scale) <= 3
-        assert abs(outline["height"] - h * scale) <= 3
+        # The head ellipse (in the picture's pixels), turned with the head, ...
+        cx, cy, rx, ry, turn = area["ellipse"]
+        geometry = heads.nth(i).evaluate(
+            "n => { const b = n.getBBox(); "
+            "return [b.x, b.y, b.width, b.height, n.getAttribute('transform')]; }"
+        )
+        assert geometry[:4] == pytest.approx([cx - rx, cy - ry, 2 * rx, 2 * ry], abs=0.01)
+        assert geometry[4] == f"rotate({turn:g} {cx:g} {cy:g})"
+        # ... drawn where it is on the full-size original (its centre: the browser's box of a
+        # turned shape includes the stroke generously).
+        assert abs(outline["x"] + outline["width"] / 2 - (shown["x"] + cx * scale)) <= 3
+        assert abs(outline["y"] + outline["height"] / 2 - (shown["y"] + cy * scale)) <= 3
         fx, fy, fw, fh = area["face"]
         face = page.locator("#viewer-areas .outline-facebox").nth(i).bounding_box()
         assert abs(face["x"] - (shown["x"] + fx * scale)) <= 3

@@ -8,15 +8,16 @@ and docs; the manifest lists them under ``areas``.
 
 Faces come from :mod:`pixelpipe.faces`; what is hidden of a face is its head: an ellipse
 placed from the face box and its landmarks (``faces.head_ellipse``: turn and tilt, the back of
-a turned head, hair above), grown by ``face_padding``. A face's ``box`` is that ellipse's
-bounding box; ``face`` is the detector's box, which the size of the blocks is counted on
-(``n`` blocks across the face's width). In a multi-frame input the faces found in any frame
+a turned head, hair above), grown by ``face_padding``, together with the detector's box
+(``face``), which the size of the blocks is counted on (``n`` blocks across the face's
+width). A face's ``box`` bounds both. In a multi-frame input the faces found in any frame
 are hidden in every frame of that size: a face the detector misses in one frame of an
 animation is still covered by its neighbours' detections.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -44,8 +45,8 @@ class Area:
     """One hidden area, as the manifest lists it (``ellipse`` excepted).
 
     ``box``: the bounding box of what is hidden (clipped to the image); ``shape``: ``rect``
-    (the whole box, regions) or ``ellipse`` (faces: only the pixels inside ``ellipse``);
-    ``face``: a face's detector box, on which the blocks are laid out."""
+    (the whole box, regions) or ``ellipse`` (faces: the pixels inside ``ellipse`` and inside
+    ``face``, the detector's box, on which the blocks are laid out)."""
 
     box: Box
     source: AreaSource
@@ -70,6 +71,15 @@ def clip(box: Box, width: int, height: int) -> Box | None:
     if x1 <= x0 or y1 <= y0:
         return None
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+def _bounds(ellipse: Ellipse, face: Box, width: int, height: int) -> Box | None:
+    """The box around a face's ellipse and its detector box, cut to the image."""
+    left, top, right, bottom = ellipse.bounds()
+    x, y, w, h = face
+    x0, y0 = min(math.floor(left), x), min(math.floor(top), y)
+    x1, y1 = max(math.ceil(right), x + w), max(math.ceil(bottom), y + h)
+    return clip((x0, y0, x1 - x0, y1 - y0), width, height)
 
 
 def region_areas(boxes: Sequence[Box], width: int, height: int) -> list[Area]:
@@ -129,10 +139,10 @@ def face_areas(
         group = by_size.setdefault(frame.size, [])
         for face in found:
             ellipse = head_ellipse(face, settings.face_padding)
-            box = ellipse.box(frame.width, frame.height)
             own = (face.x, face.y, face.w, face.h)
+            box = _bounds(ellipse, own, frame.width, frame.height)
             if box is None or any(a.face == own for a in group):
-                continue  # (never None: the ellipse holds the face box, which is inside)
+                continue  # (never None: the face box is inside the frame)
             at = index if len(frames) > 1 else None
             group.append(Area(box, "face", face.score, name, at, own, "ellipse", ellipse))
     ms = (time.perf_counter() - t0) * 1000

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -190,6 +191,9 @@ class AreaRecord:
     frame: int | None = None  # faces in multi-frame inputs: the first frame it was found in
     face: tuple[int, int, int, int] | None = None  # faces: the detector's box
     shape: str | None = None  # "ellipse" (faces: the head inside ``box``) or "rect"; None: old
+    # faces: the head ellipse hidden with ``face``: centre x, y, half-axes x, y (pixels, 0.1)
+    # and its turn in degrees (clockwise on screen); None: old manifests (inscribed in box)
+    ellipse: tuple[float, float, float, float, float] | None = None
 
     @classmethod
     def of(cls, area: Any) -> AreaRecord:
@@ -198,7 +202,12 @@ class AreaRecord:
         box = _four(area.box)
         face = None if getattr(area, "face", None) is None else _four(area.face)
         shape = getattr(area, "shape", None)
-        return cls(box, area.source, score, area.detector, area.frame, face, shape)
+        e = getattr(area, "ellipse", None)
+        ellipse = None
+        if e is not None:
+            r = round
+            ellipse = (r(e.cx, 1), r(e.cy, 1), r(e.rx, 1), r(e.ry, 1), r(math.degrees(e.angle), 1))
+        return cls(box, area.source, score, area.detector, area.frame, face, shape, ellipse)
 
     def to_json(self) -> dict[str, Any]:
         doc: dict[str, Any] = {"box": list(self.box), "source": self.source}
@@ -207,6 +216,8 @@ class AreaRecord:
         if self.source == "face":
             if self.face is not None:
                 doc["face"] = list(self.face)
+            if self.ellipse is not None:
+                doc["ellipse"] = list(self.ellipse)
             doc["score"] = self.score
             doc["detector"] = self.detector
             if self.frame is not None:
@@ -226,7 +237,19 @@ class AreaRecord:
             frame=_opt(d, "frame", int, where),
             face=None if face is None else _box(face, f"{where}.face"),
             shape=_opt(d, "shape", str, where),
+            ellipse=_ellipse(_opt(d, "ellipse", list, where), f"{where}.ellipse"),
         )
+
+
+def _ellipse(
+    values: list[Any] | None, where: str
+) -> tuple[float, float, float, float, float] | None:
+    if values is None:
+        return None
+    if len(values) != 5 or not all(_is(v, float) for v in values):
+        raise MalformedDocument(f"{where} is not five numbers")
+    cx, cy, rx, ry, angle = (float(v) for v in values)
+    return cx, cy, rx, ry, angle
 
 
 def _four(values: Any) -> tuple[int, int, int, int]:

@@ -45,7 +45,7 @@ ANON_FACE_BLOCKS = 5
 ANON_REGION_BLOCKS = 8
 # What a face's hidden area is: part of the settings digest, so that outputs made with an
 # older model of the head are made again.
-FACE_AREA_MODEL = "head-ellipse-1"
+FACE_AREA_MODEL = "head-ellipse-2"
 MAX_GRID = 1024
 MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024

@@ -6,15 +6,16 @@ An area (:class:`pixelpipe.areas.Area`) is a box in the pixels of the displayed 
   area alone: resized to n x n with bilinear filtering, then back to the area's size with
   nearest-neighbour (``--shape square``: n square blocks along the area's longer side;
   ``--block-px P``: P-pixel blocks from the area's top-left corner).
-* A **face** hides the pixels inside its head ellipse. Its blocks are counted on the
-  detector's face box: size n makes blocks ``ceil(face width / n)`` px wide (``--shape grid``:
-  ``ceil(face height / n)`` px high, else square), so the face is at most n blocks across;
+* A **face** hides the pixels inside its head ellipse and its detector box. Its blocks are
+  counted on the detector's face box: size n makes blocks ``ceil(face width / n)`` px wide
+  (``--shape grid``: ``ceil(face height / n)`` px high, else square), so the face is at most
+  n blocks across;
   ``--block-px P``: P-px blocks. The lattice starts at the face box's corner and extends over
-  the whole ellipse; each block is the exact average of its pixels inside the ellipse's
-  bounding box (``blocks_across`` counts them).
+  the whole area; each block is the exact average of its pixels inside the area's bounding
+  box (``blocks_across`` counts them).
 
-``--style fill`` paints the area (the ellipse, for faces) solid black instead. Everything
-outside the areas keeps the source's pixels.
+``--style fill`` paints the area (for faces: the ellipse and the box) solid black instead.
+Everything outside the areas keeps the source's pixels.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def anonymises(areas: Sequence[Area], shape: BlockShape, size: int, unit: str) -
 
 
 def _mask(area: Area) -> Image.Image:
-    """The area's ellipse as a mask of its box: 255 where hidden."""
+    """The area's ellipse and its face box as a mask of its box: 255 where hidden."""
     assert area.ellipse is not None
     x, y, w, h = area.box
     mask = Image.new("L", (w, h), 0)
@@ -160,7 +161,11 @@ def _mask(area: Area) -> Image.Image:
     e = area.ellipse
     grown = type(e)(e.cx, e.cy, e.rx + 0.5, e.ry + 0.5, e.angle)
     points = [(px - x, py - y) for px, py in grown.polygon()]
-    ImageDraw.Draw(mask).polygon(points, fill=255)
+    draw = ImageDraw.Draw(mask)
+    draw.polygon(points, fill=255)
+    if area.face is not None:
+        fx, fy, fw, fh = area.face
+        draw.rectangle((fx - x, fy - y, fx - x + fw - 1, fy - y + fh - 1), fill=255)
     return mask
 
 

@@ -273,6 +273,7 @@ def _done(obj: Listed, manifest: Manifest) -> dict[str, Any]:
                 "score": a.score,
                 "shape": a.shape or "rect",  # older manifests: rectangles
                 "face": None if a.face is None else list(a.face),
+                "ellipse": None if a.ellipse is None else list(a.ellipse),
             }
             for a in manifest.areas
         ]

@@ -382,7 +382,7 @@
   }
 
   // The hidden areas over the full-size original: an SVG in the image's own pixels, scaled
-  // with it (ellipses where the manifest says so; the detector's face box dashed inside).
+  // with it (a face: its head ellipse, and the detector's face box, hidden too, dashed).
   function outlineAreas(item) {
     const layer = $("viewer-areas");
     layer.replaceChildren();
@@ -393,8 +393,11 @@
     for (const a of item.areas) {
       const [x, y, w, h] = a.box;
       const cls = `outline outline-${a.source}`;
+      // A face hides its head ellipse (turned with the head) and the detector's box; an old
+      // manifest without `ellipse` meant the ellipse inscribed in `box`.
+      const [ecx, ecy, erx, ery, turn] = a.ellipse || [x + w / 2, y + h / 2, w / 2, h / 2, 0];
       const shape = a.shape === "ellipse"
-        ? svg("ellipse", { class: cls, cx: x + w / 2, cy: y + h / 2, rx: w / 2, ry: h / 2 })
+        ? svg("ellipse", { class: cls, cx: ecx, cy: ecy, rx: erx, ry: ery, transform: `rotate(${turn} ${ecx} ${ecy})` })
         : svg("rect", { class: cls, x, y, width: w, height: h });
       const title = svg("title", {});
       title.textContent = a.source === "face" ? `hidden face (score ${a.score})` : "hidden region";
