@@ -48,11 +48,16 @@ class Item:
 
     @property
     def hidden(self) -> str:
-        """``1 face hidden`` from the manifest's areas; empty when faces were not asked for."""
+        """``1 face hidden in 2 anonymising outputs`` from the manifest; empty when faces were
+        not asked for."""
         if not self.faces or self.manifest is None:
             return ""
         n = sum(a.source == "face" for a in self.manifest.areas or ())
-        return f"{n} face{'s' * (n != 1)} hidden" if n else "no face found"
+        if not n:
+            return "no face found"
+        anon = sum(o.anonymised is True for o in self.manifest.outputs)
+        outputs = f"{anon or 'no'} anonymising output{'s' * (anon != 1)}"
+        return f"{n} face{'s' * (n != 1)} hidden in {outputs}"
 
     @property
     def seconds(self) -> float | None:

@@ -21,9 +21,10 @@ head as an ellipse in the face's own frame. Which model depends on the landmarks
   it: what is uncertain is covered generously.
 
 Both grow by ``padding`` face heights on every side (``--face-padding``): the margin beyond
-the model. Constants fitted on tests/face_images.py's hand-drawn heads (every head of 24 px
-and more wholly hidden, profiles and 15-30 degree rotations included) with the least picture
-hidden outside the faces on real group photos: docs/PRIVACY.md, bench/bench_head_areas.py.
+the model, and by half a pixel (the rounding of the detector's box: it counts at 16 px).
+Constants fitted on tests/face_images.py's hand-drawn heads (every head of 16 px and more
+wholly hidden, profiles and 15-30 degree rotations included) with the least picture hidden
+outside the faces on a real group photo: docs/faces-evidence.md, bench/bench_head_areas.py.
 No numpy: pure arithmetic.
 """
 
@@ -131,7 +132,8 @@ def head_ellipse(face: Face, padding: float) -> Ellipse:
     grown by ``padding`` face heights on every side."""
     if padding < 0:
         raise SettingsError(f"face padding must not be negative, got {padding}")
-    grow = padding * max(face.w, face.h)
+    # The padding, and half a pixel: the detector's box is rounded to whole pixels.
+    grow = padding * max(face.w, face.h) + 0.5
     found = pose(face)
     if found is not None and eye_distance(face) >= FRONTAL_EYES * face.w:
         roll = found[0]
