@@ -167,7 +167,7 @@ def test_an_upload_with_regions_hides_them_and_the_gallery_lists_them(up: WebUp)
     assert status == 201, doc
     item = up.wait_status(name, "done", "failed")
     assert item["status"] == "done", item
-    region = {"source": "region", "score": None, "shape": "rect", "face": None}
+    region = {"source": "region", "score": None, "shape": "rect", "face": None, "ellipse": None}
     assert item["areas"] == [
         {"box": [1168, 618, 124, 42], **region},
         {"box": [0, 0, 10, 10], **region},
@@ -461,7 +461,14 @@ def test_the_gallery_says_which_outputs_anonymise(stack: Stack) -> None:
         ("64x64", False),
     ]
     assert plate["areas"] == [
-        {"box": [4, 4, 20, 10], "source": "region", "score": None, "shape": "rect", "face": None}
+        {
+            "box": [4, 4, 20, 10],
+            "source": "region",
+            "score": None,
+            "shape": "rect",
+            "face": None,
+            "ellipse": None,
+        }
     ]
     assert [v["anonymised"] for v in by_key["whole.jpg"]["variants"]] == [None, None]
     assert "areas" not in by_key["whole.jpg"]
