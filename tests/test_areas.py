@@ -23,6 +23,7 @@ from conftest import (
 from pixelpipe import EngineSettings, pixelate
 from pixelpipe.areas import format_regions, parse_regions
 from pixelpipe.errors import AreaError, SettingsError
+from pixelpipe.settings import KEPT_METADATA_RULES
 
 
 def original_design(area: Image.Image, n: int) -> Image.Image:
@@ -243,8 +244,11 @@ def test_kept_metadata_carries_no_xmp_makernote_or_thumbnail() -> None:
     data = encode(src, "JPEG", exif=exif.tobytes(), xmp=xmp)
     plain = pixelate(data, EngineSettings(sizes=(8,), keep_metadata=True)).variants[0].data
     assert b"Jane Doe" in plain
-    assert b"MAKERNOTE" in plain
-    assert plain.count(b"\xff\xd8") == 2
+    # A whole-image output keeps the rest but never the MakerNote: its preview is the
+    # unpixelated picture.
+    assert b"MAKERNOTE" not in plain
+    assert plain.count(b"\xff\xd8") == 1
+    assert decode(plain).getexif()[0x010F] == "Camera maker"
     settings = EngineSettings(sizes=(8,), keep_metadata=True, regions=((10, 10, 50, 50),))
     out = pixelate(data, settings).variants[0].data
     assert b"Jane Doe" not in out
@@ -252,6 +256,14 @@ def test_kept_metadata_carries_no_xmp_makernote_or_thumbnail() -> None:
     assert b"MAKERNOTE" not in out
     assert out.count(b"\xff\xd8") == 1  # one JPEG in the file: no embedded thumbnail
     assert decode(out).getexif()[0x010F] == "Camera maker"  # the rest of EXIF is kept
+
+
+def test_outputs_kept_with_old_metadata_rules_are_stale() -> None:
+    """Outputs written with --keep-metadata before the MakerNote was dropped are made again
+    (their settings digest changes); everyone else's outputs are not."""
+    assert "kept_metadata" not in EngineSettings().output_fields()
+    kept = EngineSettings(keep_metadata=True).output_fields()
+    assert kept["kept_metadata"] == KEPT_METADATA_RULES
 
 
 # --- settings -------------------------------------------------------------------------------

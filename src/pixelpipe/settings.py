@@ -46,6 +46,9 @@ ANON_REGION_BLOCKS = 8
 # What a face's hidden area is: part of the settings digest, so that outputs made with an
 # older model of the head are made again.
 FACE_AREA_MODEL = "head-ellipse-2"
+# What keep_metadata copies; a new name when that changes makes earlier outputs stale (2: no
+# MakerNote, whose previews are the unpixelated picture).
+KEPT_METADATA_RULES = "no-makernote-2"
 MAX_GRID = 1024
 MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024
@@ -193,6 +196,8 @@ class EngineSettings:
         fields["sizes"] = self.grid_sizes
         if self.faces:
             fields["face_area"] = FACE_AREA_MODEL
+        if self.keep_metadata:
+            fields["kept_metadata"] = KEPT_METADATA_RULES
         return fields
 
     @property

@@ -20,6 +20,10 @@ _LAYOUT_TAGS = frozenset(
     | {322, 323, 324, 325, 338, 339, 340, 341, 347, 513, 514, 530, 531, 532}
 )
 _IFD_POINTERS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, Interoperability sub-IFDs
+# Never copied, even to a whole-image output with keep_metadata: camera makers keep preview
+# JPEGs of the picture in the MakerNote (Canon, Nikon, Olympus, ...), an unpixelated copy that
+# would undo the pixelation as the EXIF thumbnail (IFD1, never copied either) would.
+_MAKER_NOTE = 0x927C
 
 # What a redacted output keeps of EXIF, even with keep_metadata: an allow-list, so that any
 # tag not named here (a future one, a maker's private one) is dropped: that fails closed.
@@ -82,14 +86,18 @@ _EXIF_IFD = 0x8769
 
 def kept_metadata(im: Image.Image) -> dict[str, Any]:
     """Metadata to copy when the user asked to keep it: EXIF (GPS included) minus the
-    orientation and file-layout tags, XMP minus orientation, comments."""
+    orientation and file-layout tags and the MakerNote (previews of the picture), XMP minus
+    orientation, comments."""
     meta: dict[str, Any] = {}
     source = im.getexif()  # Pillow's cached object: read it, never change it
     exif = Image.Exif()
     for tag, value in source.items():
         if tag == ORIENTATION_TAG or tag in _LAYOUT_TAGS:
             continue
-        exif[tag] = source.get_ifd(tag) if tag in _IFD_POINTERS else value
+        if tag == _EXIF_IFD:
+            exif[tag] = {k: v for k, v in source.get_ifd(tag).items() if k != _MAKER_NOTE}
+        else:
+            exif[tag] = source.get_ifd(tag) if tag in _IFD_POINTERS else value
     if len(exif):
         meta["exif"] = exif.tobytes()
     xmp = im.info.get("xmp")
