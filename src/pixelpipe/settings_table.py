@@ -216,7 +216,8 @@ ENGINE: tuple[Setting, ...] = (
         read="bool",
         flag=Flag(
             "--keep-metadata",
-            "Keep EXIF (minus orientation), XMP and comments. Default: strip all but ICC.",
+            "Keep EXIF (minus orientation, MakerNote and thumbnail), XMP and comments; with "
+            "regions or faces only Copyright and camera settings. Default: strip all but ICC.",
             switch=True,
         ),
     ),
