@@ -52,7 +52,7 @@ def old_mask(face: faces.Face, size: tuple[int, int]) -> np.ndarray:
 
 def new_mask(face: faces.Face, size: tuple[int, int]) -> np.ndarray:
     """What #21 hides: the head ellipse and the detector's box."""
-    mask = fi.ellipse_mask(faces.head_ellipse(face, faces.DEFAULT_PADDING), size)
+    mask = fi.ellipse_mask(faces.head_ellipse(face, faces.DEFAULT_PADDING, size), size)
     return mask | box_mask((face.x, face.y, face.w, face.h), size)
 
 

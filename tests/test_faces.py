@@ -24,6 +24,7 @@ from PIL import Image
 from face_images import (
     FACE_FREE_CASES,
     SIZES,
+    SOURCES,
     VARIANTS,
     Scene,
     ellipse_mask,
@@ -31,6 +32,7 @@ from face_images import (
     head_mask,
     iou,
     lfw_scene,
+    load,
     scene,
 )
 from pixelpipe import faces
@@ -80,7 +82,7 @@ def test_every_face_of_24_px_and_up_is_found_with_its_head_covered(face_px: int)
         assert len(found) == len(s.faces), f"{face_px} px {variant}: {found}"
         for truth, face in zip(s.faces, matched, strict=True):
             assert face is not None
-            head = faces.head_ellipse(face, faces.DEFAULT_PADDING)
+            head = faces.head_ellipse(face, faces.DEFAULT_PADDING, s.image.size)
             # What is hidden: the head ellipse and the detector's box.
             fx, fy, fw, fh = box(face)
             hidden = ellipse_mask(head, s.image.size)
@@ -253,6 +255,40 @@ def test_the_head_ellipse_follows_the_face_s_tilt_and_turn() -> None:
     assert p.ry == pytest.approx(e.ry + 25)
     with pytest.raises(SettingsError):
         faces.head_ellipse(frontal, -0.1)
+
+
+# Crops of the astronaut (512 px) that cut her head at one edge: (left, top, right, bottom).
+EDGE_CUTS = [
+    *[(x, 0, 512, 512) for x in range(150, 250, 10)],  # from the left: up to ~1/3 of the face
+    *[(0, 0, x, 512) for x in range(210, 310, 10)],  # from the right
+    *[(0, 0, 512, y) for y in range(120, 190, 10)],  # from below: the chin and mouth first
+    *[(0, y, 512, 512) for y in range(20, 100, 10)],  # from above: the hair, then the brows
+]
+
+
+def test_a_face_cut_by_the_picture_s_edge_has_its_visible_head_hidden() -> None:
+    # A cut face's box is only its visible part, and its landmarks may be guesses outside the
+    # picture: the frontal model placed on that box missed the chin and the ear beside it
+    # (12 of these crops, 6-153 px). Every crop's face is found, and every visible pixel
+    # of the head is hidden.
+    source = SOURCES["astronaut"]
+    image = load(source.file).convert("RGB")
+    hx, hy, hw, hh = source.head
+    for left, top, right, bottom in EDGE_CUTS:
+        crop = image.crop((left, top, right, bottom))
+        found = detect(crop)
+        assert len(found) == 1, ((left, top, right, bottom), found)
+        face = found[0]
+        hidden = ellipse_mask(faces.head_ellipse(face, faces.DEFAULT_PADDING, crop.size), crop.size)
+        hidden[face.y : face.y + face.h, face.x : face.x + face.w] = True
+        truth = head_mask((hx - left, hy - top, hw, hh), crop.size)
+        assert truth.sum() > 0
+        missed = int((truth & ~hidden).sum())
+        assert missed == 0, ((left, top, right, bottom), box(face), missed)
+    # Away from the edges the frontal model applies: the frame changes nothing.
+    whole = detect(image)[0]
+    assert faces.head_ellipse(whole, 0.3, image.size) == faces.head_ellipse(whole, 0.3)
+    assert not faces.at_edge(whole, image.size)
 
 
 def test_the_head_ellipse_s_box_is_clipped_to_the_image() -> None:

@@ -138,7 +138,7 @@ def face_areas(
         found = detector(frame, **sizes, threads=threads)
         group = by_size.setdefault(frame.size, [])
         for face in found:
-            ellipse = head_ellipse(face, settings.face_padding)
+            ellipse = head_ellipse(face, settings.face_padding, frame.size)
             own = (face.x, face.y, face.w, face.h)
             box = _bounds(ellipse, own, frame.width, frame.height)
             if box is None or any(a.face == own for a in group):

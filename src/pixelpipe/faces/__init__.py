@@ -19,7 +19,8 @@ detail tiles), ``detector`` (``Detector``: detection, its state on the instance)
   unless it is given one);
 * ``unavailable_reason()`` / ``require()``: whether the default detector can run here, for
   the entry points that start with faces on (the CLI, the worker, the Lambda handler);
-* ``head_ellipse(face, padding) -> Ellipse``: the head around a face (``head.py``), and the
+* ``head_ellipse(face, padding, frame) -> Ellipse``: the head around a face (``head.py``;
+  ``at_edge``: whether the frame's edge may cut it), and the
   measured defaults.
 
 Importing this package imports neither onnxruntime nor numpy: the first detection (or
@@ -41,7 +42,7 @@ from .detector import (
     Face,
     working_copy,
 )
-from .head import Ellipse, head_ellipse
+from .head import Ellipse, at_edge, head_ellipse
 from .model import MODEL_ENV, MODEL_FILE, MODEL_PACKAGE, MODEL_VERSION
 
 _default: Detector | None = None
@@ -85,6 +86,7 @@ __all__ = [
     "Detector",
     "Ellipse",
     "Face",
+    "at_edge",
     "default_detector",
     "head_ellipse",
     "require",
