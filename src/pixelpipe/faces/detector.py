@@ -265,7 +265,7 @@ class Detector:
             try:
                 return path, self._load(path, threads)
             except DetectionError as exc:
-                if fallback is None:
+                if fallback is None or fallback == path:
                     raise
                 self._rejected.add(path.resolve())
                 print(f"pixelpipe: {exc}; using the fp32 model", file=sys.stderr)
