@@ -7,6 +7,8 @@ never written.
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from functools import cache
 from pathlib import Path
@@ -26,6 +28,7 @@ def derived() -> Path:
     """A folder holding ``centerface-int8.onnx`` and its sidecar, derived from the installed
     fp32 model."""
     folder = Path(tempfile.mkdtemp(prefix="pixelpipe-int8-test-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     reason = quantize.derive(fp32(), folder / INT8_FILE)
     assert reason is None, reason
     return folder / INT8_FILE
