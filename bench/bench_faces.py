@@ -20,6 +20,10 @@ machine and in this run:
   (no detail tiles: ``min_face_size`` larger than any face) and the default settings, and
   recall per label. Crowd photos of real people are rarely free to commit: keep them local.
 
+* ``--precision``: the fp32 model against the int8 one that ``python -m pixelpipe.faces
+  install`` derives, interleaved in this process (CPU per detection, faces found, ratio);
+  ``PIXELPIPE_FACE_PRECISION=int8`` runs every other table on the int8 model.
+
 ``--doc`` prints the tables as Markdown (docs/PERFORMANCE.md, docs/faces-evidence.md).
 """
 
@@ -162,6 +166,36 @@ def accuracy() -> dict[str, object]:
             "padding": needs, "min_iou_24": min_iou, "big": big}  # fmt: skip
 
 
+def precision(repeat: int) -> None:
+    """fp32 vs int8, interleaved, one thread: median CPU per detection and faces found."""
+    from pixelpipe.faces.model import find_int8, find_model
+
+    fp32 = find_model()
+    int8 = None if fp32 is None else find_int8(fp32)
+    if fp32 is None or int8 is None:
+        print("\nno int8 model here (python -m pixelpipe.faces install derives it)")
+        return
+    models = {"fp32": faces.Detector(fp32), "int8": faces.Detector(int8)}
+    scenes = {
+        "2 MP, 6 faces of 96 px": fi.scene(96, size=(1632, 1224), count=6),
+        "12 MP, 6 faces of 200 px": fi.scene(200, size=(4000, 3000), count=6),
+        "12 MP, 12 faces of 40 px": fi.scene(40, size=(4000, 3000), count=12, background_index=1),
+    }
+    print("\n| image | fp32 CPU ms | int8 CPU ms | int8 / fp32 | faces fp32 | faces int8 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, s in scenes.items():
+        cpu: dict[str, list[float]] = {k: [] for k in models}
+        found = {k: len(d(s.image)) for k, d in models.items()}  # loads, warms up
+        for _ in range(repeat):
+            for k, d in models.items():
+                c = time.process_time()
+                d(s.image)
+                cpu[k].append((time.process_time() - c) * 1e3)
+        a, b = statistics.median(cpu["fp32"]), statistics.median(cpu["int8"])
+        print(f"| {label} | {a:.0f} | {b:.0f} | {b / a:.2f} | "
+              f"{found['fp32']}/{len(s.faces)} | {found['int8']}/{len(s.faces)} |")  # fmt: skip
+
+
 BINS = ((0, 18), (18, 22), (22, 26), (26, 32), (32, 40), (40, 60), (60, 10**6))
 
 
@@ -234,7 +268,11 @@ def main() -> None:
     parser.add_argument("--doc", action="store_true", help="Markdown tables")
     parser.add_argument("--crowd", type=Path, help="folder of photos with NAME.json face boxes")
     parser.add_argument("--crowd-only", action="store_true", help="only the --crowd table")
+    parser.add_argument("--precision", action="store_true", help="only fp32 vs int8")
     args = parser.parse_args()
+    if args.precision:
+        precision(args.repeat)
+        return
     if args.crowd and args.crowd_only:
         crowd(args.crowd)
         return

