@@ -132,11 +132,14 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, data in inputs(args.sizes.split(",")):
         w, h = Image.open(io.BytesIO(data)).size
-        for where, region in (("inner", (100, 100, 400, 300)), ("edge", (w - 333, h - 211, 333, 211))):
-            whole_ms, _ = timed(lambda: pixelate(data, EngineSettings(sizes=FIVE)), args.repeat)
+        for where, region in (
+            ("inner", (100, 100, 400, 300)),
+            ("edge", (w - 333, h - 211, 333, 211)),
+        ):
+            whole_ms, _ = timed(lambda d=data: pixelate(d, EngineSettings(sizes=FIVE)), args.repeat)
             s = EngineSettings(sizes=FIVE, regions=(region,))
-            today_ms, today = timed(lambda s=s: pixelate(data, s), args.repeat)
-            turbo_ms, outs = timed(lambda r=region: coefficient_path(data, (r,)), args.repeat)
+            today_ms, today = timed(lambda d=data, s=s: pixelate(d, s), args.repeat)
+            turbo_ms, outs = timed(lambda d=data, r=region: coefficient_path(d, (r,)), args.repeat)
             today_outs = [v.data for v in today.variants]
             changed_today, _ = compare(data, [region], today_outs)
             changed_turbo, outside = compare(data, [region], outs)
@@ -146,7 +149,8 @@ def main() -> None:
                 p99 = max(p99, float(np.percentile(d, 99)))
             size = sum(map(len, outs)) / sum(map(len, today_outs))
             print(
-                f"| {label} | {where} | {whole_ms:.0f} | {today_ms:.0f} | {today_ms / whole_ms:.2f}x"
+                f"| {label} | {where} | {whole_ms:.0f} | {today_ms:.0f}"
+                f" | {today_ms / whole_ms:.2f}x"
                 f" | {turbo_ms:.0f} | {turbo_ms / whole_ms:.2f}x | {size:.3f}"
                 f" | {changed_today * 100:.2f} % | {changed_turbo * 100:.3f} % | {p99:.0f} |",
                 flush=True,

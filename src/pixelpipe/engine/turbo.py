@@ -112,7 +112,9 @@ def _transform(data: bytes, count: int, options: int, edit: Any) -> list[bytes]:
         raise TurboError("libturbojpeg is not installed")
     failed: list[BaseException] = []
 
-    def callback(coeffs: Any, array: _Region, plane: _Region, comp: int, index: int, _t: Any) -> int:
+    def callback(
+        coeffs: Any, array: _Region, plane: _Region, comp: int, index: int, _t: Any
+    ) -> int:
         try:
             edit(coeffs, array.y // 8, array.w // 8, comp, index)
         except BaseException as exc:  # never let an exception cross the C frames
@@ -160,7 +162,9 @@ def read_coefficients(data: bytes) -> list[list[bytes]]:
     return rows
 
 
-def write_variants(data: bytes, variants: Sequence[Blocks], progressive: bool = False) -> list[bytes]:
+def write_variants(
+    data: bytes, variants: Sequence[Blocks], progressive: bool = False
+) -> list[bytes]:
     """One JPEG per entry of ``variants``: ``data``'s coefficients with the given blocks
     replaced; no APPn/COM markers copied (``TJXOPT_COPYNONE``)."""
     options = TJXOPT_COPYNONE | (TJXOPT_PROGRESSIVE if progressive else 0)
