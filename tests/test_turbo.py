@@ -9,9 +9,9 @@ import io
 
 import numpy as np
 import pytest
-from conftest import photo_like
 from PIL import Image
 
+from conftest import photo_like
 from pixelpipe.engine import turbo
 
 pytestmark = pytest.mark.skipif(turbo.library() is None, reason="libturbojpeg not installed")
