@@ -21,6 +21,7 @@ import argparse
 import io
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +34,15 @@ SIZES = {"2": (1632, 1224), "12": (4000, 3000)}
 FIVE = (8, 16, 32, 48, 64)
 
 
-def coefficient_path(data: bytes, regions: tuple[tuple[int, int, int, int], ...]) -> list[bytes]:
-    """The five variants of ``data`` with ``regions`` hidden, through tjTransform."""
+def coefficient_path(
+    data: bytes,
+    regions: tuple[tuple[int, int, int, int], ...],
+    crops: bool = False,
+    progressive: bool = False,
+) -> list[bytes]:
+    """The five variants of ``data`` with ``regions`` hidden, through tjTransform. With
+    ``crops``, nothing is decoded whole: each area's pixels come from a lossless crop of
+    one MCU more around it, decoded on its own (regions need no other pixels)."""
     from pixelpipe import EngineSettings
     from pixelpipe.areas import region_areas
     from pixelpipe.engine import turbo
@@ -47,21 +55,36 @@ def coefficient_path(data: bytes, regions: tuple[tuple[int, int, int, int], ...]
     sampling = turbo.sampling_of(data)
     assert sampling is not None
     options = jpeg_tables(im, BY_NAME["jpeg"], settings)
-    frame = im.convert(im.mode)  # decoded, as the area path decodes it (orientation 1 here)
-    areas = region_areas(settings.regions, *frame.size)
-    boxes = [a.box for a in areas]
+    mw, mh = sampling.mcu
+    areas = region_areas(settings.regions, *im.size)
+    if crops:  # one area per frame piece: its aligned box, a margin of one MCU around it
+        pieces = []
+        for a in areas:
+            at = turbo.aligned(a.box, sampling.mcu, im.size)
+            x0, y0 = max(0, at[0] - mw), max(0, at[1] - mh)
+            x1 = min(im.size[0], at[0] + at[2] + mw)
+            y1 = min(im.size[1], at[1] + at[3] + mh)
+            small = Image.open(io.BytesIO(turbo.crop(data, (x0, y0, x1 - x0, y1 - y0))))
+            piece = small.convert(im.mode)
+            shifted = replace(a, box=(a.box[0] - x0, a.box[1] - y0, *a.box[2:]))
+            pieces.append((piece, [shifted], (x0, y0), at, a.box))
+    else:
+        frame = im.convert(im.mode)  # decoded whole, as today's area path (orientation 1)
+        pieces = [
+            (frame, areas, (0, 0), turbo.aligned(a.box, sampling.mcu, im.size), a.box)
+            for a in areas
+        ]
     variants = []
     for size in FIVE:
-        hidden = area_patches(frame, areas, settings, size, "grid")
         blocks: turbo.Blocks = {}
-        for box in boxes:
-            at = turbo.aligned(box, sampling.mcu, frame.size)
-            crop = hide_box(frame, hidden, at)
+        for piece, local, (ox, oy), at, box in pieces:
+            hidden = area_patches(piece, local, settings, size, "grid")
+            crop = hide_box(piece, hidden, (at[0] - ox, at[1] - oy, at[2], at[3]))
             for comp, rows in turbo.area_blocks(crop, at, [box], sampling, options).items():
-                for row, pieces in rows.items():
-                    blocks.setdefault(comp, {}).setdefault(row, []).extend(pieces)
+                for row, got in rows.items():
+                    blocks.setdefault(comp, {}).setdefault(row, []).extend(got)
         variants.append(blocks)
-    return turbo.write_variants(data, variants)
+    return turbo.write_variants(data, variants, progressive)
 
 
 def _decode(blob: bytes) -> Any:
@@ -126,10 +149,12 @@ def main() -> None:
         raise SystemExit("libturbojpeg is not installed (apt-get install libturbojpeg0)")
     print(
         "| input | region | whole CPU ms | today CPU ms | today / whole | turbo CPU ms |"
-        " turbo / whole | bytes / today | outside changed, today | outside changed, turbo |"
+        " turbo / whole | crops only CPU ms | crops / whole | bytes / today |"
+        " progressive bytes / today |"
+        " outside changed, today | outside changed, turbo |"
         " inside p99 vs today |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, data in inputs(args.sizes.split(",")):
         w, h = Image.open(io.BytesIO(data)).size
         for where, region in (
@@ -140,6 +165,10 @@ def main() -> None:
             s = EngineSettings(sizes=FIVE, regions=(region,))
             today_ms, today = timed(lambda d=data, s=s: pixelate(d, s), args.repeat)
             turbo_ms, outs = timed(lambda d=data, r=region: coefficient_path(d, (r,)), args.repeat)
+            crops_ms, crop_outs = timed(
+                lambda d=data, r=region: coefficient_path(d, (r,), crops=True), args.repeat
+            )
+            assert crop_outs == outs, "the crops' variants differ from the whole decode's"
             today_outs = [v.data for v in today.variants]
             changed_today, _ = compare(data, [region], today_outs)
             changed_turbo, outside = compare(data, [region], outs)
@@ -148,10 +177,13 @@ def main() -> None:
                 d = np.abs(_decode(a) - _decode(b)).max(axis=2)[~outside]
                 p99 = max(p99, float(np.percentile(d, 99)))
             size = sum(map(len, outs)) / sum(map(len, today_outs))
+            prog = coefficient_path(data, (region,), progressive=True)
+            prog_size = sum(map(len, prog)) / sum(map(len, today_outs))
             print(
                 f"| {label} | {where} | {whole_ms:.0f} | {today_ms:.0f}"
                 f" | {today_ms / whole_ms:.2f}x"
-                f" | {turbo_ms:.0f} | {turbo_ms / whole_ms:.2f}x | {size:.3f}"
+                f" | {turbo_ms:.0f} | {turbo_ms / whole_ms:.2f}x"
+                f" | {crops_ms:.0f} | {crops_ms / whole_ms:.2f}x | {size:.3f} | {prog_size:.3f}"
                 f" | {changed_today * 100:.2f} % | {changed_turbo * 100:.3f} % | {p99:.0f} |",
                 flush=True,
             )

@@ -30,6 +30,7 @@ from PIL import Image
 
 TJXOP_NONE = 0
 TJXOPT_PERFECT = 1
+TJXOPT_CROP = 4
 TJXOPT_NOOUTPUT = 16
 TJXOPT_PROGRESSIVE = 32
 TJXOPT_COPYNONE = 64
@@ -100,11 +101,14 @@ def library() -> ctypes.CDLL | None:
     return None
 
 
+Box = tuple[int, int, int, int]  # x, y, width, height
 # Per transform: component -> block row -> [(first block column, 128 bytes per block)].
 Blocks = dict[int, dict[int, list[tuple[int, bytes]]]]
 
 
-def _transform(data: bytes, count: int, options: int, edit: Any) -> list[bytes]:
+def _transform(
+    data: bytes, count: int, options: int, edit: Any, region: Box | None = None
+) -> list[bytes]:
     """``count`` transforms of ``data`` (TJXOP_NONE, ``options``), ``edit`` called as the
     custom filter (coefficient row pointer, block row, blocks wide, component, transform)."""
     lib = library()
@@ -125,7 +129,12 @@ def _transform(data: bytes, count: int, options: int, edit: Any) -> list[bytes]:
     hook = _Filter(callback)  # kept alive until tjTransform returns
     transforms = (_Transform * count)()
     for t in transforms:
-        t.op, t.options, t.customFilter = TJXOP_NONE, options, hook
+        t.op, t.options = TJXOP_NONE, options
+        if edit is not None:
+            t.customFilter = hook
+        if region is not None:
+            t.r.x, t.r.y, t.r.w, t.r.h = region
+            t.options |= TJXOPT_CROP
     bufs = (ctypes.POINTER(ctypes.c_ubyte) * count)()
     sizes = (ctypes.c_ulong * count)()
     handle = lib.tjInitTransform()
@@ -179,6 +188,13 @@ def write_variants(
     return _transform(data, len(variants), options, edit)
 
 
+def crop(data: bytes, box: Box) -> bytes:
+    """The MCU-aligned ``box`` of ``data`` as a JPEG of its own, losslessly (its
+    coefficients copied): decoded, its pixels equal the whole image's decode except within
+    one chroma sample of the crop's edges (upsampling looks across them)."""
+    return _transform(data, 1, TJXOPT_COPYNONE, None, box)[0]
+
+
 @dataclass(frozen=True, slots=True)
 class Sampling:
     """The source's components: (horizontal, vertical) sampling factors, and the MCU."""
@@ -203,9 +219,6 @@ def sampling_of(data: bytes) -> Sampling | None:
             return None
         at += 2 + length
     return None
-
-
-Box = tuple[int, int, int, int]  # x, y, width, height
 
 
 def aligned(box: Box, mcu: tuple[int, int], size: tuple[int, int]) -> Box:
