@@ -154,15 +154,13 @@ def _mask(area: Area) -> Image.Image:
     assert area.ellipse is not None
     x, y, w, h = area.box
     mask = Image.new("L", (w, h), 0)
-    # ImageDraw's coordinates are the ellipse's, shifted to the box (pixel (i, j) spans
-    # [i, i + 1) x [j, j + 1)). Half a pixel more all round absorbs the rasteriser's rounding:
-    # every pixel whose centre is inside the ellipse is hidden (tests/test_areas.py), and
-    # none farther than 2 px outside it.
+    # Half a pixel more all round than the ellipse: every pixel it touches is hidden (whose
+    # centre is within half a pixel of it; tests/test_area_encode.py), none farther out.
     e = area.ellipse
     grown = type(e)(e.cx, e.cy, e.rx + 0.5, e.ry + 0.5, e.angle)
-    points = [(px - x, py - y) for px, py in grown.polygon()]
     draw = ImageDraw.Draw(mask)
-    draw.polygon(points, fill=255)
+    for row, first, last in grown.rows(x, y, w, h):
+        draw.line((first - x, row - y, last - x, row - y), fill=255)
     if area.face is not None:
         fx, fy, fw, fh = area.face
         draw.rectangle((fx - x, fy - y, fx - x + fw - 1, fy - y + fh - 1), fill=255)
