@@ -269,7 +269,7 @@ EDGE_CUTS = [
 def test_a_face_cut_by_the_picture_s_edge_has_its_visible_head_hidden() -> None:
     # A cut face's box is only its visible part, and its landmarks may be guesses outside the
     # picture: the frontal model placed on that box missed the chin and the ear beside it
-    # (12 of these crops, 6-153 px). Every crop's face is found, and every visible pixel
+    # (10 of these crops, 1-736 px). Every crop's face is found, and every visible pixel
     # of the head is hidden.
     source = SOURCES["astronaut"]
     image = load(source.file).convert("RGB")

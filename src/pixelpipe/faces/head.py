@@ -24,7 +24,8 @@ head as an ellipse in the face's own frame. Which model depends on the landmarks
   is unknown and the tilt is not trusted: the unknown turn's ellipse for a face ``CUT_GROW``
   times the box, upright, centred ``CUT_RAISE`` above the box's centre. Measured on crops
   of the astronaut cut at each edge (tests/test_faces.py): the frontal model missed the chin
-  and an ear in 12 of 35 crops; this one misses nothing of any.
+  or an ear in 10 of 35 crops (1-736 px); this one misses nothing, and hides 1.9 times as
+  many pixels of those crops.
 
 Both grow by ``padding`` face heights on every side (``--face-padding``): the margin beyond
 the model, and by half a pixel (the rounding of the detector's box: it counts at 16 px).
