@@ -94,13 +94,11 @@ def hide_box(frame: Image.Image, patches: Sequence[AreaPatch], box: Box) -> Imag
 
 
 @contextmanager
-def hidden_in_place(
-    frame: Image.Image, areas: Sequence[Area], settings: EngineSettings, size: int, unit: str
-) -> Iterator[Image.Image]:
-    """``frame`` itself with its areas hidden as :func:`hide_areas` hides them, for the time
-    of the ``with`` block; then its own pixels again. What it holds is the areas' pixels
-    (twice), not a copy of the frame: at 100 MP a copy is 400 MB."""
-    patches = area_patches(frame, areas, settings, size, unit)  # from the source's pixels
+def hidden_in_place(frame: Image.Image, patches: Sequence[AreaPatch]) -> Iterator[Image.Image]:
+    """``frame`` itself with ``patches`` (:func:`area_patches` of it) pasted as
+    :func:`hide_areas` pastes them, for the time of the ``with`` block; then its own pixels
+    again. What it holds is the areas' pixels (twice), not a copy of the frame: at 100 MP a
+    copy is 400 MB."""
     kept = [(area.box, frame.crop(_corners(area.box))) for area, _, _ in patches]
     try:
         for area, patch, mask in patches:
@@ -153,14 +151,12 @@ def _mask(area: Area) -> Image.Image:
     """The area's ellipse and its face box as a mask of its box: 255 where hidden."""
     assert area.ellipse is not None
     x, y, w, h = area.box
-    mask = Image.new("L", (w, h), 0)
     # Half a pixel more all round than the ellipse: every pixel it touches is hidden (whose
     # centre is within half a pixel of it; tests/test_area_encode.py), none farther out.
     e = area.ellipse
     grown = type(e)(e.cx, e.cy, e.rx + 0.5, e.ry + 0.5, e.angle)
+    mask = Image.frombytes("L", (w, h), grown.mask(x, y, w, h))
     draw = ImageDraw.Draw(mask)
-    for row, first, last in grown.rows(x, y, w, h):
-        draw.line((first - x, row - y, last - x, row - y), fill=255)
     if area.face is not None:
         fx, fy, fw, fh = area.face
         draw.rectangle((fx - x, fy - y, fx - x + fw - 1, fy - y + fh - 1), fill=255)

@@ -7,7 +7,7 @@ the frame with its areas hidden (:mod:`.hide`), encoded by the format's encoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -19,7 +19,7 @@ from .convert import to_output_mode
 from .decode import Decoded
 from .encode import Output, encode
 from .header import Source
-from .hide import anonymises, area_patches, hidden_in_place, hide_areas, hide_box
+from .hide import AreaPatch, anonymises, area_patches, hidden_in_place, hide_areas, hide_box
 from .limits import (
     BASE_BYTES,
     DETECT_BYTES_PER_WORKING_PX,
@@ -52,6 +52,8 @@ class AreaVariants:
     sixteen: bool
     wide: bool
     icc: bytes | None
+    # The first frame's patches (``area_patches``) already made, by (size, unit).
+    known: dict[tuple[int, str], list[AreaPatch]] = field(default_factory=dict)
 
     def render(self, j: int) -> list[Variant]:
         plan = self.plans[j]
@@ -77,7 +79,9 @@ class AreaVariants:
         with errors("pixelating"):
             patches = []
             for p in self.plans:
-                hidden = area_patches(frame, areas, self.settings, p.size, p.unit)
+                hidden = self.known.get((p.size, p.unit)) or area_patches(
+                    frame, areas, self.settings, p.size, p.unit
+                )
                 patches.append([(a.box, hide_box(frame, hidden, a.box)) for a in areas])
         with errors("encoding"):
             blobs = encode_together(
@@ -145,7 +149,8 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
     most = min(plans, key=lambda p: p.size if p.unit == "grid" else -p.size)
 
     # Hidden in the frame itself for that moment, not in a full-size copy.
-    with hidden_in_place(shown[0], areas[0], settings, most.size, most.unit) as hidden:
+    most_patches = area_patches(shown[0], areas[0], settings, most.size, most.unit)
+    with hidden_in_place(shown[0], most_patches) as hidden:
         placeholder = run.placeholder(lambda: Decoded(hidden, hidden.size, 1), 1, wide)
     encoding = settings.replace(encoder_options={**keep_tables, **settings.encoder_options})
     job = AreaVariants(
@@ -157,7 +162,9 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         run.mode.startswith("I;16"),
         wide,
         run.icc,
+        {(most.size, most.unit): most_patches},
     )
+    del most_patches
     with translate("encoding"):
         need = together or whole
         threads = check_memory(need, budget, run.threads(None), what)
