@@ -91,8 +91,10 @@ def test_every_face_of_24_px_and_up_is_found_with_its_head_covered(face_px: int)
             missed = int((head_mask(truth.head, s.image.size) & ~hidden).sum())
             assert missed == 0, (face_px, variant, truth, face, head, missed)
             if truth.source == "astronaut" and not variant.startswith("rot"):
-                # Head-tight: a frontal face's hidden area is at most 3 times its box.
-                assert hidden.sum() <= 3 * fw * fh, (face_px, variant, hidden.sum(), fw * fh)
+                # Head-tight: a frontal face's hidden area, as the engine hides it, is at most
+                # 3 times its box (measured: 2.63 to 2.83 times).
+                n = hidden_by_the_engine(face, head, s.image.size)
+                assert n <= 3 * fw * fh, (face_px, variant, n, fw * fh)
 
 
 def test_16_px_faces_are_mostly_found() -> None:
@@ -208,14 +210,15 @@ def test_min_score_is_honoured() -> None:
     assert len(above) == len(found) - sum(f.score == lowest for f in found)
 
 
-def hidden_by_the_engine(face: faces.Face, head: faces.Ellipse) -> int:
+def hidden_by_the_engine(
+    face: faces.Face, head: faces.Ellipse, size: tuple[int, int] = (300, 300)
+) -> int:
     """How many pixels the engine hides for ``face`` with its ``head`` ellipse (filled black
-    on a white 300 x 300 picture): the ellipse's pixels or the face box's, as it hides them."""
+    on a white picture of ``size``): the ellipse's pixels or the face box's, as it hides them."""
     from pixelpipe import EngineSettings
     from pixelpipe.areas import Area, _bounds
     from pixelpipe.engine.hide import hide_areas
 
-    size = (300, 300)
     own = box(face)
     bounds = _bounds(head, own, *size)
     assert bounds is not None
