@@ -222,6 +222,46 @@ def test_missing_arguments_are_usage_errors(tmp_path: Path) -> None:
     assert_no_traceback(proc)
 
 
+def test_the_demo_says_faces_were_hidden_only_where_an_output_anonymises_them() -> None:
+    """The demo's faces column, from each kind of manifest (#21): "hidden" only with an
+    anonymising output; found but not anonymised, found with no claim (a manifest from before
+    ``anonymised``), none found, not looked for (no ``areas``)."""
+    from pixelpipe.demo import Item
+    from pixelpipe.manifest import Manifest
+
+    face = {"box": [1, 2, 30, 40], "source": "face", "score": 0.9, "detector": "d"}
+    region = {"box": [50, 60, 10, 10], "source": "region"}
+
+    def said(flags: list[bool | None], areas: list[dict[str, Any]] | None) -> str:
+        outputs = [
+            {"key": f"pixelated-{n}x{n}-k.jpg", "label": f"{n}x{n}", "size": n}
+            | ({} if flag is None else {"anonymised": flag})
+            for n, flag in zip((3, 5, 64), flags, strict=False)
+        ]
+        doc: dict[str, Any] = {
+            "manifest_version": 2,
+            "settings_digest": "d1",
+            "source": {"bucket": "b", "key": "k.jpg", "etag": "e1"},
+            "outputs": outputs,
+        }
+        if areas is not None:
+            doc["areas"] = areas
+        item = Item(Path("k.jpg"), "k.jpg", manifest=Manifest.from_json(doc), faces=True)
+        return item.hidden
+
+    assert said([True, True], [face]) == "1 face hidden in 2 anonymising outputs"
+    assert said([True, True, False], [face, face]) == "2 faces hidden in 2 anonymising outputs"
+    assert said([False], [face]) == "1 face found: no output anonymises it"
+    assert said([False], [face, face, region]) == "2 faces found: no output anonymises them"
+    assert said([None, None], [face]) == "1 face found"
+    assert said([False, None], [face]) == "1 face found"
+    assert said([True], [region]) == "no face found"
+    assert said([None], None) == "faces not looked for"
+    # Faces not asked for: nothing said.
+    item = Item(Path("k.jpg"), "k.jpg", faces=False)
+    assert item.hidden == ""
+
+
 def test_demo_pixelates_the_bundled_samples(tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = run("demo", "--out", out, "--samples", SAMPLES)

@@ -91,8 +91,10 @@ def test_every_face_of_24_px_and_up_is_found_with_its_head_covered(face_px: int)
             missed = int((head_mask(truth.head, s.image.size) & ~hidden).sum())
             assert missed == 0, (face_px, variant, truth, face, head, missed)
             if truth.source == "astronaut" and not variant.startswith("rot"):
-                # Head-tight: a frontal face's hidden area is at most 3 times its box.
-                assert hidden.sum() <= 3 * fw * fh, (face_px, variant, hidden.sum(), fw * fh)
+                # Head-tight: a frontal face's hidden area, as the engine hides it, is at most
+                # 3 times its box (measured: 2.63 to 2.83 times).
+                n = hidden_by_the_engine(face, head, s.image.size)
+                assert n <= 3 * fw * fh, (face_px, variant, n, fw * fh)
 
 
 def test_16_px_faces_are_mostly_found() -> None:
@@ -208,6 +210,24 @@ def test_min_score_is_honoured() -> None:
     assert len(above) == len(found) - sum(f.score == lowest for f in found)
 
 
+def hidden_by_the_engine(
+    face: faces.Face, head: faces.Ellipse, size: tuple[int, int] = (300, 300)
+) -> int:
+    """How many pixels the engine hides for ``face`` with its ``head`` ellipse (filled black
+    on a white picture of ``size``): the ellipse's pixels or the face box's, as it hides them."""
+    from pixelpipe import EngineSettings
+    from pixelpipe.areas import Area, _bounds
+    from pixelpipe.engine.hide import hide_areas
+
+    own = box(face)
+    bounds = _bounds(head, own, *size)
+    assert bounds is not None
+    area = Area(bounds, "face", face.score, "test", None, own, "ellipse", head)
+    white = Image.new("RGB", size, (255, 255, 255))
+    out = np.asarray(hide_areas(white, [area], EngineSettings(style="fill"), 5, "grid"))
+    return int((out.any(axis=2) == 0).sum())
+
+
 def test_the_head_ellipse_follows_the_face_s_tilt_and_turn() -> None:
     eyes = ((106.0, 120.0), (134.0, 120.0))  # 28 px apart on a 40 px wide face: frontal
     mouth = ((112.0, 140.0), (128.0, 140.0))
@@ -217,8 +237,10 @@ def test_the_head_ellipse_follows_the_face_s_tilt_and_turn() -> None:
     assert e.cx == 120.0  # frontal: centred on the face ...
     assert e.cy < 125.0  # ... raised (hair above)
     assert e.rx < e.ry
-    # Head-tight: with the detector's box, at most 3 times the box.
-    assert math.pi * e.rx * e.ry <= 3 * 40 * 50
+    # Head-tight: what the engine hides of it, the ellipse or the detector's box (their
+    # union, every pixel the ellipse touches), is at most 3 times the box (measured: 5120 px,
+    # 2.56 times).
+    assert hidden_by_the_engine(frontal, e) <= 3 * 40 * 50
     # The ellipse reaches beyond the box at the top (hair) and the sides (ears) ...
     left, top, right, _ = e.bounds()
     assert top < 100 - 5

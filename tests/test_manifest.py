@@ -7,6 +7,7 @@ newer pixelpipe during a rolling deploy (it leaves the object alone, transiently
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -126,6 +127,24 @@ def test_areas_keep_the_manifests_shape() -> None:
     record = AreaRecord.from_json(old, "area")
     assert (record.shape, record.face) == (None, None)
     assert record.to_json() == old
+
+
+def test_a_faces_ellipse_is_rounded_without_negative_zero() -> None:
+    """An upright head's turn of a few thousandths of a degree either way is written 0.0
+    (``round`` gives -0.0 for a tiny negative, which JSON would keep as ``-0.0``)."""
+    from pixelpipe.faces import Ellipse
+
+    for angle in (-0.04, 0.04, -0.0):
+        e = Ellipse(-0.04, 12.04, 5.26, 7.0, math.radians(angle))
+        area = Area((0, 2, 6, 20), "face", 0.9, "centerface", None, (0, 5, 5, 10), "ellipse", e)
+        doc = AreaRecord.of(area).to_json()
+        assert doc["ellipse"] == [0.0, 12.0, 5.3, 7.0, 0.0]
+        assert all(math.copysign(1.0, v) == 1.0 for v in doc["ellipse"])
+        assert json.dumps(doc["ellipse"]) == "[0.0, 12.0, 5.3, 7.0, 0.0]"
+    # A real turn keeps its sign (clockwise on screen is positive).
+    e = Ellipse(10.0, 12.0, 5.0, 7.0, math.radians(-12.34))
+    area = Area((0, 2, 20, 20), "face", 0.9, "centerface", None, (5, 5, 5, 10), "ellipse", e)
+    assert AreaRecord.of(area).to_json()["ellipse"] == [10.0, 12.0, 5.0, 7.0, -12.3]
 
 
 # --- versions ----------------------------------------------------------------------------------

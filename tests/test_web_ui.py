@@ -131,6 +131,40 @@ def assert_every_variant_shown(page: Any, up: WebUp, key: str) -> None:
     )
 
 
+def assert_outlined(layer: Any, item: dict[str, Any], shown: dict[str, float], px: float) -> None:
+    """``layer`` (an <svg> over a picture drawn at ``shown``) outlines each hidden head as the
+    turned ellipse the manifest gives, and the detector's face box in it, where they are on
+    the picture (within ``px`` screen pixels)."""
+    scale = shown["width"] / item["width"]
+    heads = layer.locator(".outline-face")
+    boxes = layer.locator(".outline-facebox")
+    assert heads.count() == boxes.count() == len(item["areas"])
+    for i, area in enumerate(item["areas"]):
+        assert area["shape"] == "ellipse"
+        head = heads.nth(i)
+        assert head.evaluate("n => n.tagName") == "ellipse"
+        # The head ellipse (in the picture's pixels), turned with the head, ...
+        cx, cy, rx, ry, turn = area["ellipse"]
+        geometry = head.evaluate(
+            "n => { const b = n.getBBox(); "
+            "return [b.x, b.y, b.width, b.height, n.getAttribute('transform')]; }"
+        )
+        assert geometry[:4] == pytest.approx([cx - rx, cy - ry, 2 * rx, 2 * ry], abs=0.01)
+        assert geometry[4] == f"rotate({turn:g} {cx:g} {cy:g})"
+        # ... drawn where it is on the picture (its centre: the browser's box of a turned
+        # shape includes the stroke generously), ...
+        outline = head.bounding_box()
+        assert abs(outline["x"] + outline["width"] / 2 - (shown["x"] + cx * scale)) <= px
+        assert abs(outline["y"] + outline["height"] / 2 - (shown["y"] + cy * scale)) <= px
+        # ... and the detector's face box, hidden too.
+        fx, fy, fw, fh = area["face"]
+        face = boxes.nth(i).bounding_box()
+        assert abs(face["x"] - (shown["x"] + fx * scale)) <= px
+        assert abs(face["y"] - (shown["y"] + fy * scale)) <= px
+        assert abs(face["width"] - fw * scale) <= px
+        assert abs(face["height"] - fh * scale) <= px
+
+
 def test_upload_with_the_file_picker_shows_every_variant(
     page: Any, up: WebUp, tmp_path: Path, artifacts: Path
 ) -> None:
@@ -189,19 +223,14 @@ def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
         f"Hidden: 2 faces in 3{X}3 and 5{X}5 (outlined on the original)"
     )
     assert done.locator(".tile.variant .anon").all_inner_texts() == ["anonymises"] * 2
-    outlines = done.locator(".tile.original .area-face")
-    assert outlines.count() == 2
     item = up.item("two-people.jpg")
     assert item is not None
     assert [a["source"] for a in item["areas"]] == ["face", "face"]
-    frame = done.locator(".tile.original .frame").bounding_box()
-    for i, area in enumerate(item["areas"]):
-        box = outlines.nth(i).bounding_box()
-        x, y, w, _ = area["box"]
-        scale = frame["width"] / item["width"]
-        assert abs(box["x"] - (frame["x"] + x * scale)) <= 2
-        assert abs(box["y"] - (frame["y"] + y * scale)) <= 2
-        assert abs(box["width"] - w * scale) <= 2
+    # The original's thumbnail outlines each hidden head and face box as its full-size view
+    # does (one drawing function for both).
+    thumb = done.locator(".tile.original .frame").bounding_box()
+    assert thumb is not None
+    assert_outlined(done.locator(".tile.original .frame svg.areas"), item, thumb, 2)
     done.screenshot(path=str(artifacts / "web-ui-faces.png"))
     # The full-size original outlines each hidden head (an ellipse) and the face box in it.
     done.locator(".tile.original .thumb").click()
@@ -210,31 +239,8 @@ def test_the_faces_switch_hides_faces_and_the_boxes_are_outlined(
     shown = page.locator("#viewer-img").bounding_box()
     assert shown is not None
     scale = shown["width"] / item["width"]
-    assert scale > 2 * (frame["width"] / item["width"])  # far larger than the thumbnail
-    heads = page.locator("#viewer-areas .outline-face")
-    assert heads.count() == 2
-    for i, area in enumerate(item["areas"]):
-        assert area["shape"] == "ellipse"
-        outline = heads.nth(i).bounding_box()
-        assert heads.nth(i).evaluate("n => n.tagName") == "ellipse"
-        # The head ellipse (in the picture's pixels), turned with the head, ...
-        cx, cy, rx, ry, turn = area["ellipse"]
-        geometry = heads.nth(i).evaluate(
-            "n => { const b = n.getBBox(); "
-            "return [b.x, b.y, b.width, b.height, n.getAttribute('transform')]; }"
-        )
-        assert geometry[:4] == pytest.approx([cx - rx, cy - ry, 2 * rx, 2 * ry], abs=0.01)
-        assert geometry[4] == f"rotate({turn:g} {cx:g} {cy:g})"
-        # ... drawn where it is on the full-size original (its centre: the browser's box of a
-        # turned shape includes the stroke generously).
-        assert abs(outline["x"] + outline["width"] / 2 - (shown["x"] + cx * scale)) <= 3
-        assert abs(outline["y"] + outline["height"] / 2 - (shown["y"] + cy * scale)) <= 3
-        fx, fy, fw, fh = area["face"]
-        face = page.locator("#viewer-areas .outline-facebox").nth(i).bounding_box()
-        assert abs(face["x"] - (shown["x"] + fx * scale)) <= 3
-        assert abs(face["y"] - (shown["y"] + fy * scale)) <= 3
-        assert abs(face["width"] - fw * scale) <= 3
-        assert abs(face["height"] - fh * scale) <= 3
+    assert scale > 2 * (thumb["width"] / item["width"])  # far larger than the thumbnail
+    assert_outlined(page.locator("#viewer-areas"), item, shown, 3)
     page.screenshot(path=str(artifacts / "web-ui-viewer-faces.png"))
     page.keyboard.press("Escape")
     page.wait_for_function(VIEWER_CLOSED)

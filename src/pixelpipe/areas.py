@@ -45,8 +45,9 @@ class Area:
     """One hidden area, as the manifest lists it (``ellipse`` excepted).
 
     ``box``: the bounding box of what is hidden (clipped to the image); ``shape``: ``rect``
-    (the whole box, regions) or ``ellipse`` (faces: the pixels inside ``ellipse`` and inside
-    ``face``, the detector's box, on which the blocks are laid out)."""
+    (the whole box, regions) or ``ellipse`` (faces: the pixels inside ``ellipse`` or inside
+    ``face``, the detector's box on which the blocks are laid out: the union of the two, which
+    ``box`` bounds)."""
 
     box: Box
     source: AreaSource

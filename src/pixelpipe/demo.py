@@ -48,16 +48,27 @@ class Item:
 
     @property
     def hidden(self) -> str:
-        """``1 face hidden in 2 anonymising outputs`` from the manifest; empty when faces were
-        not asked for."""
+        """What the manifest says of the faces, claiming "hidden" only where an output
+        anonymises them: ``1 face hidden in 2 anonymising outputs``; ``1 face found: no output
+        anonymises it`` (every output too fine to); ``1 face found`` (outputs that say
+        nothing: a manifest written before ``anonymised``); ``no face found``; ``faces not
+        looked for`` (no ``areas``: the whole image was pixelated). Empty when faces were not
+        asked for."""
         if not self.faces or self.manifest is None:
             return ""
-        n = sum(a.source == "face" for a in self.manifest.areas or ())
+        if self.manifest.areas is None:
+            return "faces not looked for"
+        n = sum(a.source == "face" for a in self.manifest.areas)
         if not n:
             return "no face found"
-        anon = sum(o.anonymised is True for o in self.manifest.outputs)
-        outputs = f"{anon or 'no'} anonymising output{'s' * (anon != 1)}"
-        return f"{n} face{'s' * (n != 1)} hidden in {outputs}"
+        found = f"{n} face{'s' * (n != 1)}"
+        flags = [o.anonymised for o in self.manifest.outputs]
+        anon = flags.count(True)
+        if anon:
+            return f"{found} hidden in {anon} anonymising output{'s' * (anon != 1)}"
+        if flags and all(flag is False for flag in flags):
+            return f"{found} found: no output anonymises {'them' if n != 1 else 'it'}"
+        return f"{found} found"
 
     @property
     def seconds(self) -> float | None:

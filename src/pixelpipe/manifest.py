@@ -190,9 +190,11 @@ class AreaRecord:
     detector: str | None = None  # faces: the detector's name and version
     frame: int | None = None  # faces in multi-frame inputs: the first frame it was found in
     face: tuple[int, int, int, int] | None = None  # faces: the detector's box
-    shape: str | None = None  # "ellipse" (faces: the head inside ``box``) or "rect"; None: old
-    # faces: the head ellipse hidden with ``face``: centre x, y, half-axes x, y (pixels, 0.1)
-    # and its turn in degrees (clockwise on screen); None: old manifests (inscribed in box)
+    # "rect" (all of ``box``) or "ellipse" (faces: the pixels inside ``ellipse`` or inside
+    # ``face``, their union; ``box`` bounds both); None: old manifests (all of ``box``)
+    shape: str | None = None
+    # faces: the head ellipse: centre x, y, half-axes x, y (pixels, 0.1) and its turn in
+    # degrees (clockwise on screen); None: old manifests (the ellipse inscribed in ``box``)
     ellipse: tuple[float, float, float, float, float] | None = None
 
     @classmethod
@@ -205,8 +207,11 @@ class AreaRecord:
         e = getattr(area, "ellipse", None)
         ellipse = None
         if e is not None:
-            r = round
-            ellipse = (r(e.cx, 1), r(e.cy, 1), r(e.rx, 1), r(e.ry, 1), r(math.degrees(e.angle), 1))
+
+            def r(v: float) -> float:
+                return round(v, 1) + 0.0  # + 0.0: a tiny negative rounds to -0.0; written 0.0
+
+            ellipse = (r(e.cx), r(e.cy), r(e.rx), r(e.ry), r(math.degrees(e.angle)))
         return cls(box, area.source, score, area.detector, area.frame, face, shape, ellipse)
 
     def to_json(self) -> dict[str, Any]:

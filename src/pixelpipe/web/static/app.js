@@ -258,22 +258,53 @@
     return `Hidden: ${found} in ${listed(strong)} (outlined on the original)${also}`;
   }
 
+  const SVG = $("viewer-areas").namespaceURI; // the page names no URL, not even SVG's namespace
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+    return node;
+  }
+
+  // Each hidden area drawn into `layer`, an <svg> laid over the picture in the picture's own
+  // pixels and scaled with it: a face's head ellipse, turned with the head, and the detector's
+  // face box (hidden too: the face hides the union of both), dashed; a region's rectangle.
+  // The original's thumbnail and its full-size view both draw with this.
+  function drawAreas(layer, item, areas) {
+    layer.replaceChildren();
+    const none = !item || !areas || !item.width || !item.height;
+    layer.toggleAttribute("hidden", none); // an <svg> has no .hidden property
+    if (none) return;
+    layer.setAttribute("viewBox", `0 0 ${item.width} ${item.height}`);
+    for (const a of areas) {
+      const [x, y, w, h] = a.box;
+      const cls = `outline outline-${a.source}`;
+      // An old manifest without `ellipse` meant the ellipse inscribed in `box`.
+      const [ecx, ecy, erx, ery, turn] = a.ellipse || [x + w / 2, y + h / 2, w / 2, h / 2, 0];
+      const shape = a.shape === "ellipse"
+        ? svg("ellipse", { class: cls, cx: ecx, cy: ecy, rx: erx, ry: ery, transform: `rotate(${turn} ${ecx} ${ecy})` })
+        : svg("rect", { class: cls, x, y, width: w, height: h });
+      const title = svg("title", {});
+      title.textContent = a.source === "face" ? `hidden face (score ${a.score})` : "hidden region";
+      shape.append(title);
+      layer.append(shape);
+      if (a.face) {
+        const [fx, fy, fw, fh] = a.face;
+        layer.append(svg("rect", { class: "outline-facebox", x: fx, y: fy, width: fw, height: fh }));
+      }
+    }
+  }
+
   function framed(img, item, areas) {
-    // The picture in a box of its own aspect ratio, with each hidden area outlined on it.
+    // The picture in a box of its own aspect ratio, with each hidden area outlined on it as
+    // on the full-size view (drawAreas).
     if (!areas || !item.width || !item.height) return img;
-    const frame = el("span", { class: "frame" }, img);
+    const layer = svg("svg", { class: "areas", preserveAspectRatio: "none", "aria-hidden": "true" });
+    drawAreas(layer, item, areas);
+    const frame = el("span", { class: "frame" }, img, layer);
     frame.style.aspectRatio = `${item.width} / ${item.height}`;
     if (item.width >= item.height) frame.style.width = "100%";
     else frame.style.height = "100%";
-    for (const a of areas) {
-      const [x, y, w, h] = a.box;
-      const box = el("span", { class: `area area-${a.source} area-${a.shape === "ellipse" ? "ellipse" : "rect"}`, title: a.source === "face" ? `face (score ${a.score})` : "region" });
-      box.style.left = `${(100 * x) / item.width}%`;
-      box.style.top = `${(100 * y) / item.height}%`;
-      box.style.width = `${(100 * w) / item.width}%`;
-      box.style.height = `${(100 * h) / item.height}%`;
-      frame.append(box);
-    }
     return frame;
   }
 
@@ -373,41 +404,9 @@
 
   let opener = null;
 
-  const SVG = $("viewer-areas").namespaceURI; // the page names no URL, not even SVG's namespace
-
-  function svg(tag, attrs) {
-    const node = document.createElementNS(SVG, tag);
-    for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-    return node;
-  }
-
-  // The hidden areas over the full-size original: an SVG in the image's own pixels, scaled
-  // with it (a face: its head ellipse, and the detector's face box, hidden too, dashed).
+  // The hidden areas over the full-size original (none: a variant's view).
   function outlineAreas(item) {
-    const layer = $("viewer-areas");
-    layer.replaceChildren();
-    const none = !item || !item.areas || !item.width || !item.height;
-    layer.toggleAttribute("hidden", none); // an <svg> has no .hidden property
-    if (none) return;
-    layer.setAttribute("viewBox", `0 0 ${item.width} ${item.height}`);
-    for (const a of item.areas) {
-      const [x, y, w, h] = a.box;
-      const cls = `outline outline-${a.source}`;
-      // A face hides its head ellipse (turned with the head) and the detector's box; an old
-      // manifest without `ellipse` meant the ellipse inscribed in `box`.
-      const [ecx, ecy, erx, ery, turn] = a.ellipse || [x + w / 2, y + h / 2, w / 2, h / 2, 0];
-      const shape = a.shape === "ellipse"
-        ? svg("ellipse", { class: cls, cx: ecx, cy: ecy, rx: erx, ry: ery, transform: `rotate(${turn} ${ecx} ${ecy})` })
-        : svg("rect", { class: cls, x, y, width: w, height: h });
-      const title = svg("title", {});
-      title.textContent = a.source === "face" ? `hidden face (score ${a.score})` : "hidden region";
-      shape.append(title);
-      layer.append(shape);
-      if (a.face) {
-        const [fx, fy, fw, fh] = a.face;
-        layer.append(svg("rect", { class: "outline-facebox", x: fx, y: fy, width: fw, height: fh }));
-      }
-    }
+    drawAreas($("viewer-areas"), item, item && item.areas);
   }
 
   function openViewer(title, url, download, from, outlined) {
