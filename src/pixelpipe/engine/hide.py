@@ -6,7 +6,7 @@ An area (:class:`pixelpipe.areas.Area`) is a box in the pixels of the displayed 
   area alone: resized to n x n with bilinear filtering, then back to the area's size with
   nearest-neighbour (``--shape square``: n square blocks along the area's longer side;
   ``--block-px P``: P-pixel blocks from the area's top-left corner).
-* A **face** hides the pixels inside its head ellipse and its detector box. Its blocks are
+* A **face** hides the pixels inside its head ellipse or its detector box. Its blocks are
   counted on the detector's face box: size n makes blocks ``ceil(face width / n)`` px wide
   (``--shape grid``: ``ceil(face height / n)`` px high, else square), so the face is at most
   n blocks across;
