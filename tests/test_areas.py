@@ -23,6 +23,7 @@ from conftest import (
 from pixelpipe import EngineSettings, pixelate
 from pixelpipe.areas import format_regions, parse_regions
 from pixelpipe.errors import AreaError, SettingsError
+from pixelpipe.manifest import settings_digest_of
 from pixelpipe.settings import KEPT_METADATA_RULES
 
 
@@ -259,11 +260,15 @@ def test_kept_metadata_carries_no_xmp_makernote_or_thumbnail() -> None:
 
 
 def test_outputs_kept_with_old_metadata_rules_are_stale() -> None:
-    """Outputs written with --keep-metadata before the MakerNote was dropped are made again
-    (their settings digest changes); everyone else's outputs are not."""
+    """Outputs written with --keep-metadata before the MakerNote was dropped, or before every
+    other copy of the picture was (Photoshop's resources and layers, SubIFDs, XMP thumbnails),
+    are made again (their settings digest changes); everyone else's outputs are not."""
     assert "kept_metadata" not in EngineSettings().output_fields()
     kept = EngineSettings(keep_metadata=True).output_fields()
     assert kept["kept_metadata"] == KEPT_METADATA_RULES
+    for old in ("no-makernote-2",):  # the names the rules had before
+        before = settings_digest_of({**kept, "kept_metadata": old}, "{key}")
+        assert settings_digest_of(kept, "{key}") != before
 
 
 # --- settings -------------------------------------------------------------------------------

@@ -47,8 +47,9 @@ ANON_REGION_BLOCKS = 8
 # older model of the head are made again.
 FACE_AREA_MODEL = "head-ellipse-2"
 # What keep_metadata copies; a new name when that changes makes earlier outputs stale (2: no
-# MakerNote, whose previews are the unpixelated picture).
-KEPT_METADATA_RULES = "no-makernote-2"
+# MakerNote, whose previews are the unpixelated picture; 3: no copy of the picture anywhere:
+# Photoshop's resources and layers, SubIFDs, DNG private data, XMP or values holding one).
+KEPT_METADATA_RULES = "no-picture-copies-3"
 MAX_GRID = 1024
 MAX_BLOCK_PX = 65535
 DEFAULT_MAX_BYTES = 50 * 1024 * 1024

@@ -216,8 +216,9 @@ ENGINE: tuple[Setting, ...] = (
         read="bool",
         flag=Flag(
             "--keep-metadata",
-            "Keep EXIF (minus orientation, MakerNote and thumbnail), XMP and comments; with "
-            "regions or faces only Copyright and camera settings. Default: strip all but ICC.",
+            "Keep EXIF (minus orientation and every copy of the picture: thumbnail, "
+            "MakerNote, previews), XMP and comments; with regions or faces only Copyright and "
+            "camera settings. Default: strip all but ICC.",
             switch=True,
         ),
     ),

@@ -1,6 +1,8 @@
 """Metadata carried into the outputs: nothing by default but the ICC profile; with
 ``keep_metadata``, EXIF without orientation and file-layout tags, XMP, comments
-(whole-image outputs), or only an allow-list of EXIF tags (outputs with hidden areas)."""
+(whole-image outputs), or only an allow-list of EXIF tags (outputs with hidden areas).
+Neither ever carries a copy of the picture (thumbnails, previews, layers): that would undo
+the pixelation."""
 
 from __future__ import annotations
 
@@ -20,10 +22,43 @@ _LAYOUT_TAGS = frozenset(
     | {322, 323, 324, 325, 338, 339, 340, 341, 347, 513, 514, 530, 531, 532}
 )
 _IFD_POINTERS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, Interoperability sub-IFDs
-# Never copied, even to a whole-image output with keep_metadata: camera makers keep preview
-# JPEGs of the picture in the MakerNote (Canon, Nikon, Olympus, ...), an unpixelated copy that
-# would undo the pixelation as the EXIF thumbnail (IFD1, never copied either) would.
-_MAKER_NOTE = 0x927C
+_XMP_TAG = 700  # XMP kept in an IFD0 tag (TIFF files; some EXIF writers)
+
+# Never copied, even to a whole-image output with keep_metadata: tags that hold a copy of the
+# picture, an unpixelated one that would undo the pixelation as the EXIF thumbnail (IFD1,
+# never copied either) would. Only ``kept_metadata`` decides this (docs/PRIVACY.md's table).
+_PICTURE_TAGS = frozenset(
+    {
+        330,  # SubIFDs: the source's previews and full-size images (raw files, DNG)
+        34377,  # Photoshop image resources: a JPEG thumbnail (resource 0x040C) among others
+        37724,  # ImageSourceData: Photoshop's layers, the whole picture again
+        0x927C,  # MakerNote: camera makers keep preview JPEGs there (Canon, Nikon, Olympus, ...)
+        0xC634,  # DNGPrivateData / Sony SR2Private: the maker's data, previews included
+        0xC68C,  # OriginalRawFileData: a DNG's whole original raw file
+    }
+)
+# A value holding a picture under any other tag (a maker's private one, a future one), in
+# XMP or in a comment is dropped too: an image file's first bytes in it, or base64 text long
+# enough to be one (XMP keeps pictures so: xmp:Thumbnails' xmpGImg:image, Google's
+# GImage:Data and GDepth:Data). 128 base64 characters are 96 bytes, smaller than any JPEG;
+# names, IDs, digests and prose break the run with spaces or punctuation long before.
+_PICTURE_SIGNATURES = (
+    b"\xff\xd8\xff",  # JPEG
+    b"\x89PNG\r\n\x1a\n",
+    b"GIF87a",
+    b"GIF89a",
+    b"WEBPVP8",  # RIFF ... WEBPVP8 / VP8L / VP8X
+    b"II*\x00",  # TIFF, little- and big-endian
+    b"MM\x00*",
+    b"jP  \r\n\x87\n",  # JPEG 2000
+    b"ftypheic",
+    b"ftypheix",
+    b"ftypmif1",
+    b"ftypavif",
+)
+_BASE64_RUN = re.compile(rb"[A-Za-z0-9+/]{128,}")
+# Line breaks inside base64 text (Photoshop wraps xmpGImg:image at 76 characters with &#xA;)
+_LINE_BREAKS = re.compile(rb"&#(?:[xX]0*[aAdD9]|0*10|0*13|0*9);|[\r\n]+[ \t]*")
 
 # What a redacted output keeps of EXIF, even with keep_metadata: an allow-list, so that any
 # tag not named here (a future one, a maker's private one) is dropped: that fails closed.
@@ -84,32 +119,64 @@ _REDACTED_EXIF_IFD = frozenset(
 _EXIF_IFD = 0x8769
 
 
+def holds_picture(value: object) -> bool:
+    """Whether a metadata value holds a picture: an image file's first bytes, or a run of
+    base64 text long enough to be one (line breaks inside it ignored)."""
+    if isinstance(value, tuple):
+        return any(holds_picture(v) for v in value)
+    if isinstance(value, str):
+        value = value.encode("utf-8", "replace")
+    if not isinstance(value, bytes | bytearray):
+        return False
+    data = bytes(value)
+    if any(sig in data for sig in _PICTURE_SIGNATURES):
+        return True
+    return _BASE64_RUN.search(_LINE_BREAKS.sub(b"", data)) is not None
+
+
+def _kept_xmp(xmp: object) -> bytes | None:
+    """An XMP packet to keep: without its orientation (applied to the pixels), or None when it
+    holds a picture. The whole packet goes then, not the one property: editing RDF with
+    patterns could leave part of the picture or a broken packet, and the packets that carry
+    pictures (thumbnails, Google's portrait originals and depth maps) are few."""
+    if isinstance(xmp, tuple) and len(xmp) == 1:
+        xmp = xmp[0]
+    if isinstance(xmp, str):
+        xmp = xmp.encode()
+    if not isinstance(xmp, bytes) or not xmp or holds_picture(xmp):
+        return None
+    xmp = re.sub(rb'\s*tiff:Orientation="?\d"?', b"", xmp)
+    return re.sub(rb"<tiff:Orientation>\d</tiff:Orientation>", b"", xmp)
+
+
 def kept_metadata(im: Image.Image) -> dict[str, Any]:
     """Metadata to copy when the user asked to keep it: EXIF (GPS included) minus the
-    orientation and file-layout tags and the MakerNote (previews of the picture), XMP minus
-    orientation, comments."""
+    orientation and file-layout tags, XMP minus orientation, comments; never a copy of the
+    picture: no EXIF thumbnail, no tag of ``_PICTURE_TAGS`` (MakerNote, Photoshop's resources
+    and layers, SubIFDs' previews), no value, XMP packet or comment that holds a picture."""
     meta: dict[str, Any] = {}
     source = im.getexif()  # Pillow's cached object: read it, never change it
     exif = Image.Exif()
     for tag, value in source.items():
-        if tag == ORIENTATION_TAG or tag in _LAYOUT_TAGS:
+        if tag == ORIENTATION_TAG or tag in _LAYOUT_TAGS or tag in _PICTURE_TAGS:
             continue
-        if tag == _EXIF_IFD:
-            exif[tag] = {k: v for k, v in source.get_ifd(tag).items() if k != _MAKER_NOTE}
-        else:
-            exif[tag] = source.get_ifd(tag) if tag in _IFD_POINTERS else value
+        if tag in _IFD_POINTERS:
+            exif[tag] = {
+                k: v
+                for k, v in source.get_ifd(tag).items()
+                if k not in _PICTURE_TAGS and not holds_picture(v)
+            }
+        elif tag == _XMP_TAG:
+            if (packet := _kept_xmp(value)) is not None:
+                exif[tag] = packet
+        elif not holds_picture(value):
+            exif[tag] = value
     if len(exif):
         meta["exif"] = exif.tobytes()
-    xmp = im.info.get("xmp")
-    if xmp:
-        if isinstance(xmp, str):
-            xmp = xmp.encode()
-        # Orientation has been applied to the pixels: drop XMP's copy of it too.
-        xmp = re.sub(rb'\s*tiff:Orientation="?\d"?', b"", xmp)
-        xmp = re.sub(rb"<tiff:Orientation>\d</tiff:Orientation>", b"", xmp)
+    if (xmp := _kept_xmp(im.info.get("xmp"))) is not None:
         meta["xmp"] = xmp
     comment = im.info.get("comment")
-    if comment:
+    if comment and not holds_picture(comment):
         meta["comment"] = comment
     return meta
 
@@ -118,8 +185,9 @@ def private_metadata(meta: dict[str, Any]) -> dict[str, Any]:
     """Kept metadata fit for an image with hidden areas: only EXIF's allow-listed tags
     (Copyright, camera and exposure settings). XMP goes (face regions and names:
     mwg-rs:Regions, MP:RegionInfo, Iptc4xmpExt:PersonInImage), comments go, and every EXIF
-    tag not on the list: GPS, names, free text, serial numbers, dates, MakerNote. EXIF's
-    thumbnail (IFD1) is never copied (``kept_metadata`` writes IFD0 and its sub-IFDs only)."""
+    tag not on the list: GPS, names, free text, serial numbers, dates, MakerNote, every copy
+    of the picture. EXIF's thumbnail (IFD1) is never copied (``kept_metadata`` writes IFD0
+    and its sub-IFDs only)."""
     if "exif" not in meta:
         return {}
     source = Image.Exif()
