@@ -172,11 +172,15 @@ def run_batch(
 
 
 def hidden_line(r: FileResult) -> str:
-    """``2 faces hidden in 2 anonymising outputs (pixelated-3x3, pixelated-5x5)``, and
+    """``2 faces hidden in 2 anonymising outputs (pixelated-3x3, pixelated-5x5)`` (``2 faces
+    pixelated, but no output anonymises them`` when none does), and
     ``; faces under 40 px may be missed`` when detection does not reach the smallest faces."""
     line = f"{r.hidden} hidden"
     if r.hidden == "0 faces":
         line = "no face found: nothing hidden"
+    elif r.anonymising == ():  # pixelated, but too finely to hide who or what it is
+        one = r.hidden.startswith("1 ") and "," not in r.hidden
+        line = f"{r.hidden} pixelated, but no output anonymises {'it' if one else 'them'}"
     elif r.anonymising is not None:
         names = ", ".join(f"pixelated-{label}" for label in r.anonymising)
         line += f" in {plural(len(r.anonymising), 'anonymising output')}"
