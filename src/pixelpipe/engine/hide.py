@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from ..areas import Area, Box
 from ..settings import (
@@ -148,19 +148,21 @@ def anonymises(areas: Sequence[Area], shape: BlockShape, size: int, unit: str) -
 
 
 def _mask(area: Area) -> Image.Image:
-    """The area's ellipse and its face box as a mask of its box: 255 where hidden."""
+    """The area's ellipse and its face box as a mask of its box: 255 where hidden. The image
+    shares the mask's memory (read-only: it is pasted through, never drawn on)."""
     assert area.ellipse is not None
     x, y, w, h = area.box
     # Half a pixel more all round than the ellipse: every pixel it touches is hidden (whose
     # centre is within half a pixel of it; tests/test_area_encode.py), none farther out.
     e = area.ellipse
-    grown = type(e)(e.cx, e.cy, e.rx + 0.5, e.ry + 0.5, e.angle)
-    mask = Image.frombytes("L", (w, h), grown.mask(x, y, w, h))
-    draw = ImageDraw.Draw(mask)
+    mask = type(e)(e.cx, e.cy, e.rx + 0.5, e.ry + 0.5, e.angle).mask(x, y, w, h)
     if area.face is not None:
         fx, fy, fw, fh = area.face
-        draw.rectangle((fx - x, fy - y, fx - x + fw - 1, fy - y + fh - 1), fill=255)
-    return mask
+        x0, x1 = max(fx, x) - x, min(fx + fw, x + w) - x
+        full = b"\xff" * max(0, x1 - x0)
+        for row in range(max(fy, y) - y, min(fy + fh, y + h) - y):
+            mask[row * w + x0 : row * w + x1] = full
+    return Image.frombuffer("L", (w, h), mask, "raw", "L", 0, 1)
 
 
 def _pixelate_face(frame: Image.Image, area: Area, block: tuple[int, int]) -> Image.Image:
