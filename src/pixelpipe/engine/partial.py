@@ -171,6 +171,7 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         # What the encoding may hold beyond its estimate (the detector is done by then).
         spare = usable(budget) - need.held - need.encode - threads * need.per_thread
         variants = job.together(threads, spare)
+    job.known.clear()  # the variant-by-variant path hides whole copies: not held through it
     if variants is None:
         # Variant by variant, as many at once as fit the memory budget (a count asked for
         # included).
