@@ -27,12 +27,12 @@ head as an ellipse in the face's own frame. Which model depends on the landmarks
   or an ear in 10 of 35 crops (1-736 px); this one misses nothing, and hides 1.9 times as
   many pixels of those crops.
 
-Both grow by ``padding`` face heights on every side (``--face-padding``): the margin beyond
+All grow by ``padding`` face heights on every side (``--face-padding``): the margin beyond
 the model, and by half a pixel (the rounding of the detector's box: it counts at 16 px).
 Constants fitted on tests/face_images.py's hand-drawn heads (every head of 16 px and more
 wholly hidden, profiles and 15-30 degree rotations included) with the least picture hidden
 outside the faces on a real group photo: docs/faces-evidence.md, bench/bench_head_areas.py.
-No numpy: pure arithmetic.
+Pure arithmetic, except ``Ellipse.mask`` (the pixels, with numpy, imported when called).
 """
 
 from __future__ import annotations
