@@ -138,6 +138,25 @@ def test_fill_style_leaves_nothing_of_a_face() -> None:
     assert np.array_equal(out[kept], rgb(sc.image)[kept])
 
 
+@pytest.mark.parametrize("crop", [(230, 0, 512, 512), (0, 0, 210, 512), (0, 0, 512, 120)])
+def test_a_face_cut_by_the_edge_is_hidden_whole_end_to_end(crop: tuple[int, ...]) -> None:
+    # The engine tells the head model where the picture ends: these crops of the astronaut
+    # (cut at her left cheek, her right ear, her mouth) lost chin or ear pixels to the
+    # frontal model placed on the visible part of the face.
+    from face_images import SOURCES, load
+
+    source = SOURCES["astronaut"]
+    left, top = crop[:2]
+    image = load(source.file).convert("RGB").crop(crop)
+    result = pixelate(encode(image, "PNG"), FACES.replace(style="fill"))
+    assert len(result.areas) == 1
+    out = rgb(decode(result.variants[0].data))
+    hx, hy, hw, hh = source.head
+    head = head_mask((hx - left, hy - top, hw, hh), image.size)
+    assert head.sum() > 1000
+    assert (out[head] == 0).all(), int((out[head] != 0).any(axis=1).sum())
+
+
 def test_every_frame_of_an_animation_hides_the_faces_of_all_frames() -> None:
     """Faces found in any frame are hidden in every frame of that size: a frame in which the
     detector finds nothing (the face turned away: here painted over) is still redacted where
