@@ -440,7 +440,7 @@ def encode_png_bands(
             else:
                 jobs.append((-1, y, min(end, y + step)))
 
-    def run(k: int) -> tuple[bytes, int, int, int]:
+    def run(k: int) -> tuple[tuple[bytes, bytes, bytes], int, int, int]:
         i, top, bottom = jobs[k]
         if i < 0:
             piece = frame.crop((0, top, frame.width, bottom))
@@ -469,14 +469,16 @@ def encode_png_bands(
     return files
 
 
-def _png_file(head: list[bytes], parts: Sequence[tuple[bytes, int, int, int]]) -> bytes:
+def _png_file(
+    head: list[bytes], parts: Sequence[tuple[tuple[bytes, bytes, bytes], int, int, int]]
+) -> bytes:
     """The PNG file from its header chunks and the IDAT chunks of its runs, in order."""
     a, b = 1, 0
     for _, sa, sb, length in parts:
         a, b = _adler_combine(a, b, sa, sb, length)
     final = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
     tail = _chunk(b"IDAT", final + struct.pack(">I", (b << 16) | a))
-    return b"".join([b"\x89PNG\r\n\x1a\n", *head, *(p[0] for p in parts), tail, _IEND])
+    return b"".join([b"\x89PNG\r\n\x1a\n", *head, *(b for p in parts for b in p[0]), tail, _IEND])
 
 
 def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, int]:
@@ -489,10 +491,11 @@ def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, in
     return data, adler & 0xFFFF, adler >> 16, len(filtered)
 
 
-def _idat(data: bytes) -> bytes:
-    """An IDAT chunk of ``data``, its CRC computed without a copy of ``data``."""
+def _idat(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """An IDAT chunk of ``data`` in three pieces (length and type, ``data``, CRC): joined
+    only into the files, ``data`` is copied once per file."""
     crc = _deflate.crc32(data, _IDAT_CRC)
-    return b"".join((struct.pack(">I", len(data)), b"IDAT", data, struct.pack(">I", crc)))
+    return struct.pack(">I", len(data)) + b"IDAT", data, struct.pack(">I", crc)
 
 
 def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
