@@ -411,3 +411,38 @@ def test_every_pixel_of_an_ellipse_is_hidden_where_it_crosses_the_image_s_edge()
         assert not (changed & ~near).any(), area
         checked += int(inside.sum() > 0 and (box[0] == 0 or box[1] == 0))
     assert checked > 120  # many of them crossed the image's top or left edge
+
+
+@pytest.mark.parametrize(("mode", "bpp"), [("L", 1), ("RGB", 3), ("RGBA", 4)])
+def test_png_filter_wide_rows_every_filter_undone(mode: str, bpp: int) -> None:
+    # Rows wide enough for the sampled costs (every 4th byte), each made for one filter:
+    # zeros (None: ties go to the first filter), a ramp (Sub), the row above plus one (Up),
+    # the floor of the mean of the left and above bytes (Average: all zeros), so every
+    # filter is chosen and undone.
+    width = 301
+    stride = width * bpp
+    noise = noise_image(width, 1, "RGBA", seed=bpp).convert(mode).tobytes()
+    rows = [noise]
+    for y in range(1, 12):
+        above = rows[-1]
+        kind = y % 4
+        if kind == 0:
+            row = bytes(stride)
+        elif kind == 1:
+            row = bytes((x * 3 + y) % 256 for x in range(stride))
+        elif kind == 2:
+            row = bytes((v + 1) % 256 for v in above)
+        else:
+            out = bytearray(stride)
+            for x in range(stride):
+                out[x] = ((out[x - bpp] if x >= bpp else 0) + above[x]) // 2
+            row = bytes(out)
+        rows.append(row)
+    raw = b"".join(rows)
+    filtered = png_filter(raw, stride, bpp)
+    kinds = [filtered[y * (stride + 1)] for y in range(12)]
+    assert set(kinds[1:]) == {0, 1, 2, 3}, kinds
+    ihdr = struct.pack(">IIBBBBB", width, 12, 8, {1: 0, 3: 2, 4: 6}[bpp], 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
+    png += _chunk(b"IDAT", zlib.compress(filtered)) + _chunk(b"IEND", b"")
+    assert decode(png).tobytes() == raw

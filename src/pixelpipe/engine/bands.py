@@ -547,8 +547,10 @@ def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
 
 def _view(data: bytes | memoryview, stride: int, rows: int, width: int = 0) -> Image.Image:
     """``rows`` rows of ``stride`` bytes from the start of ``data`` as a one-byte-per-pixel
-    image ``width`` (default: ``stride``) wide, without a copy (read-only)."""
-    return Image.frombuffer("L", (width or stride, rows), data, "raw", "L", stride, 1)
+    image ``width`` (default: ``stride``) wide, without a copy (read-only). Pillow maps any
+    buffer (its stubs name bytes only): a memoryview's slice is a view at an offset."""
+    size = (width or stride, rows)
+    return Image.frombuffer("L", size, data, "raw", "L", stride, 1)  # type: ignore[arg-type]
 
 
 def _predict(k: int, plain: Image.Image, left: Image.Image, above: Image.Image) -> Image.Image:
@@ -599,7 +601,8 @@ def _row_costs(
     def sample(at: int) -> Image.Image:
         if quarter < 16:
             return _view(mv[at:], stride, n)
-        rgba = Image.frombuffer("RGBA", (quarter, n), mv[at:], "raw", "RGBA", stride, 1)
+        view = mv[at:]
+        rgba = Image.frombuffer("RGBA", (quarter, n), view, "raw", "RGBA", stride, 1)  # type: ignore[arg-type]
         return rgba.getchannel(0)
 
     at = lo * stride
