@@ -7,7 +7,7 @@ the frame with its areas hidden (:mod:`.hide`), encoded by the format's encoder.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -52,8 +52,6 @@ class AreaVariants:
     sixteen: bool
     wide: bool
     icc: bytes | None
-    # The first frame's patches (``area_patches``) already made, by (size, unit).
-    known: dict[tuple[int, str], list[AreaPatch]] = field(default_factory=dict)
 
     def render(self, j: int) -> list[Variant]:
         plan = self.plans[j]
@@ -69,17 +67,23 @@ class AreaVariants:
         size = self.shown[0].size
         return [plan.variant("full", size, len(ready), self.out.fmt, blob)]
 
-    def together(self, threads: int, spare: int = 1 << 62) -> tuple[Variant, ...] | None:
+    def together(
+        self,
+        threads: int,
+        spare: int = 1 << 62,
+        known: dict[tuple[int, str], list[AreaPatch]] | None = None,
+    ) -> tuple[Variant, ...] | None:
         """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
         when that does not apply (several frames, a format or option it does not write):
-        then each variant is rendered whole."""
+        then each variant is rendered whole. ``known``: the first frame's patches
+        (``area_patches``) already made, by (size, unit)."""
         if len(self.shown) != 1:
             return None
         frame, areas = self.shown[0], self.areas[0]
         with errors("pixelating"):
             patches = []
             for p in self.plans:
-                hidden = self.known.get((p.size, p.unit)) or area_patches(
+                hidden = (known or {}).get((p.size, p.unit)) or area_patches(
                     frame, areas, self.settings, p.size, p.unit
                 )
                 patches.append([(a.box, hide_box(frame, hidden, a.box)) for a in areas])
@@ -162,16 +166,14 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         run.mode.startswith("I;16"),
         wide,
         run.icc,
-        {(most.size, most.unit): most_patches},
     )
-    del most_patches
     with translate("encoding"):
         need = together or whole
         threads = check_memory(need, budget, run.threads(None), what)
         # What the encoding may hold beyond its estimate (the detector is done by then).
         spare = usable(budget) - need.held - need.encode - threads * need.per_thread
-        variants = job.together(threads, spare)
-    job.known.clear()  # the variant-by-variant path hides whole copies: not held through it
+        variants = job.together(threads, spare, {(most.size, most.unit): most_patches})
+    del most_patches  # the variant-by-variant path hides whole copies: not held through it
     if variants is None:
         # Variant by variant, as many at once as fit the memory budget (a count asked for
         # included).

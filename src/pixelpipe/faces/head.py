@@ -169,9 +169,9 @@ def head_ellipse(face: Face, padding: float, frame: tuple[int, int] | None = Non
                        FRONT_HALF_H * face.h + grow)  # fmt: skip
     h = float(max(face.h, face.w))
     roll, yaw = (0.0, None) if found is None else found
-    raise_v = None
+    visible = h
     if cut:  # the visible part of a larger face, its landmarks perhaps guesses outside the
-        roll, yaw, raise_v, h = 0.0, None, CUT_RAISE * h, CUT_GROW * h  # picture: upright
+        roll, yaw, h = 0.0, None, CUT_GROW * h  # picture: upright, turn unknown
     turn = MAX_TURN if yaw is None else min(MAX_TURN, abs(yaw))
     back = BACK * h * turn
     half_w, half_h = HALF_W * h, HALF_H * h
@@ -179,8 +179,7 @@ def head_ellipse(face: Face, padding: float, frame: tuple[int, int] | None = Non
         shift_u, half_w = 0.0, half_w + back
     else:  # the back of the head lies opposite the nose's turn
         shift_u, half_w = -math.copysign(back / 2, yaw), half_w + back / 2
-    if raise_v is None:
-        raise_v = (RAISE + RAISE_TURNED * turn) * h
+    raise_v = CUT_RAISE * visible if cut else (RAISE + RAISE_TURNED * turn) * h
     head = _placed(face, roll, shift_u, raise_v, half_w, half_h)
     # Uncertain: grow the ellipse (same centre, same shape) until the face box's corners are
     # inside it; then the padding.
