@@ -65,19 +65,19 @@ def hits(found: list[faces.Face], truths: list[tuple[int, int, int, int]]) -> in
 def test_the_plan_at_2_12_and_48_mp() -> None:
     # <= ~2 MP: the working copy is the photo; no detail pass; 24 px covered.
     assert tiles.plan(1632, 1224, 1632) == tiles.Plan(1.0, 1.0, "none", 24)
-    # 12 MP: detail tiles at 12 / 20.16 where triggered; covered: 24 / s2 = 41 px.
+    # 12 MP: detail tiles at 14 / 20.16 where triggered; covered: 24 / s2 = 35 px.
     p12 = tiles.plan(*TWELVE_MP, 1632)
-    assert (p12.detail, p12.min_face_px) == ("triggered", 41)
-    assert p12.s2 == pytest.approx(12 / (4032 / 200))
-    # 48 MP: the default (long side / 200 = 40 px) keeps the cost ~constant; covered 81 px.
+    assert (p12.detail, p12.min_face_px) == ("triggered", 35)
+    assert p12.s2 == pytest.approx(14 / (4032 / 200))
+    # 48 MP: the default (long side / 200 = 40 px) keeps the cost ~constant; covered 70 px.
     p48 = tiles.plan(8064, 6048, 1632)
-    assert (p48.detail, p48.min_face_px) == ("triggered", 81)
+    assert (p48.detail, p48.min_face_px) == ("triggered", 70)
     # Asking for faces below the trigger's floor (8 / s1 = 20 px at 12 MP) runs every tile.
     small = tiles.plan(*TWELVE_MP, 1632, 12)
     assert (small.s2, small.detail, small.min_face_px) == (1.0, "all", 24)
     # Asking for large faces only: the base pass alone.
     assert tiles.plan(*TWELVE_MP, 1632, 200).detail == "none"
-    assert detect.min_face_px(*TWELVE_MP) == 41
+    assert detect.min_face_px(*TWELVE_MP) == 35
     assert detect.min_face_px(*TWELVE_MP, min_face_size=12) == 24
 
 
@@ -245,12 +245,12 @@ def test_the_result_and_the_manifest_say_the_smallest_face_covered() -> None:
     buf = io.BytesIO()
     image.save(buf, "JPEG", quality=90)
     result = pixelate(buf.getvalue(), EngineSettings(sizes=(8,), faces=True))
-    assert result.face_min_px == 41
+    assert result.face_min_px == 35
     assert result.face_search is not None
     assert result.face_search.detector == f"{detect.name} {detect.version}"
     assert len([a for a in result.areas if a.source == "face"]) == len(truths)
     record = FaceDetectionRecord.of(result.face_search)
-    assert record.to_json() == {"detector": result.face_search.detector, "min_face_px": 41}
+    assert record.to_json() == {"detector": result.face_search.detector, "min_face_px": 35}
     # Without faces there is none.
     plain = pixelate(buf.getvalue(), EngineSettings(sizes=(8,)))
     assert plain.face_min_px is None
@@ -287,4 +287,4 @@ def test_the_cli_line_says_which_faces_may_be_missed(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     # 8 blocks across a face do not anonymise: pixelated, not hidden
     assert f"{src}: 6 faces pixelated, but no output anonymises them" in proc.stderr
-    assert "faces under 41 px may be missed" in proc.stderr
+    assert "faces under 35 px may be missed" in proc.stderr
