@@ -32,7 +32,6 @@ import struct
 import types
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +52,7 @@ from .blocks import (
 )
 from .convert import _PALETTE_MAX_PIXELS, to_output_mode
 from .encode import Output, save_kwargs
+from .parallel import Runner, run_threads
 from .pngfilter import png_filter
 
 # zlib-ng (a dependency): the same deflate format and, with Z_RLE, the same bytes as zlib for
@@ -124,6 +124,7 @@ def encode_together(
     threads: int = 1,
     release: Release = None,
     lean_over: int = 1 << 62,
+    run: Runner = run_threads,
 ) -> list[bytes] | None:
     """Every variant of one single-frame image (``frame`` and ``variants``' patches in the
     work mode) in ``out``'s format, or None when no band writer applies: the caller then
@@ -134,7 +135,8 @@ def encode_together(
     its own buffers; once called, a writer that cannot finish raises ``EncodeError`` rather
     than returning None (the caller has nothing left to encode whole). ``lean_over``: the
     bytes over which a writer takes its leanest way (JPEG: no stack, see
-    :func:`encode_jpeg_bands`)."""
+    :func:`encode_jpeg_bands`). ``run``: the engine's pool (``Hooks.run``), on which a writer
+    spreads its independent pieces over ``threads`` threads."""
     writer = BAND_WRITERS.get(out.fmt.block_writer or "")
     if writer is None:
         return None
@@ -159,7 +161,7 @@ def encode_together(
             outer()
 
         release = release_both
-    return writer(ready, patches, _Writing(out, out_icc, threads, release, lean_over))
+    return writer(ready, patches, _Writing(out, out_icc, threads, release, lean_over, run))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ class _Writing:
     threads: int
     release: Release
     lean_over: int
+    run: Runner
 
 
 def _jpeg_writer(
@@ -188,7 +191,7 @@ def _png_writer(frame: Image.Image, variants: Sequence[Patches], w: _Writing) ->
         return None  # kept metadata or the user's own PNG options: Pillow writes those
     if frame.width * frame.height < _PNG_MIN_PIXELS:
         return None  # small: cheap to encode whole, where Pillow's Paeth filter pays most
-    return encode_png_bands(frame, variants, w.icc, w.threads, w.release)
+    return encode_png_bands(frame, variants, w.icc, w.threads, w.release, w.run)
 
 
 BandWriter = Callable[[Image.Image, Sequence[Patches], _Writing], list[bytes] | None]
@@ -425,8 +428,11 @@ def encode_png_bands(
     icc: bytes | None = None,
     threads: int = 1,
     release: Release = None,
+    run: Runner = run_threads,
 ) -> list[bytes] | None:
-    """PNG of each variant (``frame`` with its patches), or None (see module)."""
+    """PNG of each variant (``frame`` with its patches), or None (see module). The runs are
+    compressed, then the files joined, on ``run``'s pool over ``threads`` threads (zlib-ng,
+    Pillow's chops and ``bytes.join`` of bytes release the GIL)."""
     if frame.mode not in _PNG_MODES or not _check(frame, variants):
         return None
     rawmode, bpp, color_type, depth = _PNG_MODES[frame.mode]
@@ -440,7 +446,7 @@ def encode_png_bands(
             else:
                 jobs.append((-1, y, min(end, y + step)))
 
-    def run(k: int) -> tuple[tuple[bytes, bytes, bytes], int, int, int]:
+    def compress(k: int) -> tuple[tuple[bytes, bytes, bytes], int, int, int]:
         i, top, bottom = jobs[k]
         if i < 0:
             piece = frame.crop((0, top, frame.width, bottom))
@@ -450,11 +456,7 @@ def encode_png_bands(
         # One IDAT chunk per run: a shared run's chunk (and its CRC) is made once.
         return _idat(data), a, b, length
 
-    if threads > 1 and len(jobs) > 1:
-        with ThreadPoolExecutor(min(threads, len(jobs)), "pixelpipe-bands") as pool:
-            done = list(pool.map(run, range(len(jobs))))
-    else:
-        done = [run(k) for k in range(len(jobs))]
+    done = run(compress, len(jobs), threads)
     width, height = frame.size
     if release is not None:  # every row is compressed now
         release()
@@ -462,10 +464,11 @@ def encode_png_bands(
     if icc:
         head.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
     head.append(_chunk(b"IDAT", b"\x78\x9c"))  # the zlib header
-    files = []
-    for v in range(len(variants)):
-        parts = [r for (i, _, _), r in zip(jobs, done, strict=True) if i in (-1, v)]
-        files.append(_png_file(head, parts))
+    pieces = [
+        [r for (i, _, _), r in zip(jobs, done, strict=True) if i in (-1, v)]
+        for v in range(len(variants))
+    ]
+    files: list[bytes] = run(lambda v: _png_file(head, pieces[v]), len(variants), threads)
     return files
 
 

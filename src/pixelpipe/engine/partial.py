@@ -32,6 +32,7 @@ from .limits import (
 )
 from .metadata import jpeg_tables, kept_metadata, private_metadata
 from .orient import upright
+from .parallel import Runner, run_threads
 from .plan import GridPlan, plan_grids
 from .preview import is_wide
 from .results import Pixelated, Variant
@@ -72,11 +73,12 @@ class AreaVariants:
         threads: int,
         spare: int = 1 << 62,
         known: dict[tuple[int, str], list[AreaPatch]] | None = None,
+        run: Runner = run_threads,
     ) -> tuple[Variant, ...] | None:
         """Every variant at once, what no area touches encoded once (:mod:`.bands`), or None
         when that does not apply (several frames, a format or option it does not write):
         then each variant is rendered whole. ``known``: the first frame's patches
-        (``area_patches``) already made, by (size, unit)."""
+        (``area_patches``) already made, by (size, unit); ``run``: the pool (``Hooks.run``)."""
         if len(self.shown) != 1:
             return None
         frame, areas = self.shown[0], self.areas[0]
@@ -96,6 +98,7 @@ class AreaVariants:
                 threads,
                 release=lambda: _release(frame),  # once in the writer's hands
                 lean_over=spare,  # what the budget leaves for a writer's own buffers
+                run=run,
             )
         if blobs is None:
             return None
@@ -172,7 +175,8 @@ def pixelate_areas(run: EngineRun) -> Pixelated:
         threads = check_memory(need, budget, run.threads(None), what)
         # What the encoding may hold beyond its estimate (the detector is done by then).
         spare = usable(budget) - need.held - need.encode - threads * need.per_thread
-        variants = job.together(threads, spare, {(most.size, most.unit): most_patches})
+        known: dict[tuple[int, str], list[AreaPatch]] = {(most.size, most.unit): most_patches}
+        variants = job.together(threads, spare, known, run.hooks.run)
     del most_patches  # the variant-by-variant path hides whole copies: not held through it
     if variants is None:
         # Variant by variant, as many at once as fit the memory budget (a count asked for
