@@ -23,8 +23,8 @@ from pixelpipe.engine.bands import (
     band_layout,
     encode_jpeg_bands,
     encode_png_bands,
-    png_filter,
 )
+from pixelpipe.engine.pngfilter import png_filter
 
 PNG_TODAY = {"compress_level": 6, "compress_type": 3}  # the PNG format's save options
 
@@ -349,13 +349,13 @@ def test_engine_face_variants_are_the_hidden_frame_exactly() -> None:
 
 def test_png_same_bytes_with_the_standard_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
     """zlib-ng (a dependency) writes what the standard zlib writes, Z_RLE at level 6."""
-    from pixelpipe.engine import bands
+    from pixelpipe.engine import pngfilter
 
-    assert bands._deflate is not zlib  # zlib-ng is installed, as pyproject.toml requires
+    assert pngfilter._deflate is not zlib  # zlib-ng is installed, as pyproject.toml requires
     frame = photo_like(1200, 900, seed=3)
     variants = make_variants(frame, [(100, 100, 300, 200), (0, 700, 1200, 100)], count=3)
     fast = encode_png_bands(frame, variants)
-    monkeypatch.setattr(bands, "_deflate", zlib)
+    monkeypatch.setattr(pngfilter, "_deflate", zlib)
     assert fast is not None
     assert fast == encode_png_bands(frame, variants)
 
