@@ -7,9 +7,13 @@ it, within a stated tolerance).
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -519,3 +523,37 @@ def test_paeth_is_the_png_specification_s_over_every_triple() -> None:
         pa, pb, pc = np.abs(p - ai), np.abs(p - bi), np.abs(p - ci)
         pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
         assert np.array_equal(out, x - pred), left
+
+
+def test_png_imports_numpy_only_where_paeth_pays() -> None:
+    # Importing numpy costs ~110 ms of CPU and ~11 MB: the probe (every 16th row) is Pillow's.
+    code = """
+import sys
+from PIL import Image
+from pixelpipe.engine.bands import encode_png_bands
+noise = Image.effect_noise((1400, 300), 60).convert("RGB")  # no filter predicts noise
+assert encode_png_bands(noise, [[]])
+print("numpy" in sys.modules)
+smooth = Image.effect_noise((118, 26), 60).resize((1400, 300), Image.Resampling.BICUBIC)
+assert encode_png_bands(smooth.convert("RGB"), [[]])
+print("numpy" in sys.modules)
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_paeth_of_the_probe_is_numpy_s() -> None:
+    from pixelpipe.engine.pngfilter import _paeth, _paeth_image
+
+    v = np.arange(256, dtype=np.uint8)
+    b, c = (m.ravel() for m in np.meshgrid(v, v, indexing="ij"))
+    for left in range(0, 256, 5):
+        a = np.full_like(b, left)
+        x = (b * 5 + c * 11 + left).astype(np.uint8)
+        out = np.empty_like(x)
+        _paeth(x, a, b, c, out)
+        images = [Image.fromarray(t.reshape(256, 256)) for t in (x, a, b, c)]
+        assert np.asarray(_paeth_image(*images)).ravel().tolist() == out.tolist(), left

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import struct
 import types
 import zlib
@@ -46,7 +47,8 @@ def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
     smallest sum of absolute (signed) bytes, libpng's heuristic, among None, Sub, Up,
     Average and, where numpy is installed, Paeth (taken only when it beats the best of the
     others by a tenth, ``_PAETH_SHARE``, and only in runs where it does so on a quarter of
-    every 16th row: ``choose_filters``); a run's first row None or Sub, which do not look
+    every 16th row, estimated by Pillow, so that numpy is imported only where Paeth pays:
+    ``choose_filters``); a run's first row None or Sub, which do not look
     at the row above, so a run is independent of the rows before it. The costs are
     estimated on every 4th byte of each row (``_row_costs``), then each filter computed over
     full rows only for the rows it was chosen for: None to Average by Pillow in C on the
@@ -54,6 +56,13 @@ def png_filter(raw: bytes, stride: int, bpp: int) -> bytes:
     (``_paeth_rows``). Without numpy the files are larger where Paeth pays (smooth
     pictures: +14 %), never different in their pixels."""
     return apply_filters(raw, stride, bpp, choose_filters(raw, stride, bpp))
+
+
+@functools.cache
+def _has_numpy() -> bool:
+    """Whether numpy is installed (found, not imported: importing it costs ~110 ms of CPU and
+    ~11 MB, paid only where Paeth pays)."""
+    return importlib.util.find_spec("numpy") is not None
 
 
 @functools.cache
@@ -82,7 +91,7 @@ def choose_filters(raw: bytes, stride: int, bpp: int) -> list[int]:
         return choice
     costs, samples = _row_costs(mv, 1, rows - 1, stride, bpp)
     choice.extend(min(range(4), key=c.__getitem__) for c in costs)
-    if rows < 3 or _numpy() is None:
+    if rows < 3 or not _has_numpy():
         return choice
     share, whole = _PAETH_SHARE
 
@@ -90,10 +99,12 @@ def choose_filters(raw: bytes, stride: int, bpp: int) -> list[int]:
         return paeth * whole < costs[y - 1][choice[y]] * share
 
     # Paeth's upper-left neighbours are ``stride + bpp`` bytes back: from the third row on.
-    # Estimated on every 16th row first (its own samples: ~8 ms per 12 MP), then on every
-    # row, from the samples above, only where it won on a quarter of those.
-    probe = _paeth_costs(mv, 2, rows - 2, stride, bpp, every=_PROBE_EVERY)
+    # Estimated on every 16th row first (its own samples, by Pillow), then on every row,
+    # from the samples above, by numpy, only where it won on a quarter of those.
+    probe = _paeth_probe(mv, 2, rows - 2, stride, bpp, _PROBE_EVERY)
     if 4 * sum(wins(p, 2 + _PROBE_EVERY * i) for i, p in enumerate(probe)) < max(1, len(probe)):
+        return choice
+    if _numpy() is None:  # found but not importable
         return choice
     for y, paeth in enumerate(_paeth_sampled(*samples), start=2):
         if wins(paeth, y):
@@ -328,32 +339,43 @@ def _sums(filtered: Image.Image, rows: int, width: int) -> list[int]:
     return [sum(means[y * cols : (y + 1) * cols]) for y in range(rows)]
 
 
-def _paeth_costs(
-    mv: memoryview, lo: int, n: int, stride: int, bpp: int, every: int = 1
-) -> list[int]:
+def _paeth_probe(mv: memoryview, lo: int, n: int, stride: int, bpp: int, every: int) -> list[int]:
     """``_row_costs``' estimate under Paeth, on the same bytes, for rows lo, lo + every, ...
     (``n // every`` of them; ``lo`` >= 2: the upper-left neighbours are ``stride + bpp``
-    bytes back), sampled by Pillow and filtered by numpy."""
-    np = _numpy()
-    assert np is not None
+    bytes back), by Pillow alone (``_paeth_image``): numpy is imported only where Paeth
+    then pays."""
     rows, width = n // every, _sampled(stride)
     if rows == 0:
         return []
 
-    def sample(at: int) -> Bytes:  # as _row_costs samples, every ``every`` rows
+    def sample(at: int) -> Image.Image:  # as _row_costs samples, every ``every`` rows
         if width == stride:
-            im = _view(mv[at:], every * stride, rows, stride)
-        else:
-            rgba = ("RGBA", (width, rows), mv[at:], "raw", "RGBA", every * stride, 1)
-            im = Image.frombuffer(*rgba).getchannel(0)  # type: ignore[arg-type]
-        out: Bytes = np.asarray(im).reshape(-1)
-        return out
+            return _view(mv[at:], every * stride, rows, stride)
+        rgba = ("RGBA", (width, rows), mv[at:], "raw", "RGBA", every * stride, 1)
+        return Image.frombuffer(*rgba).getchannel(0)  # type: ignore[arg-type]
 
     at = lo * stride
     x, a, b, c = (sample(at - back) for back in (0, bpp, stride, stride + bpp))
-    residual = np.empty_like(x)
-    _paeth(x, a, b, c, residual)
-    return _sums(Image.fromarray(residual.reshape(rows, width)), rows, width)
+    return _sums(_paeth_image(x, a, b, c), rows, width)
+
+
+_HALF = [v >> 1 for v in range(256)]
+_ZERO = [255] + [0] * 255  # 255 where a byte is 0
+
+
+def _paeth_image(x: Image.Image, a: Image.Image, b: Image.Image, c: Image.Image) -> Image.Image:
+    """``_paeth`` by Pillow's chops (``L`` images): x - Paeth(a, b, c). Slower than numpy
+    (17 passes), for the small probe only. ``multiply`` by 0 or 255 keeps a byte or zeroes it
+    (exactly); ``subtract`` clips at 0, so it is 0 where the first is not above the second."""
+    lo, hi = ImageChops.darker(a, b), ImageChops.lighter(a, b)
+    cc = ImageChops.darker(ImageChops.lighter(c, lo), hi)
+    d1, d2 = ImageChops.subtract(cc, lo), ImageChops.subtract(hi, cc)
+    to_lo = ImageChops.subtract(d2, d1.point(_HALF)).point(_ZERO)  # d2 <= d1 // 2
+    to_hi = ImageChops.subtract(d1, d2.point(_HALF)).point(_ZERO)  # d1 <= d2 // 2
+    down = ImageChops.subtract_modulo(cc, ImageChops.multiply(d1, to_lo))
+    return ImageChops.subtract_modulo(
+        x, ImageChops.add_modulo(down, ImageChops.multiply(d2, to_hi))
+    )
 
 
 def _paeth_sampled(plain: Image.Image, left: Image.Image, above: Image.Image) -> list[int]:
