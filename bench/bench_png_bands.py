@@ -50,6 +50,7 @@ def child(repeat: int, no_numpy: bool) -> None:
     if no_numpy:
         from pixelpipe.engine import pngfilter
 
+        pngfilter._has_numpy = lambda: False  # type: ignore[assignment]
         pngfilter._numpy = lambda: None  # type: ignore[assignment]
 
     doc = {}
