@@ -2,13 +2,15 @@
 previous area path, in one run.
 
     .venv/bin/python bench/bench_areas.py [--repeat 2] [--today /work/main/src] [--sizes 2,12]
+        [--formats JPEG,PNG] [--jobs "whole image,one region,faces"] [--rounds 1]
 
 For 2 MP and 12 MP photo-like images (JPEG q90 and PNG, with two faces pasted from
 scikit-image's pictures when the test data is importable), three jobs: the whole image (the
 default path: reduced decode, block writers), one region, and faces (detector included).
 Every job runs in a fresh Python process (best of ``--repeat`` in it), so each has its own
 peak RSS; this tree's job and the same job on ``--today``'s sources (a checkout of the
-previous code, e.g. main before the band writers) alternate, job by job. Columns: wall and
+previous code, e.g. main before the band writers) alternate, job by job; with ``--rounds``,
+the whole sequence runs that many times and each cell is the median. Columns: wall and
 CPU ms, both as ratios to this tree's whole-image job on the same input, the detector's own
 ms, the process's peak RSS, the bytes of all variants and their ratio to today's, and, over
 the pixels outside the areas, the share that differ from the source's decode and the 99th
@@ -21,6 +23,7 @@ import argparse
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +43,9 @@ JOBS: dict[str, dict[str, Any]] = {
 SIZES = {"2": (1632, 1224), "12": (4000, 3000)}
 
 
-def make_inputs(directory: Path, sizes: list[str]) -> list[tuple[str, Path]]:
+def make_inputs(
+    directory: Path, sizes: list[str], formats: tuple[str, ...] = ("JPEG", "PNG")
+) -> list[tuple[str, Path]]:
     sys.path.insert(0, str(ROOT / "tests"))
     from conftest import photo_like
 
@@ -55,7 +60,7 @@ def make_inputs(directory: Path, sizes: list[str]) -> list[tuple[str, Path]]:
             im.paste(sc.image.resize((width // 2, height // 2)), (width // 4, height // 4))
         except Exception as exc:  # scikit-image missing: faces find nothing, the rest is the same
             print(f"(no faces pasted: {exc})", file=sys.stderr)
-        for fmt in ("JPEG", "PNG"):
+        for fmt in formats:
             path = directory / f"{key}mp.{fmt.lower()}"
             im.save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
             out.append((f"{key} MP {fmt}", path))
@@ -127,6 +132,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--today", type=Path, default=Path("/work/main/src"))
     parser.add_argument("--sizes", default="2,12")
+    parser.add_argument("--formats", default="JPEG,PNG")
+    parser.add_argument("--jobs", default=",".join(JOBS), help="whole image comes first")
+    parser.add_argument("--rounds", type=int, default=1, help="medians over this many rounds")
     parser.add_argument("--child", nargs=2, metavar=("PATH", "JOB"))
     args = parser.parse_args()
     if args.child:
@@ -139,10 +147,19 @@ def main() -> None:
     )
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
-        for label, path in make_inputs(Path(tmp), args.sizes.split(",")):
+        formats = tuple(args.formats.split(","))
+        jobs = args.jobs.split(",")
+        for label, path in make_inputs(Path(tmp), args.sizes.split(","), formats):
+            # Every round runs each job in both trees, alternating; the medians are printed.
+            rounds = [
+                {job: {name: run(src, path, job, args.repeat) for name, src in trees.items()}}
+                for _ in range(args.rounds)
+                for job in jobs
+            ]
+            got_all = {job: [r[job] for r in rounds if job in r] for job in jobs}
             base: dict[str, float] = {}
-            for job in JOBS:
-                got = {name: run(src, path, job, args.repeat) for name, src in trees.items()}
+            for job in jobs:
+                got = {name: _median([g[name] for g in got_all[job]]) for name in trees}
                 base = base or got["new"]
                 for name, r in got.items():
                     outside = (
@@ -157,6 +174,11 @@ def main() -> None:
                         f"{r['bytes'] / got['today']['bytes']:.3f} | {outside} |",
                         flush=True,
                     )
+
+
+def _median(docs: list[dict[str, float]]) -> dict[str, float]:
+    """Each measurement's median over the rounds (the same job in the same tree)."""
+    return {key: statistics.median(d[key] for d in docs) for key in docs[0]}
 
 
 if __name__ == "__main__":

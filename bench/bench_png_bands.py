@@ -9,7 +9,7 @@ bicubic: a smooth picture), and tests/conftest.py's photo-like image at 2 and 12
 as bench_areas.py). Each tree's writer runs in its own process on one variant without
 patches (the whole picture through the writer, one thread); columns: the writer's bytes
 against Pillow's and against today's, and its CPU ms (best of ``--repeat``) and the ratio to
-today's.
+today's; "no numpy": this tree's writer as an install without numpy runs it (no Paeth).
 """
 
 from __future__ import annotations
@@ -44,8 +44,14 @@ def images() -> dict[str, Image.Image]:
     return out
 
 
-def child(repeat: int) -> None:
+def child(repeat: int, no_numpy: bool) -> None:
     from pixelpipe.engine.bands import encode_png_bands
+
+    if no_numpy:
+        from pixelpipe.engine import pngfilter
+
+        pngfilter._has_numpy = lambda: False  # type: ignore[assignment]
+        pngfilter._numpy = lambda: None  # type: ignore[assignment]
 
     doc = {}
     for name, im in images().items():
@@ -65,29 +71,33 @@ def main() -> None:
     parser.add_argument("--today", type=Path, default=Path("/work/main/src"))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", action="store_true")
+    parser.add_argument("--no-numpy", action="store_true")
     args = parser.parse_args()
     if args.child:
-        child(args.repeat)
+        child(args.repeat, args.no_numpy)
         return
     got = {}
-    for tree, src in (("new", ROOT / "src"), ("today", args.today)):
+    runs = (("new", ROOT / "src", []), ("no numpy", ROOT / "src", ["--no-numpy"]))
+    for tree, src, extra in (*runs, ("today", args.today, [])):
         env = {**os.environ, "PYTHONPATH": str(src)}
-        cmd = [sys.executable, __file__, "--child", "--repeat", str(args.repeat)]
+        cmd = [sys.executable, __file__, "--child", "--repeat", str(args.repeat), *extra]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         got[tree] = json.loads(done.stdout.strip().splitlines()[-1])
     print(
-        "| image | size | Pillow bytes | new / Pillow | today / Pillow | new / today |"
-        " new CPU ms | today CPU ms | new / today CPU |"
+        "| image | size | Pillow bytes | new / Pillow | no numpy / Pillow | today / Pillow |"
+        " new / today | new CPU ms | no numpy CPU ms | today CPU ms | new / today CPU |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, im in images().items():
         buf = io.BytesIO()
         im.save(buf, "PNG", compress_level=6, compress_type=3)
         pil = len(buf.getvalue())
         (nb, nc), (tb, tc) = got["new"][name], got["today"][name]
+        ob, oc = got["no numpy"][name]
         print(
             f"| {name} | {im.width}x{im.height} {im.mode} | {pil:,} | {nb / pil:.3f} | "
-            f"{tb / pil:.3f} | {nb / tb:.4f} | {nc:.0f} | {tc:.0f} | {nc / tc:.2f} |",
+            f"{ob / pil:.3f} | {tb / pil:.3f} | {nb / tb:.4f} | {nc:.0f} | {oc:.0f} | "
+            f"{tc:.0f} | {nc / tc:.2f} |",
             flush=True,
         )
 

@@ -7,9 +7,13 @@ it, within a stated tolerance).
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,8 +27,8 @@ from pixelpipe.engine.bands import (
     band_layout,
     encode_jpeg_bands,
     encode_png_bands,
-    png_filter,
 )
+from pixelpipe.engine.pngfilter import png_filter
 
 PNG_TODAY = {"compress_level": 6, "compress_type": 3}  # the PNG format's save options
 
@@ -59,7 +63,15 @@ BOX_SETS: dict[str, list[Box]] = {
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA", "I;16"])
 @pytest.mark.parametrize("case", sorted(BOX_SETS))
-def test_png_decodes_to_each_variant_exactly(mode: str, case: str) -> None:
+@pytest.mark.parametrize("shared", [False, True])
+def test_png_decodes_to_each_variant_exactly(
+    mode: str, case: str, shared: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # shared: the bands' columns outside the areas compressed once even in these short rows
+    # (_png_band; from 4 KiB a row otherwise).
+    from pixelpipe.engine import bands
+
+    monkeypatch.setattr(bands, "_PNG_SHARE_MIN_ROW", 0 if shared else 1 << 30)
     frame = noise_image(97, 61, "RGBA" if mode in ("LA", "RGBA") else "RGB", seed=3)
     frame = frame.convert(mode) if mode != "I;16" else frame.convert("L").convert("I;16")
     if mode == "I;16":  # use the whole 16-bit range, not just multiples of one
@@ -349,13 +361,13 @@ def test_engine_face_variants_are_the_hidden_frame_exactly() -> None:
 
 def test_png_same_bytes_with_the_standard_zlib(monkeypatch: pytest.MonkeyPatch) -> None:
     """zlib-ng (a dependency) writes what the standard zlib writes, Z_RLE at level 6."""
-    from pixelpipe.engine import bands
+    from pixelpipe.engine import pngfilter
 
-    assert bands._deflate is not zlib  # zlib-ng is installed, as pyproject.toml requires
+    assert pngfilter._deflate is not zlib  # zlib-ng is installed, as pyproject.toml requires
     frame = photo_like(1200, 900, seed=3)
     variants = make_variants(frame, [(100, 100, 300, 200), (0, 700, 1200, 100)], count=3)
     fast = encode_png_bands(frame, variants)
-    monkeypatch.setattr(bands, "_deflate", zlib)
+    monkeypatch.setattr(pngfilter, "_deflate", zlib)
     assert fast is not None
     assert fast == encode_png_bands(frame, variants)
 
@@ -446,3 +458,102 @@ def test_png_filter_wide_rows_every_filter_undone(mode: str, bpp: int) -> None:
     png = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr)
     png += _chunk(b"IDAT", zlib.compress(filtered)) + _chunk(b"IEND", b"")
     assert decode(png).tobytes() == raw
+
+
+def smooth_image(width: int, height: int, mode: str, seed: int = 5) -> Image.Image:
+    """A smooth picture (random pixels enlarged 12x, bicubic): Paeth pays on most rows."""
+    small = noise_image(width // 12 + 1, height // 12 + 1, "RGBA", seed=seed)
+    return small.resize((width, height), Image.Resampling.BICUBIC).convert(mode)
+
+
+def filter_types(png: bytes, stride: int) -> list[int]:
+    """The filter byte of every row of ``png`` (``stride``: a row's bytes)."""
+    raw = zlib.decompress(_idat(png))
+    return [raw[y] for y in range(0, len(raw), stride + 1)]
+
+
+@pytest.mark.parametrize(("mode", "bpp"), [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)])
+def test_png_paeth_rows_decode_to_each_variant_exactly(mode: str, bpp: int) -> None:
+    # Most rows Paeth, in the shared runs and in the bands (rows of >= 4 KiB: the areas'
+    # columns filtered per variant with the rows' shared filters): a wrong Paeth byte
+    # anywhere shows in the decode.
+    width = -(-4100 // bpp)
+    frame = smooth_image(width, 290, mode)
+    variants = make_variants(frame, [(40, 50, 60, 40), (width // 2, 140, 50, 100)], count=3)
+    files = encode_png_bands(frame, variants)
+    assert files is not None
+    for data, patches in zip(files, variants, strict=True):
+        assert decode(data).tobytes() == whole(frame, patches).tobytes()
+        kinds = filter_types(data, width * bpp)
+        assert kinds.count(4) > len(kinds) // 2, kinds
+        today = encode(whole(frame, patches), "PNG", **PNG_TODAY)
+        assert len(data) <= 1.03 * len(today), (len(data), len(today))
+
+
+def test_png_without_numpy_has_no_paeth_and_the_same_pixels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pixelpipe.engine import pngfilter
+
+    frame = smooth_image(330, 290, "RGB")
+    variants = make_variants(frame, [(40, 50, 60, 40)], count=2)
+    with_paeth = encode_png_bands(frame, variants)
+    monkeypatch.setattr(pngfilter, "_numpy", lambda: None)
+    files = encode_png_bands(frame, variants)
+    assert files is not None
+    assert with_paeth is not None
+    for data, smaller, patches in zip(files, with_paeth, variants, strict=True):
+        assert decode(data).tobytes() == whole(frame, patches).tobytes()
+        assert 4 not in filter_types(data, 330 * 3)
+        assert len(smaller) < len(data)
+
+
+def test_paeth_is_the_png_specification_s_over_every_triple() -> None:
+    from pixelpipe.engine.pngfilter import _paeth
+
+    v = np.arange(256, dtype=np.uint8)
+    b, c = (m.ravel() for m in np.meshgrid(v, v, indexing="ij"))
+    for left in range(256):
+        a = np.full_like(b, left)
+        x = (b * 7 + c * 3 + left).astype(np.uint8)  # any bytes to filter
+        out = np.empty_like(x)
+        _paeth(x, a, b, c, out)
+        ai, bi, ci = (t.astype(np.int32) for t in (a, b, c))
+        p = ai + bi - ci  # the specification's predictor, ties to a, then b
+        pa, pb, pc = np.abs(p - ai), np.abs(p - bi), np.abs(p - ci)
+        pred = np.where((pa <= pb) & (pa <= pc), a, np.where(pb <= pc, b, c))
+        assert np.array_equal(out, x - pred), left
+
+
+def test_png_imports_numpy_only_where_paeth_pays() -> None:
+    # Importing numpy costs ~110 ms of CPU and ~11 MB: the probe (every 16th row) is Pillow's.
+    code = """
+import sys
+from PIL import Image
+from pixelpipe.engine.bands import encode_png_bands
+noise = Image.effect_noise((1400, 300), 60).convert("RGB")  # no filter predicts noise
+assert encode_png_bands(noise, [[]])
+print("numpy" in sys.modules)
+smooth = Image.effect_noise((118, 26), 60).resize((1400, 300), Image.Resampling.BICUBIC)
+assert encode_png_bands(smooth.convert("RGB"), [[]])
+print("numpy" in sys.modules)
+"""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True"]
+
+
+def test_paeth_of_the_probe_is_numpy_s() -> None:
+    from pixelpipe.engine.pngfilter import _paeth, _paeth_image
+
+    v = np.arange(256, dtype=np.uint8)
+    b, c = (m.ravel() for m in np.meshgrid(v, v, indexing="ij"))
+    for left in range(0, 256, 5):
+        a = np.full_like(b, left)
+        x = (b * 5 + c * 11 + left).astype(np.uint8)
+        out = np.empty_like(x)
+        _paeth(x, a, b, c, out)
+        images = [Image.fromarray(t.reshape(256, 256)) for t in (x, a, b, c)]
+        assert np.asarray(_paeth_image(*images)).ravel().tolist() == out.tolist(), left

@@ -14,10 +14,12 @@ only its bands, then assembles every variant's file from the pieces:
   The decoded pixels are those of encoding each full variant with the same options: restart
   markers reset the DC prediction and libjpeg's colour conversion and chroma downsampling
   never look across an MCU row.
-* ``encode_png_bands``: each run of rows filtered (per row among None, Sub, Up and Average,
-  see ``pngfilter.png_filter``) and deflated on its own (zlib-ng), ending on a full flush, so the
-  compressed runs concatenate; the shared runs are compressed once, the zlib checksum is
-  combined arithmetically. Lossless: the decoded pixels are the variant's exactly.
+* ``encode_png_bands``: each run of rows filtered (per row, see ``pngfilter.png_filter``)
+  and deflated on its own (zlib-ng), ending on a full flush, so the compressed runs
+  concatenate; the shared runs are compressed once, the zlib checksum is combined
+  arithmetically. In a band, too, the columns no area touches are filtered and compressed
+  once, only the areas' columns per variant (``_png_band``). Lossless: the decoded pixels
+  are the variant's exactly.
 
 Both return None when they do not apply (a mode, option or size they do not handle); the
 caller then encodes each variant whole.
@@ -25,14 +27,11 @@ caller then encodes each variant whole.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import struct
-import types
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +52,17 @@ from .blocks import (
 )
 from .convert import _PALETTE_MAX_PIXELS, to_output_mode
 from .encode import Output, save_kwargs
-from .pngfilter import png_filter
-
-# zlib-ng (a dependency): the same deflate format and, with Z_RLE, the same bytes as zlib for
-# ~35 % less CPU; without it (an install that skipped it) the standard zlib writes the same.
-_deflate: types.ModuleType = zlib
-with contextlib.suppress(ImportError):
-    from zlib_ng import zlib_ng as _deflate
+from .parallel import Runner, run_threads
+from .pngfilter import (
+    LEVEL,
+    Buffer,
+    adler32,
+    apply_filters,
+    choose_filters,
+    deflate_pieces,
+    deflate_rows,
+    idat,
+)
 
 Box = tuple[int, int, int, int]  # x, y, width, height
 # Called once the frame's pixels are no longer needed (see encode_together).
@@ -75,15 +78,14 @@ _PNG_MODES = {
     "RGBA": ("RGBA", 4, 6, 8),
     "I;16": ("I;16B", 2, 0, 16),
 }
-_PNG_LEVEL = 6  # what the PNG format's save options ask of Pillow (level 6, Z_RLE)
 # Below this, variants are encoded whole: the four filters here came within -1..+3 % of
 # Pillow's files from 2 MP up, but up to +5.5 % on a dithered 0.1 MP image (Pillow's Paeth
 # filter), and a small image costs little to encode five times.
 _PNG_MIN_PIXELS = 1 << 20
 _PNG_RUN_ROWS = 128  # shared rows are compressed in runs of this many: bounded memory, threads
+_PNG_SHARE_MIN_ROW = 4096  # bytes a row: from there a band's columns outside the areas are shared
 _JPEG_MAX_SIDE = 65500
 _IEND = _chunk(b"IEND", b"")
-_IDAT_CRC = zlib.crc32(b"IDAT")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +126,7 @@ def encode_together(
     threads: int = 1,
     release: Release = None,
     lean_over: int = 1 << 62,
+    run: Runner = run_threads,
 ) -> list[bytes] | None:
     """Every variant of one single-frame image (``frame`` and ``variants``' patches in the
     work mode) in ``out``'s format, or None when no band writer applies: the caller then
@@ -134,7 +137,8 @@ def encode_together(
     its own buffers; once called, a writer that cannot finish raises ``EncodeError`` rather
     than returning None (the caller has nothing left to encode whole). ``lean_over``: the
     bytes over which a writer takes its leanest way (JPEG: no stack, see
-    :func:`encode_jpeg_bands`)."""
+    :func:`encode_jpeg_bands`). ``run``: the engine's pool (``Hooks.run``), on which a writer
+    spreads its independent pieces over ``threads`` threads."""
     writer = BAND_WRITERS.get(out.fmt.block_writer or "")
     if writer is None:
         return None
@@ -159,7 +163,7 @@ def encode_together(
             outer()
 
         release = release_both
-    return writer(ready, patches, _Writing(out, out_icc, threads, release, lean_over))
+    return writer(ready, patches, _Writing(out, out_icc, threads, release, lean_over, run))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +175,7 @@ class _Writing:
     threads: int
     release: Release
     lean_over: int
+    run: Runner
 
 
 def _jpeg_writer(
@@ -188,7 +193,7 @@ def _png_writer(frame: Image.Image, variants: Sequence[Patches], w: _Writing) ->
         return None  # kept metadata or the user's own PNG options: Pillow writes those
     if frame.width * frame.height < _PNG_MIN_PIXELS:
         return None  # small: cheap to encode whole, where Pillow's Paeth filter pays most
-    return encode_png_bands(frame, variants, w.icc, w.threads, w.release)
+    return encode_png_bands(frame, variants, w.icc, w.threads, w.release, w.run)
 
 
 BandWriter = Callable[[Image.Image, Sequence[Patches], _Writing], list[bytes] | None]
@@ -250,13 +255,21 @@ def band_layout(boxes: Sequence[Box], height: int, unit: int) -> _Layout:
     return _Layout(height, unit, bands)
 
 
-def band_image(frame: Image.Image, patches: Patches, top: int, bottom: int) -> Image.Image:
-    """Rows [top, bottom) of ``frame`` with the patches pasted in order, each clipped to
-    them (a band may be cut into pieces of a few rows)."""
-    band = frame.crop((0, top, frame.width, bottom))
-    for (x, y, _, h), patch in patches:
-        if y < bottom and y + h > top:
-            band.paste(patch, (x, y - top))
+def band_image(
+    frame: Image.Image,
+    patches: Patches,
+    top: int,
+    bottom: int,
+    left: int = 0,
+    right: int | None = None,
+) -> Image.Image:
+    """Rows [top, bottom) (columns [left, right), default all) of ``frame`` with the patches
+    pasted in order, each clipped to them (a band may be cut into pieces of a few rows)."""
+    right = frame.width if right is None else right
+    band = frame.crop((left, top, right, bottom))
+    for (x, y, w, h), patch in patches:
+        if y < bottom and y + h > top and x < right and x + w > left:
+            band.paste(patch, (x - left, y - top))
     return band
 
 
@@ -419,42 +432,39 @@ def _paste_padded(stack: Image.Image, piece: Image.Image, y: int, height: int) -
         stack.paste(last.resize((piece.width, height - piece.height)), (0, y + piece.height))
 
 
+# One run of rows compressed: its IDAT chunk in three pieces (see _idat), the adler-32 (a, b)
+# of its filtered bytes and their length.
+_Run = tuple[tuple[bytes, bytes, bytes], int, int, int]
+
+
 def encode_png_bands(
     frame: Image.Image,
     variants: Sequence[Patches],
     icc: bytes | None = None,
     threads: int = 1,
     release: Release = None,
+    run: Runner = run_threads,
 ) -> list[bytes] | None:
-    """PNG of each variant (``frame`` with its patches), or None (see module)."""
+    """PNG of each variant (``frame`` with its patches), or None (see module). The runs are
+    compressed, then the files joined, on ``run``'s pool over ``threads`` threads (zlib-ng,
+    Pillow's chops and ``bytes.join`` of bytes release the GIL)."""
     if frame.mode not in _PNG_MODES or not _check(frame, variants):
         return None
     rawmode, bpp, color_type, depth = _PNG_MODES[frame.mode]
-    layout = band_layout([box for v in variants for box, _ in v], frame.height, 1)
-    jobs: list[tuple[int, int, int]] = []  # (variant or -1 for shared, top, bottom)
+    boxes = sorted({box for v in variants for box, _ in v})
+    layout = band_layout(boxes, frame.height, 1)
+    jobs: list[tuple[int, int, bool]] = []  # (top, bottom, in a band)
     step = _PNG_RUN_ROWS  # bands too: a face's band is thousands of rows at 100 MP
     for start, end, is_band in layout.runs():
-        for y in range(start, end, step):
-            if is_band:
-                jobs.extend((i, y, min(end, y + step)) for i in range(len(variants)))
-            else:
-                jobs.append((-1, y, min(end, y + step)))
+        jobs.extend((y, min(end, y + step), is_band) for y in range(start, end, step))
 
-    def run(k: int) -> tuple[tuple[bytes, bytes, bytes], int, int, int]:
-        i, top, bottom = jobs[k]
-        if i < 0:
-            piece = frame.crop((0, top, frame.width, bottom))
-        else:
-            piece = band_image(frame, variants[i], top, bottom)
-        data, a, b, length = _deflate_run(piece.tobytes("raw", rawmode), frame.width * bpp, bpp)
-        # One IDAT chunk per run: a shared run's chunk (and its CRC) is made once.
-        return _idat(data), a, b, length
+    def compress(k: int) -> list[_Run]:
+        top, bottom, is_band = jobs[k]
+        if is_band:
+            return _png_band(frame, variants, boxes, top, bottom, (rawmode, bpp))
+        return [_png_run(frame.crop((0, top, frame.width, bottom)), rawmode, bpp)]
 
-    if threads > 1 and len(jobs) > 1:
-        with ThreadPoolExecutor(min(threads, len(jobs)), "pixelpipe-bands") as pool:
-            done = list(pool.map(run, range(len(jobs))))
-    else:
-        done = [run(k) for k in range(len(jobs))]
+    done: list[list[_Run]] = run(compress, len(jobs), threads)
     width, height = frame.size
     if release is not None:  # every row is compressed now
         release()
@@ -462,37 +472,109 @@ def encode_png_bands(
     if icc:
         head.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
     head.append(_chunk(b"IDAT", b"\x78\x9c"))  # the zlib header
-    files = []
-    for v in range(len(variants)):
-        parts = [r for (i, _, _), r in zip(jobs, done, strict=True) if i in (-1, v)]
-        files.append(_png_file(head, parts))
+    # A shared run is one _Run for every variant; a band's, one per variant.
+    pieces = [[r[v] if len(r) > 1 else r[0] for r in done] for v in range(len(variants))]
+    files: list[bytes] = run(lambda v: _png_file(head, pieces[v]), len(variants), threads)
     return files
 
 
-def _png_file(
-    head: list[bytes], parts: Sequence[tuple[tuple[bytes, bytes, bytes], int, int, int]]
-) -> bytes:
+def _png_run(rows: Image.Image, rawmode: str, bpp: int) -> _Run:
+    """``rows`` filtered and compressed on their own, one IDAT chunk."""
+    data, a, b, length = deflate_rows(rows.tobytes("raw", rawmode), rows.width * bpp, bpp)
+    return idat(data), a, b, length
+
+
+def _png_band(
+    frame: Image.Image,
+    variants: Sequence[Patches],
+    boxes: Sequence[Box],
+    top: int,
+    bottom: int,
+    raw: tuple[str, int],
+) -> list[_Run]:
+    """Rows [top, bottom) of a band, one _Run per variant. What no box touches is the same
+    in every variant: the columns outside the boxes, but for the pixel right of each (Sub,
+    Average and Paeth read their left neighbour, Up, Average and Paeth the row above, which
+    is the band's, or for the run's first row, filtered None or Sub, none). Those columns are
+    filtered and compressed once, on the rows with every box blanked (zeros), which also
+    choose each row's filter: nothing a box hides, in any variant, decides a shared byte or
+    a filter. Per variant only the boxes' columns (``_spans``) are filtered, with those
+    filters, and compressed; the pieces end on full flushes and are interleaved row by row.
+    Where the boxes' columns are most of the row, or the rows are short (each piece ends
+    a deflate block: ~20-40 bytes a row, +4..14 % on a 330-px-wide band), each variant is
+    compressed whole."""
+    rawmode, bpp = raw
+    width, rows = frame.width, bottom - top
+    touching = [b for b in boxes if b[1] < bottom and b[1] + b[3] > top]
+    spans = _spans(touching, width)
+    if (
+        len(variants) < 2
+        or width * bpp < _PNG_SHARE_MIN_ROW
+        or 2 * sum(end - start for start, end in spans) > width
+    ):
+        return [_png_run(band_image(frame, v, top, bottom), rawmode, bpp) for v in variants]
+    blank = frame.crop((0, top, width, bottom))
+    for x, y, w, h in touching:
+        y0, y1 = max(y, top), min(y + h, bottom)
+        blank.paste(Image.new(frame.mode, (w, y1 - y0)), (x, y0 - top))
+    stride = width * bpp
+    plain = blank.tobytes("raw", rawmode)
+    del blank
+    choice = choose_filters(plain, stride, bpp)
+    shared = memoryview(apply_filters(plain, stride, bpp, choice))
+    del plain
+    # The variants' pieces in the filtered rows (after each row's filter byte), row by row.
+    cuts = [(r * (stride + 1) + 1 + s * bpp, e - s) for r in range(rows) for s, e in spans]
+    gaps, at = [], 0
+    for offset, length in cuts:
+        gaps.append(shared[at:offset])
+        at = offset + length * bpp
+    gaps.append(shared[at:])
+    packed_gaps = deflate_pieces(gaps)
+    out = []
+    for patches in variants:
+        own = []
+        for start, end in spans:
+            lead = 1 if start else 0  # the left neighbour of the span's first pixel
+            piece = band_image(frame, patches, top, bottom, start - lead, end)
+            line = (end - start + lead) * bpp
+            filtered = memoryview(apply_filters(piece.tobytes("raw", rawmode), line, bpp, choice))
+            own.append((filtered, line + 1, 1 + lead * bpp))
+        mine = [f[r * n + skip : (r + 1) * n] for r in range(rows) for f, n, skip in own]
+        packed = deflate_pieces(mine)
+        filtered_rows = b"".join(_interleave(gaps, mine))
+        adler = adler32(filtered_rows)
+        data = b"".join(_interleave(packed_gaps, packed))
+        out.append((idat(data), adler & 0xFFFF, adler >> 16, len(filtered_rows)))
+    return out
+
+
+def _spans(boxes: Sequence[Box], width: int) -> list[tuple[int, int]]:
+    """The columns [start, end) whose filtered bytes ``boxes`` decide: each box's and the
+    one right of it, merged."""
+    spans: list[tuple[int, int]] = []
+    for x, _, w, _ in sorted(boxes):
+        end = min(width, x + w + 1)
+        if spans and x <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], end))
+        else:
+            spans.append((x, end))
+    return spans
+
+
+def _interleave(first: Sequence[Buffer], second: Sequence[Buffer]) -> list[Buffer]:
+    """first[0], second[0], first[1], ..., first[-1] (``first`` one longer)."""
+    out: list[Buffer] = [first[0]]
+    for a, b in zip(second, first[1:], strict=True):
+        out.extend((a, b))
+    return out
+
+
+def _png_file(head: list[bytes], parts: Sequence[_Run]) -> bytes:
     """The PNG file from its header chunks and the IDAT chunks of its runs, in order."""
     a, b = 1, 0
     for _, sa, sb, length in parts:
         a, b = _adler_combine(a, b, sa, sb, length)
-    final = zlib.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+    final = zlib.compressobj(LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
     tail = _chunk(b"IDAT", final + struct.pack(">I", (b << 16) | a))
     return b"".join([b"\x89PNG\r\n\x1a\n", *head, *(b for p in parts for b in p[0]), tail, _IEND])
-
-
-def _deflate_run(raw: bytes, stride: int, bpp: int) -> tuple[bytes, int, int, int]:
-    """Rows ``raw`` (``stride`` bytes each) PNG-filtered and deflated on their own, ending on
-    a full flush: (raw deflate, adler a, adler b, filtered length)."""
-    filtered = png_filter(raw, stride, bpp)
-    comp = _deflate.compressobj(_PNG_LEVEL, zlib.DEFLATED, -15, 8, zlib.Z_RLE)
-    data = comp.compress(filtered) + comp.flush(zlib.Z_FULL_FLUSH)
-    adler = _deflate.adler32(filtered)
-    return data, adler & 0xFFFF, adler >> 16, len(filtered)
-
-
-def _idat(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """An IDAT chunk of ``data`` in three pieces (length and type, ``data``, CRC): joined
-    only into the files, ``data`` is copied once per file."""
-    crc = _deflate.crc32(data, _IDAT_CRC)
-    return struct.pack(">I", len(data)) + b"IDAT", data, struct.pack(">I", crc)

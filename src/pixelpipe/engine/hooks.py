@@ -7,20 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..placeholder import Placeholder
 from ..resources import available_cpus, memory_budget
 from ..settings import EngineSettings
 from .decode import Decoded
-from .parallel import run_threads
+from .parallel import Runner, run_threads
 from .preview import frame_placeholder
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..faces import Detector
 
-# ``run(fn, count, threads)``: ``[fn(0), ..., fn(count - 1)]`` on up to ``threads`` threads.
-Runner = Callable[[Callable[[int], Any], int, int], list[Any]]
 # ``placeholder(first frame, orientation to apply, ICC profile, 16-bit data)``.
 PlaceholderMaker = Callable[[Decoded, int, bytes | None, bool], Placeholder]
 

@@ -12,6 +12,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
+# ``run(fn, count, threads)``: ``[fn(0), ..., fn(count - 1)]`` on up to ``threads`` threads
+# (:func:`run_threads`, or what a caller gives the engine as ``Hooks.run``).
+Runner = Callable[[Callable[[int], Any], int, int], list[Any]]
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
