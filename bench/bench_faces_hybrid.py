@@ -279,7 +279,7 @@ def evidence_failures(detect: Callable[[Image.Image], list[Any]]) -> list[str]:
                 head = faces.head_ellipse(f, faces.DEFAULT_PADDING, s.image.size)
                 hidden = fi.ellipse_mask(head, s.image.size)
                 hidden[f.y : f.y + f.h, f.x : f.x + f.w] = True
-                n = int((fi.head_mask(t.head, s.image.size) & ~hidden).sum())
+                n = int((fi.head_mask(t, s.image.size) & ~hidden).sum())
                 if n:
                     problems.append(f"{n} px of a head uncovered")
             if problems:

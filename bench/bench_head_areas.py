@@ -76,7 +76,7 @@ def evidence(detect: faces.Detector, sizes: list[int]) -> None:
                 )
                 if best is None or fi.iou((best.x, best.y, best.w, best.h), truth.face) < 0.4:
                     continue
-                head = fi.head_mask(truth.head, s.image.size)
+                head = fi.head_mask(truth, s.image.size)
                 frontal = truth.source == "astronaut" and not variant.startswith("rot")
                 for name, make in (("old", old_mask), ("new", new_mask)):
                     mask = make(best, s.image.size)

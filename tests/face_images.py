@@ -16,7 +16,8 @@ API, used by tests/test_faces.py, bench/bench_faces.py and the engine's tests:
   *wide* (cheek to cheek; astronaut's is 1.27 times as tall, camera's 1.39), pasted with some
   of their own surroundings into a face-free background picture, in one of ``VARIANTS``.
   ``Scene.image`` (RGB) and ``Scene.faces``: one ``Truth`` per face with its ``face`` and
-  ``head`` boxes ``(x, y, w, h)`` in the scene's pixels.
+  ``head`` boxes ``(x, y, w, h)`` in the scene's pixels, and the head itself (``oval``: the
+  ellipse inscribed in the source's head box, turned with a rotated variant; ``head_mask``).
 * ``lfw_scene(face_px, faces=True) -> Scene``: 100 faces of different people (or 100
   non-face crops) from scikit-image's LFW subset, enlarged and laid out on a background.
 * ``face_free() -> list[tuple[str, Image]]``: scikit-image pictures without a human face
@@ -74,11 +75,27 @@ FACE_FREE = (
 )
 
 
+Oval = tuple[float, float, float, float, float]  # centre x, y, half-axes, turn (radians)
+
+
 @dataclass(frozen=True)
 class Truth:
     source: str
     face: Box
     head: Box
+    # The head itself: the ellipse inscribed in the source's hand-drawn head box, moved,
+    # scaled and turned with the face (``head`` is its bounding box, rounded outwards).
+    oval: Oval | None = None
+
+    def moved(self, dx: int, dy: int) -> Truth:
+        """The same face, ``dx`` and ``dy`` pixels further right and down."""
+        oval = None if self.oval is None else (self.oval[0] + dx, self.oval[1] + dy, *self.oval[2:])
+        return Truth(
+            self.source,
+            (self.face[0] + dx, self.face[1] + dy, *self.face[2:]),
+            (self.head[0] + dx, self.head[1] + dy, *self.head[2:]),
+            oval,
+        )
 
 
 @dataclass(frozen=True)
@@ -134,19 +151,39 @@ def face_crop(
 ) -> tuple[Image.Image, Box, Box]:
     """One face with its surroundings, scaled so its face box is ``face_px`` wide.
 
-    Returns the crop and the face and head boxes in the crop's pixels. Rotations turn the
-    picture about the face's centre (by ``sign`` * the angle), so the face box's centre stays
-    put; the head box becomes the bounding box of the rotated head (``_rotated_head``).
+    Returns the crop and the face and head boxes in the crop's pixels (``face_head`` adds the
+    head's ellipse).
     """
+    crop, f, hd, _ = face_head(source, face_px, variant, sign)
+    return crop, f, hd
+
+
+def face_head(
+    source: str, face_px: int, variant: str, sign: int = 1
+) -> tuple[Image.Image, Box, Box, Oval]:
+    """``face_crop``, and the head: the ellipse inscribed in the source's head box, in the
+    crop's pixels. Rotations turn the picture about the face's centre (by ``sign`` * the
+    angle), so the face box's centre stays put; the head box becomes the bounding box of the
+    rotated head (``_rotated_head``), and the head's ellipse turns with the picture.
+    """
+    import math
+
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     src = SOURCES[source]
     picture = load(src.file)
     face, head = src.face, src.head
+    hx, hy, turn = head[0] + head[2] / 2, head[1] + head[3] / 2, 0.0
     if variant.startswith("rot"):
         angle = sign * float(variant[3:])
         center = (face[0] + face[2] / 2, face[1] + face[3] / 2)
         picture = picture.rotate(angle, Image.Resampling.BICUBIC, center=center)
+        a = math.radians(angle)
+        dx, dy = hx - center[0], hy - center[1]
+        # PIL rotates counter-clockwise on screen (y down): the ellipse turns by -angle.
+        hx = center[0] + dx * math.cos(a) + dy * math.sin(a)
+        hy = center[1] - dx * math.sin(a) + dy * math.cos(a)
+        turn = -a
         head = _rotated_head(head, angle, center)
     context = _grow(head, 0.35, picture.size)
     cx, cy = context[0], context[1]
@@ -161,15 +198,17 @@ def face_crop(
         return round(x1), round(y1), round(x2 - x1), round(y2 - y1)
 
     f, hd = scaled(face), scaled(head)
+    oval = ((hx - cx) * k, (hy - cy) * k, src.head[2] / 2 * k, src.head[3] / 2 * k, turn)
     if variant == "flipped":
         crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         f = (crop.width - f[0] - f[2], f[1], f[2], f[3])
         hd = (crop.width - hd[0] - hd[2], hd[1], hd[2], hd[3])
+        oval = (crop.width - oval[0], *oval[1:])
     elif variant == "dark":
         crop = ImageEnhance.Brightness(crop).enhance(0.3)
     elif variant == "blurred":
         crop = crop.filter(ImageFilter.GaussianBlur(max(0.6, face_px / 40)))
-    return crop, f, hd
+    return crop, f, hd, oval
 
 
 def background(index: int, size: tuple[int, int]) -> Image.Image:
@@ -188,11 +227,11 @@ def scene(
 ) -> Scene:
     """``count`` faces, ``face_px`` wide, pasted into a face-free background in a grid."""
     crops = [
-        face_crop(("astronaut", "camera")[i % 2], face_px, variant, sign=1 if i % 4 < 2 else -1)
+        face_head(("astronaut", "camera")[i % 2], face_px, variant, sign=1 if i % 4 < 2 else -1)
         for i in range(count)
     ]
-    cell_w = max(c.width for c, _, _ in crops) + 8
-    cell_h = max(c.height for c, _, _ in crops) + 8
+    cell_w = max(c[0].width for c in crops) + 8
+    cell_h = max(c[0].height for c in crops) + 8
     cols = max(1, round(count**0.5))
     rows = -(-count // cols)
     if size is None:
@@ -202,18 +241,12 @@ def scene(
     image = background(background_index, size)
     step_x, step_y = size[0] // cols, size[1] // rows
     faces = []
-    for i, (crop, f, hd) in enumerate(crops):
+    for i, (crop, f, hd, oval) in enumerate(crops):
         col, row = i % cols, i // cols
         ox = col * step_x + (step_x - crop.width) // 2
         oy = row * step_y + (step_y - crop.height) // 2
         image.paste(crop, (ox, oy))
-        faces.append(
-            Truth(
-                ("astronaut", "camera")[i % 2],
-                (f[0] + ox, f[1] + oy, f[2], f[3]),
-                (hd[0] + ox, hd[1] + oy, hd[2], hd[3]),
-            )
-        )
+        faces.append(Truth(("astronaut", "camera")[i % 2], f, hd, oval).moved(ox, oy))
     return Scene(image, faces)
 
 
@@ -279,16 +312,25 @@ def covers(outer: Box, inner: Box) -> bool:
     )
 
 
-def head_mask(head: Box, size: tuple[int, int]) -> Any:
-    """The pixels (a boolean numpy array, rows x columns) of the head: the ellipse inscribed in
-    its hand-drawn box (the box's corners are background), cut to the image. For a rotated
-    variant the box is the rotated head's bounding box, and its inscribed ellipse is what is
-    tested: it reaches the box's sides where the rotated head does."""
+def head_mask(head: Box | Truth, size: tuple[int, int]) -> Any:
+    """The pixels (a boolean numpy array, rows x columns) of the head, cut to the image: the
+    ellipse inscribed in its hand-drawn box (the box's corners are background). Given a
+    ``Truth`` with an ``oval``, that ellipse: for a rotated variant it is the upright head's
+    ellipse turned with the picture (the rotated box's own inscribed ellipse is not the head:
+    it is wider where the turned head is narrower, and misses its ends)."""
     import numpy as np
 
-    x, y, w, h = head
+    if isinstance(head, Truth):
+        if head.oval is None:
+            return head_mask(head.head, size)
+        cx, cy, rx, ry, turn = head.oval
+    else:
+        x, y, w, h = head
+        cx, cy, rx, ry, turn = x + w / 2, y + h / 2, w / 2, h / 2, 0.0
     ys, xs = np.mgrid[0 : size[1], 0 : size[0]] + 0.5
-    return ((xs - x - w / 2) / (w / 2)) ** 2 + ((ys - y - h / 2) / (h / 2)) ** 2 <= 1
+    c, s = np.cos(turn), np.sin(turn)
+    u, v = (xs - cx) * c + (ys - cy) * s, -(xs - cx) * s + (ys - cy) * c
+    return (u / rx) ** 2 + (v / ry) ** 2 <= 1
 
 
 def ellipse_mask(ellipse: Any, size: tuple[int, int]) -> Any:

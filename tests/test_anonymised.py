@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from conftest import decode, encode
-from face_images import Scene, Truth, scene
+from face_images import Scene, scene
 from pixelpipe import EngineSettings, pixelate
 from pixelpipe.pipeline import object_engine, settings_digest
 from pixelpipe.settings import DEFAULT_AREA_SIZES, DEFAULT_SIZES, Settings
@@ -32,14 +32,7 @@ def group() -> Scene:
     image.paste(small.image, (0, 0))
     image.paste(large.image, (0, small.image.height))
     dy = small.image.height
-    moved = [
-        Truth(
-            t.source,
-            (t.face[0], t.face[1] + dy, *t.face[2:]),
-            (t.head[0], t.head[1] + dy, *t.head[2:]),
-        )
-        for t in large.faces
-    ]
+    moved = [t.moved(0, dy) for t in large.faces]
     return Scene(image, [*small.faces, *moved])
 
 

@@ -87,12 +87,13 @@ def test_every_face_of_24_px_and_up_is_found_with_its_head_covered(face_px: int)
             fx, fy, fw, fh = box(face)
             hidden = ellipse_mask(head, s.image.size)
             hidden[fy : fy + fh, fx : fx + fw] = True
-            # Every pixel of the head (the ellipse inscribed in its hand-drawn box) is hidden.
-            missed = int((head_mask(truth.head, s.image.size) & ~hidden).sum())
+            # Every pixel of the head (the ellipse inscribed in its hand-drawn box, turned with
+            # the picture in the rotated variants) is hidden.
+            missed = int((head_mask(truth, s.image.size) & ~hidden).sum())
             assert missed == 0, (face_px, variant, truth, face, head, missed)
             if truth.source == "astronaut" and not variant.startswith("rot"):
                 # Head-tight: a frontal face's hidden area, as the engine hides it, is at most
-                # 3 times its box (measured: 2.63 to 2.83 times).
+                # 3 times its box (measured: 2.49 to 2.69 times; 2.63 to 2.83 before 2026-12-05).
                 n = hidden_by_the_engine(face, head, s.image.size)
                 assert n <= 3 * fw * fh, (face_px, variant, n, fw * fh)
 
@@ -238,8 +239,8 @@ def test_the_head_ellipse_follows_the_face_s_tilt_and_turn() -> None:
     assert e.cy < 125.0  # ... raised (hair above)
     assert e.rx < e.ry
     # Head-tight: what the engine hides of it, the ellipse or the detector's box (their
-    # union, every pixel the ellipse touches), is at most 3 times the box (measured: 5120 px,
-    # 2.56 times).
+    # union, every pixel the ellipse touches), is at most 3 times the box (measured: 4836 px,
+    # 2.42 times).
     assert hidden_by_the_engine(frontal, e) <= 3 * 40 * 50
     # The ellipse reaches beyond the box at the top (hair) and the sides (ears) ...
     left, top, right, _ = e.bounds()
@@ -250,15 +251,18 @@ def test_the_head_ellipse_follows_the_face_s_tilt_and_turn() -> None:
     assert e.bounds()[3] - 150 < (100 - top) / 3
     # Turned to the image's right (nose right of the eyes' midpoint, eyes close together:
     # one is hidden): the back of the head, on the left, is covered; the ellipse widens
-    # that way, and holds the box's corners (a turned face's landmarks are uncertain).
+    # that way, and reaches further behind the face than in front of it.
     turned = ((110.0, 120.0), (122.0, 120.0))
     right = faces.Face(100, 100, 40, 50, 0.9, (*turned, (124.0, 130.0), *mouth))
     r = faces.head_ellipse(right, 0.0)
     assert r.rx > e.rx
     assert r.cx < e.cx
     assert r.bounds()[0] < e.bounds()[0] - 10
-    for x, y in ((100, 100), (140, 100), (100, 150), (140, 150)):
-        assert r.contains(x, y)
+    assert 100 - r.bounds()[0] > r.bounds()[2] - 140 + 10
+    # A turned face's eye line is uncertain: its ellipse follows only part of the tilt.
+    tilted_turn = ((110.0, 120.0), (121.0, 124.0))  # 11.7 px apart: turned
+    t = faces.head_ellipse(faces.Face(100, 100, 40, 50, 0.9, (*tilted_turn, (124.0, 133.0))), 0.0)
+    assert 0 < t.angle < math.atan2(4, 11) / 2
     left_turned = faces.Face(100, 100, 40, 50, 0.9, (*turned, (108.0, 130.0), *mouth))
     assert faces.head_ellipse(left_turned, 0.0).cx > e.cx
     # Eyes far apart mean frontal whatever the nose says (a frontal face's nose wanders).

@@ -16,22 +16,24 @@ head as an ellipse in the face's own frame. Which model depends on the landmarks
   the yaw (~0.5 and more in profile); the ellipse widens towards the back of the head by
   ``BACK * |yaw|`` face heights (capped at ``MAX_TURN``; to both sides when the turn is
   unknown) and rises by ``RAISE_TURNED * |yaw|``; half-axes ``HALF_W`` x ``HALF_H`` face
-  heights around a centre ``RAISE`` above the box's. A turned face's eye line and nose are
-  unreliable (one eye is hidden), so this ellipse also grows until the box's corners are in
-  it: what is uncertain is covered generously.
+  heights around a centre ``RAISE`` above the box's. A turned face's eye line is unreliable
+  (one eye is hidden: rotated profiles gave the wrong tilt), so the ellipse turns by only
+  ``TURNED_ROLL`` of it. Like the frontal one it need not hold the box's corners: the box is
+  hidden with it (until 2026-12-05 it grew until it held them, which put a profile-sized
+  ellipse around a face turned a little: 2.9 % of a group photo for one face).
 * **Cut by the picture's edge** (the box within ``EDGE`` face sizes of it): the box is only
   the visible part of the face, and the landmarks of its hidden part are guesses. The turn
   is unknown and the tilt is not trusted: the unknown turn's ellipse for a face ``CUT_GROW``
   times the box, upright, centred ``CUT_RAISE`` above the box's centre. Measured on crops
   of the astronaut cut at each edge (tests/test_faces.py): the frontal model missed the chin
-  or an ear in 10 of 35 crops (1-736 px); this one misses nothing, and hides 1.9 times as
-  many pixels of those crops.
+  or an ear in 10 of 35 crops (1-736 px); this one misses nothing.
 
 All grow by ``padding`` face heights on every side (``--face-padding``): the margin beyond
 the model, and by half a pixel (the rounding of the detector's box: it counts at 16 px).
 Constants fitted on tests/face_images.py's hand-drawn heads (every head of 16 px and more
-wholly hidden, profiles and 15-30 degree rotations included) with the least picture hidden
-outside the faces on a real group photo: docs/faces-evidence.md, bench/bench_head_areas.py.
+wholly hidden, profiles and 15-30 degree rotations included; a rotated head is the upright
+head's ellipse turned with the picture) with the least picture hidden outside the faces on a
+real group photo: docs/faces-evidence.md, bench/bench_head_areas.py.
 Pure arithmetic, except ``Ellipse.mask`` (the pixels, with numpy, imported when called).
 """
 
@@ -48,19 +50,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # The frontal head, in face-box widths (x) and heights (y) (see the module's docstring).
 FRONTAL_EYES = 0.34  # eyes at least this many face widths apart: frontal (turned: ~0.15-0.3)
-FRONT_HALF_W = 0.92  # half the head's width: ears, and hair beside the temples
-FRONT_HALF_H = 0.84  # half the head's height: crown to chin
-FRONT_RAISE = 0.2  # the head's centre above the face box's centre
+FRONT_HALF_W = 0.88  # half the head's width: ears, and hair beside the temples
+FRONT_HALF_H = 0.83  # half the head's height: crown to chin
+FRONT_RAISE = 0.175  # the head's centre above the face box's centre
 # The turned head, in face-box heights.
-HALF_W = 0.58  # half the head's width
-HALF_H = 0.64  # half the head's height (crown to chin)
-RAISE = 0.2  # the head's centre above the face box's centre
-BACK = 1.2  # extra width behind a turned face per unit of yaw
+HALF_W = 0.92  # half the head's width
+HALF_H = 1.1  # half the head's height (crown to below the chin: a turned face looks down too)
+RAISE = 0.25  # the head's centre above the face box's centre
+BACK = 0.75  # extra width behind a turned face per unit of yaw
 RAISE_TURNED = 0.4  # ... and the centre raised more, per unit of yaw (a profile's crown)
 MAX_TURN = 0.4  # yaw counts up to this much (0.4: a profile)
+TURNED_ROLL = 0.4  # a turned face's ellipse turns by this share of its eye line's tilt
 EDGE = 0.1  # a box this many face sizes from the picture's edge may be cut by it
-CUT_GROW = 1.5  # a cut face's head: the unknown turn's ellipse for a face this much larger
-CUT_RAISE = 0.15  # ... centred this many (visible) face heights above the box's centre
+CUT_GROW = 0.85  # a cut face's head: the unknown turn's ellipse for a face this many boxes
+CUT_RAISE = 0.2  # ... centred this many (visible) face heights above the box's centre
 MAX_ROLL = math.radians(60)  # eye lines steeper than this are not trusted: upright
 
 
@@ -168,7 +171,7 @@ def head_ellipse(face: Face, padding: float, frame: tuple[int, int] | None = Non
         return _placed(face, roll, 0.0, FRONT_RAISE * face.h, FRONT_HALF_W * face.w + grow,
                        FRONT_HALF_H * face.h + grow)  # fmt: skip
     h = float(max(face.h, face.w))
-    roll, yaw = (0.0, None) if found is None else found
+    roll, yaw = (0.0, None) if found is None else (TURNED_ROLL * found[0], found[1])
     visible = h
     if cut:  # the visible part of a larger face, its landmarks perhaps guesses outside the
         roll, yaw, h = 0.0, None, CUT_GROW * h  # picture: upright, turn unknown
@@ -180,12 +183,7 @@ def head_ellipse(face: Face, padding: float, frame: tuple[int, int] | None = Non
     else:  # the back of the head lies opposite the nose's turn
         shift_u, half_w = -math.copysign(back / 2, yaw), half_w + back / 2
     raise_v = CUT_RAISE * visible if cut else (RAISE + RAISE_TURNED * turn) * h
-    head = _placed(face, roll, shift_u, raise_v, half_w, half_h)
-    # Uncertain: grow the ellipse (same centre, same shape) until the face box's corners are
-    # inside it; then the padding.
-    corners = [(face.x + dx, face.y + dy) for dx in (0, face.w) for dy in (0, face.h)]
-    k = max(1.0, *(math.sqrt(head.radius2(x, y)) for x, y in corners))
-    return Ellipse(head.cx, head.cy, half_w * k + grow, half_h * k + grow, roll)
+    return _placed(face, roll, shift_u, raise_v, half_w + grow, half_h + grow)
 
 
 def at_edge(face: Face, frame: tuple[int, int] | None) -> bool:
