@@ -9,19 +9,23 @@ default padding), measured in the same run:
   inscribed in its box: the box's corners are background), the faces whose whole head is
   hidden, and the hidden pixels per face-box pixel (frontal: astronaut upright, flipped, dark,
   blurred; all);
-* on real photos: scikit-image's astronaut (512 x 512, one frontal face), and any picture
-  given with ``--photo`` (local evidence, e.g. a group photo; never committed): the share of
+* on real photos: scikit-image's astronaut (512 x 512, one frontal face), any picture
+  given with ``--photo`` (local evidence, e.g. a group photo; never committed), and with
+  ``--crowd PHOTO`` two crowds made of that photo's heads (each detected face cropped with its
+  hair, scaled and pasted edge to edge in rows: 1600 x 1200 with faces of 30-118 px, 4000 x
+  3000 with 20-118 px; fixed seed): the share of
   the picture hidden, the share outside the faces' boxes grown by 30 % at each side (1.6x) and
   by 60 % at each side (2.2x) that changes, and whether every detected face box is inside
   what is hidden.
 
-    python bench/bench_head_areas.py [--photo PATH ...] [--sizes 24,48,...]
+    python bench/bench_head_areas.py [--photo PATH ...] [--crowd PATH] [--sizes 24,48,...]
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import random
 import statistics
 import sys
 from pathlib import Path
@@ -110,8 +114,9 @@ def photo(detect: faces.Detector, name: str, image: Image.Image) -> None:
     size = image.size
     found = detect(image)
     total = size[0] * size[1]
-    print(f"\n{name}: {size[0]}x{size[1]}, {len(found)} faces "
-          f"(widths {sorted(f.w for f in found)})\n")  # fmt: skip
+    widths = sorted(f.w for f in found)
+    shown = widths if len(widths) <= 12 else f"{widths[0]}..{widths[-1]}" if widths else "-"
+    print(f"\n{name}: {size[0]}x{size[1]}, {len(found)} faces (widths {shown})\n")
     print("| area | picture hidden | changed outside boxes +30 %/side | outside +60 %/side | "
           "face boxes inside the hidden area |")  # fmt: skip
     print("|---|---:|---:|---:|---:|")
@@ -131,9 +136,42 @@ def photo(detect: faces.Detector, name: str, image: Image.Image) -> None:
               f"{inside}/{len(found)} |")  # fmt: skip
 
 
+def crowd(detect: faces.Detector, image: Image.Image, size: tuple[int, int], lo: int, hi: int
+          ) -> Image.Image:  # fmt: skip
+    """``image``'s heads (each face box grown 0.55 of its width at the sides, 0.75 of its height
+    above, 0.35 below) pasted edge to edge in rows, face widths ``lo``..``hi`` px (one per row,
+    +-10 % per face), over ``image`` stretched to ``size``."""
+    rng = random.Random(7)
+    heads = []
+    for f in detect(image):
+        x0, y0 = max(0, int(f.x - 0.55 * f.w)), max(0, int(f.y - 0.75 * f.h))
+        x1 = min(image.width, int(f.x + 1.55 * f.w))
+        y1 = min(image.height, int(f.y + 1.35 * f.h))
+        heads.append((image.crop((x0, y0, x1, y1)), f.w))
+    if not heads:
+        raise SystemExit("no face found in the crowd's photo")
+    canvas = image.resize(size, Image.Resampling.BICUBIC)
+    y = 0
+    while y < size[1]:
+        width, x, row_h = rng.randint(lo, hi), 0, 0
+        while True:
+            head, fw = rng.choice(heads)
+            k = rng.uniform(0.9, 1.1) * width / fw
+            w, h = max(1, round(head.width * k)), max(1, round(head.height * k))
+            if x + w > size[0] or y + h > size[1]:
+                break
+            canvas.paste(head.resize((w, h), Image.Resampling.LANCZOS), (x, y))
+            x, row_h = x + w, max(row_h, h)
+        if row_h == 0:
+            break
+        y += int(row_h * 0.9)
+    return canvas
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photo", action="append", default=[], help="a local photo to measure")
+    parser.add_argument("--crowd", help="a local photo whose heads make two crowds")
     parser.add_argument("--sizes", default=",".join(map(str, fi.SIZES)))
     args = parser.parse_args()
     detect = faces.Detector()
@@ -142,6 +180,12 @@ def main() -> None:
     for path in args.photo:
         with Image.open(path) as im:
             photo(detect, Path(path).name, im)
+    if args.crowd:
+        with Image.open(args.crowd) as im:
+            source = im.convert("RGB")
+        for size, lo in (((1600, 1200), 30), ((4000, 3000), 20)):
+            name = f"crowd of {Path(args.crowd).name}'s heads, {size[0]}x{size[1]}"
+            photo(detect, name, crowd(detect, source, size, lo, 118))
 
 
 if __name__ == "__main__":
