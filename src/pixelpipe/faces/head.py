@@ -55,14 +55,14 @@ FRONT_HALF_H = 0.83  # half the head's height: crown to chin
 FRONT_RAISE = 0.175  # the head's centre above the face box's centre
 # The turned head, in face-box heights.
 HALF_W = 0.92  # half the head's width
-HALF_H = 1.1  # half the head's height (crown to below the chin: a turned face looks down too)
+HALF_H = 1.1  # half the head's height (crown to below the chin)
 RAISE = 0.25  # the head's centre above the face box's centre
 BACK = 0.75  # extra width behind a turned face per unit of yaw
 RAISE_TURNED = 0.4  # ... and the centre raised more, per unit of yaw (a profile's crown)
 MAX_TURN = 0.4  # yaw counts up to this much (0.4: a profile)
 TURNED_ROLL = 0.4  # a turned face's ellipse turns by this share of its eye line's tilt
 EDGE = 0.1  # a box this many face sizes from the picture's edge may be cut by it
-CUT_GROW = 0.85  # a cut face's head: the unknown turn's ellipse for a face this many boxes
+CUT_GROW = 0.85  # a cut face's head: the unknown turn's ellipse for a face this many boxes in size
 CUT_RAISE = 0.2  # ... centred this many (visible) face heights above the box's centre
 MAX_ROLL = math.radians(60)  # eye lines steeper than this are not trusted: upright
 
