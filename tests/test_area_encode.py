@@ -557,3 +557,21 @@ def test_paeth_of_the_probe_is_numpy_s() -> None:
         _paeth(x, a, b, c, out)
         images = [Image.fromarray(t.reshape(256, 256)) for t in (x, a, b, c)]
         assert np.asarray(_paeth_image(*images)).ravel().tolist() == out.tolist(), left
+
+
+def test_join_threads_is_bytes_join() -> None:
+    """The PNG files are joined into bytes made in the calling thread and filled on the pool:
+    the same bytes as ``b"".join``, fresh objects, whatever the sizes and thread count."""
+    from pixelpipe.engine.parallel import join_threads
+
+    rng = np.random.default_rng(7)
+    parts = [[rng.bytes(int(n)) for n in rng.integers(0, 70_000, size=k)] for k in (1, 3, 40, 7)]
+    for threads in (1, 2, 3):
+        got = join_threads(parts, threads)
+        assert got == [b"".join(p) for p in parts]
+        assert all(type(g) is bytes for g in got)
+    one = [[b"x"], [b""], [b"ab", b"c"]]  # 0- and 1-byte results are shared singletons
+    assert join_threads(one, 2) == [b"x", b"", b"abc"]
+    first, second = join_threads([[b"ab"], [b"ab"]], 2)
+    assert first == second
+    assert first is not second

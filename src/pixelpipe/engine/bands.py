@@ -52,7 +52,7 @@ from .blocks import (
 )
 from .convert import _PALETTE_MAX_PIXELS, to_output_mode
 from .encode import Output, save_kwargs
-from .parallel import Runner, run_threads
+from .parallel import Runner, join_threads, run_threads
 from .pngfilter import (
     LEVEL,
     Buffer,
@@ -446,8 +446,9 @@ def encode_png_bands(
     run: Runner = run_threads,
 ) -> list[bytes] | None:
     """PNG of each variant (``frame`` with its patches), or None (see module). The runs are
-    compressed, then the files joined, on ``run``'s pool over ``threads`` threads (zlib-ng,
-    Pillow's chops and ``bytes.join`` of bytes release the GIL)."""
+    compressed, then the files copied together (``join_threads``: allocated in this
+    thread), on ``run``'s pool over ``threads`` threads (zlib-ng, Pillow's chops and
+    ``ctypes.memmove`` release the GIL)."""
     if frame.mode not in _PNG_MODES or not _check(frame, variants):
         return None
     rawmode, bpp, color_type, depth = _PNG_MODES[frame.mode]
@@ -474,8 +475,7 @@ def encode_png_bands(
     head.append(_chunk(b"IDAT", b"\x78\x9c"))  # the zlib header
     # A shared run is one _Run for every variant; a band's, one per variant.
     pieces = [[r[v] if len(r) > 1 else r[0] for r in done] for v in range(len(variants))]
-    files: list[bytes] = run(lambda v: _png_file(head, pieces[v]), len(variants), threads)
-    return files
+    return join_threads([_png_file(head, p) for p in pieces], threads, run)
 
 
 def _png_run(rows: Image.Image, rawmode: str, bpp: int) -> _Run:
@@ -570,11 +570,12 @@ def _interleave(first: Sequence[Buffer], second: Sequence[Buffer]) -> list[Buffe
     return out
 
 
-def _png_file(head: list[bytes], parts: Sequence[_Run]) -> bytes:
-    """The PNG file from its header chunks and the IDAT chunks of its runs, in order."""
+def _png_file(head: list[bytes], parts: Sequence[_Run]) -> list[bytes]:
+    """The PNG file's pieces from its header chunks and the IDAT chunks of its runs, in
+    order (joined by ``join_threads``)."""
     a, b = 1, 0
     for _, sa, sb, length in parts:
         a, b = _adler_combine(a, b, sa, sb, length)
     final = zlib.compressobj(LEVEL, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
     tail = _chunk(b"IDAT", final + struct.pack(">I", (b << 16) | a))
-    return b"".join([b"\x89PNG\r\n\x1a\n", *head, *(b for p in parts for b in p[0]), tail, _IEND])
+    return [b"\x89PNG\r\n\x1a\n", *head, *(b for p in parts for b in p[0]), tail, _IEND]
