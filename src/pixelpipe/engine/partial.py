@@ -129,9 +129,8 @@ def admit_areas(src: Source, data_bytes: int, settings: EngineSettings, budget: 
 def pixelate_areas(run: EngineRun) -> Pixelated:
     """Every variant of ``run.src`` with its regions and faces hidden."""
     src, settings = run.src, run.settings
-    # The previous job's outputs, freed by the caller since, can still be resident in the C
-    # heap (glibc trims its top on free only over a threshold that grows up to 64 MB): given
-    # back first, so that this job's peak (a detection's) does not stack on them.
+    # The previous job's freed outputs can still be resident in the C heap (glibc trims on
+    # free only over a threshold of up to 64 MB): given back so this job's peak is not on them.
     give_back_memory()
     # Refused before decoding (read_header's admit) when the job cannot fit; here the same
     # estimate caps the threads.
